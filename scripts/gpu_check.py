@@ -1,0 +1,126 @@
+"""GPU checks and timings for vidrop in one run (bf16 autocast, fused AdamW, torch.compile,
+throughput, an end-to-end demo run). Prints a table last and writes gpu_check.json.
+
+Each section is timed and isolated: a failure is recorded and the next section still runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from vidrop.bench.step import bench_step
+from vidrop.config import load_config
+from vidrop.data.views import normalize
+from vidrop.machine import describe_machine
+from vidrop.train.meta_arch import ViDROP
+from vidrop.train.step import token_plan
+
+
+def bf16_agreement(config: str, device: str) -> dict:
+    """Same weights, same views: the bf16-autocast loss and gradients track fp32."""
+    cfg = load_config(config, ["head.prototypes=4096", "head.patch_prototypes=4096"])
+    torch.manual_seed(0)
+    model = ViDROP(cfg.model, cfg.head, cfg.loss).to(device).train()
+    b, v = 4, cfg.views
+    g = torch.Generator().manual_seed(0)
+    shape_l = (b, v.large_clips, 3, v.large_frames, v.large_size, v.large_size)
+    shape_s = (b, v.small_clips, 3, v.small_frames, v.small_size, v.small_size)
+    large = torch.randint(0, 256, shape_l, dtype=torch.uint8, generator=g).to(device)
+    small = torch.randint(0, 256, shape_s, dtype=torch.uint8, generator=g).to(device)
+    keep, masks = token_plan(cfg, v.large_clips * b, step=0, rank=0)
+    keep, masks = keep.to(device), masks.to(device)
+    out = {}
+    for name, enabled in (("fp32", False), ("bf16", True)):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(1)
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=enabled):
+            terms = model(normalize(large), normalize(small), keep, masks, 0.07)
+        terms.loss.backward()
+        grad = torch.cat([p.grad.flatten().float() for p in model.student.parameters()])
+        out[name] = (float(terms.loss), grad)
+    rel_grad = float((out["bf16"][1] - out["fp32"][1]).norm() / out["fp32"][1].norm())
+    return {
+        "loss_fp32": out["fp32"][0],
+        "loss_bf16": out["bf16"][0],
+        "loss_rel_diff": abs(out["bf16"][0] - out["fp32"][0]) / abs(out["fp32"][0]),
+        "grad_rel_diff": rel_grad,
+        "ok": abs(out["bf16"][0] - out["fp32"][0]) / abs(out["fp32"][0]) < 2e-2 and rel_grad < 0.1,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help="CPU dry run of this script, tiny sizes")
+    args = ap.parse_args()
+    out = Path(args.out)
+    device = "cpu" if args.smoke else "cuda"
+    results: dict = {"machine": describe_machine(device)}
+    print(results["machine"])
+
+    def section(name: str, fn) -> None:
+        t = time.perf_counter()
+        try:
+            results[name] = fn()
+        except Exception as exc:  # record and go on: one call must report everything it can
+            error = f"{type(exc).__name__}: {exc}"
+            results[name] = {"error": error, "trace": traceback.format_exc()}
+            print(results[name]["trace"])
+        results[name]["wall_s"] = time.perf_counter() - t
+        shown = {k: v for k, v in results[name].items() if k != "trace"}
+        print(f"== {name}: {json.dumps(shown, default=str)[:600]}")
+        if device == "cuda":
+            torch.cuda.empty_cache()
+
+    section("bf16_agreement", lambda: bf16_agreement("tiny" if args.smoke else "vit_s", device))
+    benches = [
+        ("vit_s_b32_eager", "vit_s", 32, []),
+        ("vit_b_b32_eager", "vit_b", 32, []),
+        ("vit_b_b32_compile", "vit_b", 32, ["train.compile=true"]),
+        ("vit_b_b16_dense", "vit_b", 16, ["mask.drop_ratio=0.0"]),
+    ]
+    if args.smoke:
+        benches = [(n, "tiny", 2, [*e, "train.device=cpu"]) for n, _, _, e in benches[2:]]
+    for name, config, batch, extra in benches:
+        warmup = 3 if "compile" in name else 2
+        section(name, lambda c=config, b=batch, e=extra, w=warmup: bench_step(c, b, 5, w, None, e))
+    if not args.skip_demo:
+        from vidrop.demo import run_demo
+
+        smoke = ["train.max_steps=3", "data.num_workers=0"]
+        extra = smoke if args.smoke else ["data.num_workers=8"]
+        videos = 48 if args.smoke else 720
+        section("demo_on_gpu", lambda: run_demo(out / "demo", videos=videos, overrides=extra))
+
+    (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
+    print("\n| check | result | wall s |\n|---|---|---|")
+    for name, r in results.items():
+        if name != "machine":
+            print(f"| {name} | {summarize(r)} | {r['wall_s']:.0f} |")
+
+
+def summarize(r: dict) -> str:
+    if "error" in r:
+        return "ERROR " + r["error"][:80]
+    if "videos_per_s" in r:
+        peak = f"{r['peak_mem_gib']:.1f} GiB" if r["peak_mem_gib"] is not None else "-"
+        step_ms = r["step_s_median"] * 1000
+        rate = f"{r['videos_per_s']:.1f} videos/s"
+        return f"{rate}, step {step_ms:.0f} ms, peak {peak}, {r['precision']}"
+    if "loss_rel_diff" in r:
+        return f"loss rel {r['loss_rel_diff']:.2e}, grad rel {r['grad_rel_diff']:.2e}, ok={r['ok']}"
+    if "results" in r:
+        ours, rnd = r["results"]["vidrop"]["knn_top1"], r["results"]["random_init"]["knn_top1"]
+        return f"kNN {ours:.1f} vs random {rnd:.1f}, pretrain {r['timings']['pretrain_s']:.0f}s"
+    return str(r)[:80]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Shared fixtures: a small synthetic dataset (real mp4 files) and a CPU-sized config."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from vidrop.config import Config, load_config
+from vidrop.data.synth import SynthSpec, make_dataset
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """24 videos of 16 frames at 64x64 (12 classes), written once per test session."""
+    out = tmp_path_factory.mktemp("synth")
+    return make_dataset(out, SynthSpec(videos=24, seed=0, size=64, frames=16))
+
+
+def tiny_config(train_csv: str | Path, *overrides: str) -> Config:
+    """The tiny recipe made smaller still: 4 videos per step, small heads, no workers."""
+    return load_config(
+        "tiny",
+        [
+            f"data.train={train_csv}",
+            "data.num_workers=0",
+            "optim.batch_size=4",
+            "optim.epochs=10",
+            "optim.warmup_epochs=1",
+            "optim.warmup_teacher_temp_epochs=1",
+            "head.prototypes=64",
+            "head.patch_prototypes=64",
+            "head.hidden_dim=128",
+            "head.bottleneck_dim=32",
+            "views.small_clips=2",
+            "train.log_every=1",
+            *overrides,
+        ],
+    )
+
+
+def manifest_rows(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

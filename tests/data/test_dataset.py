@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import manifest_rows
+from vidrop.config import ViewsConfig
+from vidrop.data.dataset import TooManyBrokenVideos, ViewDataset, collate_views
+
+VIEWS = ViewsConfig(
+    large_clips=2,
+    large_frames=8,
+    large_size=32,
+    small_clips=3,
+    small_frames=4,
+    small_size=16,
+    frame_stride=2,
+)
+
+
+def paths(synth_data) -> list[str]:
+    root = Path(synth_data["train"]).parent
+    return [str(root / r["path"]) for r in manifest_rows(synth_data["train"])]
+
+
+def test_views_shapes_and_determinism(synth_data):
+    ds = ViewDataset(paths(synth_data), VIEWS, seed=0)
+    a, b = ds[(3, 0)], ds[(3, 0)]
+    assert a["large"].shape == (2, 3, 8, 32, 32) and a["small"].shape == (3, 3, 4, 16, 16)
+    assert (a["large"] == b["large"]).all() and (a["small"] == b["small"]).all()
+    c = ds[(3, 1)]  # another epoch: other crops
+    assert not (a["large"] == c["large"]).all()
+    batch = collate_views([a, c])
+    assert batch["large"].shape == (2, 2, 3, 8, 32, 32) and batch["skipped"] == []
+
+
+def test_broken_video_is_replaced_and_reported(synth_data, tmp_path):
+    good = paths(synth_data)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    ds = ViewDataset([str(broken), str(empty)] + good[:2], VIEWS, seed=0)
+    sample = ds[(0, 0)]
+    assert sample["index"] in (2, 3)
+    assert sample["skipped"][0][0] == str(broken)
+    assert "broken.mp4" in sample["skipped"][0][1]
+
+
+def test_only_broken_videos_give_up_with_a_clear_error(tmp_path):
+    broken = tmp_path / "b.mp4"
+    broken.write_bytes(b"junk")
+    ds = ViewDataset([str(broken)], VIEWS, seed=0, max_retries=2)
+    with pytest.raises(TooManyBrokenVideos, match="3 videos in a row"):
+        ds[(0, 0)]
+
+
+def test_frame_cache_gives_the_same_views(synth_data):
+    plain = ViewDataset(paths(synth_data), VIEWS, seed=0)
+    cached = ViewDataset(paths(synth_data), VIEWS, seed=0, cache_mb=64)
+    for key in [(1, 0), (1, 1), (2, 0)]:
+        a, b = plain[key], cached[key]
+        assert (a["large"] == b["large"]).all() and (a["small"] == b["small"]).all()
+    assert set(cached.cache.videos) == {1, 2}
+    tiny = ViewDataset(paths(synth_data), VIEWS, seed=0, cache_mb=0)
+    tiny[(1, 0)]
+    assert not tiny.cache.videos  # disabled

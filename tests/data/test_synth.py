@@ -1,0 +1,79 @@
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import manifest_rows
+from vidrop.data.synth import SynthSpec, _backgrounds, load_masks, make_dataset, render_video
+from vidrop.data.video import probe, read_frames
+
+
+def test_manifests_masks_and_classes(synth_data):
+    root = Path(synth_data["train"]).parent
+    train = manifest_rows(synth_data["train"])
+    val = manifest_rows(synth_data["val"])
+    assert len(train) + len(val) == 24 and len(val) == 12  # one val video per class
+    assert {r["label"] for r in val} == {r["label"] for r in train}
+    assert len({r["label"] for r in train}) == 12
+    video = root / train[0]["path"]
+    info = probe(str(video))
+    assert (info.frames, info.height, info.width) == (16, 64, 64)
+    masks = load_masks(root / "masks" / (video.stem + ".npz"))
+    assert masks.shape == (16, 64, 64) and 0.01 < masks.mean() < 0.5
+
+
+def test_same_seed_same_pixels_other_seed_other_pixels():
+    spec = SynthSpec(videos=12, size=32, frames=4)
+    bgs = _backgrounds()
+    a, _ = render_video(spec, "square_rise", np.random.default_rng([0, 1]), bgs)
+    b, _ = render_video(spec, "square_rise", np.random.default_rng([0, 1]), bgs)
+    c, _ = render_video(spec, "square_rise", np.random.default_rng([1, 1]), bgs)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_rise_and_fall_move_the_object_the_right_way():
+    spec = SynthSpec(videos=12, size=64, frames=6)
+    bgs = _backgrounds()
+    for label, sign in (("cross_rise", -1), ("cross_fall", 1)):
+        _, masks = render_video(spec, label, np.random.default_rng(3), bgs)
+        ys = [np.nonzero(m)[0].mean() for m in masks]
+        steps = np.diff(ys)
+        assert (np.sign(steps[np.abs(steps) < 10]) == sign).all(), label  # ignore the wrap
+
+
+def test_mask_marks_the_object_colour():
+    spec = SynthSpec(videos=12, size=64, frames=2)
+    frames, masks = render_video(spec, "square_spin", np.random.default_rng(5), _backgrounds())
+    inside = frames[masks].astype(float).mean(0)
+    assert inside[2] > inside[0] + 80  # the square is blue
+
+
+def test_files_are_deterministic(tmp_path):
+    spec = SynthSpec(videos=24, size=32, frames=2)
+    make_dataset(tmp_path / "a", spec)
+    make_dataset(tmp_path / "b", spec)
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    for f in sorted((tmp_path / "a" / "videos").iterdir()):
+        assert digest(f) == digest(tmp_path / "b" / "videos" / f.name)
+    assert read_frames(str(f), [0]).shape == (1, 32, 32, 3)
+
+
+def test_bad_spec_and_conflicting_folder(tmp_path):
+    with pytest.raises(ValueError, match="too few"):
+        SynthSpec(videos=5).check()
+    with pytest.raises(ValueError, match="even"):
+        SynthSpec(size=33).check()
+    make_dataset(tmp_path, SynthSpec(videos=24, size=32, frames=2))
+    with pytest.raises(FileExistsError, match="other settings"):
+        make_dataset(tmp_path, SynthSpec(videos=24, size=32, frames=3))
+
+
+def test_scene_cuts_change_the_background_but_not_the_object():
+    spec = SynthSpec(videos=12, size=64, frames=24, shot_frames=8)
+    frames, masks = render_video(spec, "square_spin", np.random.default_rng(0), _backgrounds())
+    background = [frames[t][~masks[t]].astype(float).mean(0) for t in range(24)]
+    jumps = [np.abs(background[t + 1] - background[t]).max() for t in range(23)]
+    assert sum(j > 8 for j in jumps) >= 2  # at least two cuts in 24 frames
+    inside = [frames[t][masks[t]].astype(float).mean(0) for t in range(24)]
+    assert np.ptp(np.stack(inside), axis=0).max() < 20  # the object keeps its colour

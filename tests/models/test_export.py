@@ -1,0 +1,30 @@
+import json
+
+import pytest
+import torch
+
+from vidrop.models.export import load_backbone, save_backbone
+from vidrop.models.vit import VideoViT, ViTConfig
+
+
+def test_export_round_trip(tmp_path):
+    torch.manual_seed(0)
+    m = VideoViT(ViTConfig(arch="vit_t", depth=2, num_frames=8, img_size=64, qkv_bias="qv")).eval()
+    save_backbone(tmp_path / "export", m, {"eval": {"frames": 8, "size": 64, "stride": 2}})
+    assert (tmp_path / "export" / "backbone.safetensors").is_file()
+    loaded, meta = load_backbone(tmp_path / "export")
+    assert meta["eval"]["stride"] == 2
+    x = torch.randn(1, 3, 8, 64, 64)
+    torch.testing.assert_close(loaded(x), m(x))
+
+
+def test_export_mismatch_is_reported(tmp_path):
+    m = VideoViT(ViTConfig(arch="vit_t", depth=2, num_frames=8, img_size=64))
+    save_backbone(tmp_path, m)
+    meta = json.loads((tmp_path / "backbone.json").read_text())
+    meta["model"]["depth"] = 3
+    (tmp_path / "backbone.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="does not match"):
+        load_backbone(tmp_path)
+    with pytest.raises(FileNotFoundError, match="backbone.json"):
+        load_backbone(tmp_path / "nowhere")

@@ -1,0 +1,45 @@
+import pytest
+
+from vidrop.config import RECIPES, ConfigError, load_config, save_config
+
+
+def test_every_packaged_recipe_loads():
+    names = sorted(p.stem for p in RECIPES.glob("*.yaml"))
+    assert {"tiny", "paper", "vit_s", "vit_b", "vit_l", "vit_h"} <= set(names)
+    for name in names:
+        load_config(name)
+    cfg = load_config("vit_l")
+    assert (
+        cfg.model.arch == "vit_l" and cfg.mask.drop_ratio == 0.85 and cfg.head.prototypes == 16384
+    )
+    assert cfg.optim.min_lr == 1e-6  # YAML "1.0e-6" and "1e-6" both read as numbers
+
+
+def test_overrides_and_types():
+    cfg = load_config(
+        "tiny", ["optim.base_lr=1e-3", "views.large_scale=[0.3, 1]", "train.compile=true"]
+    )
+    assert cfg.optim.base_lr == 1e-3 and cfg.views.large_scale == (0.3, 1.0) and cfg.train.compile
+    with pytest.raises(ConfigError, match="optim.batch_size: expected an integer"):
+        load_config("tiny", ["optim.batch_size=big"])
+    with pytest.raises(ConfigError, match="views.large_scale: expected a list of 2"):
+        load_config("tiny", ["views.large_scale=0.5"])
+    with pytest.raises(ConfigError, match="unknown config section 'optm'.*'optim'"):
+        load_config("tiny", ["optm.base_lr=1"])
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config("tiny", ["base_lr"])
+
+
+def test_value_checks_name_the_key():
+    with pytest.raises(ConfigError, match="views.large_frames=15"):
+        load_config("tiny", ["views.large_frames=15"])
+    with pytest.raises(ConfigError, match="mask.drop_pattern='zigzag'"):
+        load_config("tiny", ["mask.drop_pattern=zigzag"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("no_such_recipe")
+
+
+def test_saved_config_reloads_identically(tmp_path):
+    cfg = load_config("vit_b", ["optim.batch_size=8"])
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == cfg

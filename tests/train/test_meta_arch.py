@@ -1,0 +1,80 @@
+import torch
+
+from vidrop.config import HeadConfig, LossConfig
+from vidrop.losses import dino_loss
+from vidrop.models.vit import ViTConfig
+from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
+from vidrop.train.meta_arch import ViDROP, clip_major
+
+MODEL = ViTConfig(arch="vit_t", depth=2, num_frames=8, img_size=32, patch_size=8, drop_path=0.1)
+HEAD = HeadConfig(prototypes=32, patch_prototypes=16, hidden_dim=64, bottleneck_dim=16)
+
+
+def inputs(b: int = 3, seed: int = 0, mask_prob: float = 1.0):
+    g = torch.Generator().manual_seed(seed)
+    large = torch.randn(b, 2, 3, 8, 32, 32, generator=g)
+    small = torch.randn(b, 4, 3, 4, 16, 16, generator=g)
+    keep = drop_tokens("random", 2 * b, TokenGrid(4, 4, 4), 0.75, g)
+    masks = sample_masks(2 * b, keep.shape[1], mask_prob, (0.2, 0.5), g)
+    return large, small, keep, masks
+
+
+def test_every_student_parameter_gets_a_gradient_and_the_teacher_none():
+    torch.manual_seed(0)
+    model = ViDROP(MODEL, HEAD, LossConfig()).train()
+    terms = model(*inputs(), teacher_temp=0.05)
+    terms.loss.backward()
+    for name, p in model.student.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    for p in model.teacher.parameters():
+        assert not p.requires_grad and p.grad is None
+    assert not model.teacher.training  # no drop path in the teacher
+    expected = terms.logs["dino_global_loss"] + terms.logs["dino_local_loss"]
+    expected = expected + terms.logs["ibot_loss"] + 0.1 * terms.logs["koleo_loss"]
+    torch.testing.assert_close(terms.loss.detach(), expected)
+
+
+def test_dino_terms_swap_the_two_large_clips():
+    """With two large clips and no small ones the global term is DINOv2's swapped pair / 2."""
+    torch.manual_seed(0)
+    model = ViDROP(MODEL, HEAD, LossConfig(centering="softmax")).eval()
+    large, _, keep, masks = inputs()
+    small = torch.zeros(3, 0, 3, 4, 16, 16)
+    terms = model(large, small, keep, masks, teacher_temp=0.07)
+    flat = clip_major(large)
+    with torch.no_grad():
+        t = torch.softmax(model.teacher["dino_head"](model.teacher["backbone"](flat)) / 0.07, -1)
+        s = model.student["dino_head"](
+            model.student["backbone"].forward_features(flat, keep, masks)["cls"]
+        )
+    t0, t1 = t.chunk(2)
+    s0, s1 = s.chunk(2)
+    expected = (dino_loss([s0], [t1]) + dino_loss([s1], [t0])) / 2  # 2 terms counted
+    torch.testing.assert_close(terms.logs["dino_global_loss"], expected)
+
+
+def test_ema_update():
+    torch.manual_seed(0)
+    model = ViDROP(MODEL, HEAD, LossConfig())
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(1.0)
+    t_before = [p.clone() for p in model.teacher.parameters()]
+    model.update_teacher(0.9)
+    for t0, t, s in zip(
+        t_before, model.teacher.parameters(), model.student.parameters(), strict=True
+    ):
+        torch.testing.assert_close(t, 0.9 * t0 + 0.1 * s)
+    model.update_teacher(1.0)  # momentum 1: frozen teacher
+    for t0, t, s in zip(
+        t_before, model.teacher.parameters(), model.student.parameters(), strict=True
+    ):
+        torch.testing.assert_close(t, 0.9 * t0 + 0.1 * s)
+
+
+def test_no_masked_clip_still_trains():
+    torch.manual_seed(0)
+    model = ViDROP(MODEL, HEAD, LossConfig()).train()
+    terms = model(*inputs(mask_prob=0.0), teacher_temp=0.05)
+    terms.loss.backward()
+    assert torch.isfinite(terms.loss) and float(terms.logs["ibot_loss"]) == 0.0

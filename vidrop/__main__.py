@@ -1,0 +1,5 @@
+import sys
+
+from vidrop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""Time complete ViDROP training steps (forward, backward, AdamW, EMA) on synthetic uint8 views
+that already sit on the device, so the figure is the model's cost without data loading."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from vidrop.config import load_config
+from vidrop.machine import describe_machine
+from vidrop.train.schedules import build_schedules
+from vidrop.train.step import StepRunner, build_model_and_optimizer, resolve_device
+
+
+def random_views(cfg, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
+    v = cfg.views
+    g = torch.Generator().manual_seed(0)
+    shape_l = (batch, v.large_clips, 3, v.large_frames, v.large_size, v.large_size)
+    shape_s = (batch, v.small_clips, 3, v.small_frames, v.small_size, v.small_size)
+    return {
+        "large": torch.randint(0, 256, shape_l, dtype=torch.uint8, generator=g).to(device),
+        "small": torch.randint(0, 256, shape_s, dtype=torch.uint8, generator=g).to(device),
+    }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench_step(
+    config: str,
+    batch: int,
+    steps: int,
+    warmup: int,
+    json_out: str | None = None,
+    overrides: list[str] | None = None,
+) -> dict:
+    cfg = load_config(config, [f"optim.batch_size={batch}", *(overrides or [])])
+    device = resolve_device(cfg.train.device)
+    model, optimizer = build_model_and_optimizer(cfg, device)
+    if cfg.train.compile:
+        model.student["backbone"].compile()
+        model.teacher["backbone"].compile()
+    schedules = build_schedules(cfg.optim, max(steps + warmup, 100), batch)
+    runner = StepRunner(cfg, model, optimizer, schedules, device)
+    views = random_views(cfg, batch, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    logs = {}
+    for i in range(warmup + steps):
+        _sync(device)
+        t = time.perf_counter()
+        logs = runner(views, i + 50)  # past the warmup of the schedules
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    median = statistics.median(times)
+    result = {
+        "command": "vidrop " + " ".join(sys.argv[1:]),
+        "machine": describe_machine(device),
+        "config": config,
+        "arch": cfg.model.arch,
+        "batch_videos": batch,
+        "steps_timed": steps,
+        "step_s_median": median,
+        "step_s_all": times,
+        "videos_per_s": batch / median,
+        "student_tokens": int(logs["student_tokens"]),
+        "teacher_tokens": int(logs["teacher_tokens"]),
+        "precision": "bf16" if runner.bf16 else "fp32",
+        "peak_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30
+        if device.type == "cuda"
+        else None,
+    }
+    print(f"command: {result['command']}")
+    print(f"machine: {result['machine']}")
+    print(
+        f"{cfg.model.arch} batch {batch}: step {median:.3f} s (median of {steps}), "
+        f"{result['videos_per_s']:.2f} videos/s, {result['precision']}, "
+        f"student tokens {result['student_tokens']}, teacher tokens {result['teacher_tokens']}"
+    )
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump(result, f, indent=2)
+    return result

@@ -1,0 +1,218 @@
+"""The `vidrop` command: parses arguments and calls one function per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+
+from rich.logging import RichHandler
+
+from vidrop.progress import console
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from vidrop.config import ConfigError
+    from vidrop.data.dataset import TooManyBrokenVideos
+    from vidrop.data.manifest import ManifestError
+    from vidrop.data.video import VideoError
+    from vidrop.train.checkpoint import CheckpointError
+
+    return (
+        ConfigError,
+        ManifestError,
+        VideoError,
+        CheckpointError,
+        TooManyBrokenVideos,
+        FileNotFoundError,
+        FileExistsError,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from vidrop.demo import run_demo
+
+    run_demo(args.out, args.videos, args.seed, args.overrides, command=_command_line())
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from vidrop.data.synth import SynthSpec, make_dataset
+    from vidrop.progress import ProgressBar
+
+    spec = SynthSpec(videos=args.videos, seed=args.seed, size=args.size, frames=args.frames)
+    try:
+        spec.check()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    with ProgressBar(args.videos, "synth data", unit="video") as bar:
+        paths = make_dataset(
+            args.out, spec, progress=lambda done, total: bar.update(done - bar.done)
+        )
+    console.print(f"wrote {args.videos} videos; manifests: {paths['train']} {paths['val']}")
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    from vidrop.config import load_config
+    from vidrop.train.loop import pretrain
+
+    cfg = load_config(args.config, args.overrides)
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        return
+    result = pretrain(cfg, args.out)
+    console.print(f"done at step {result.step}; backbone export: {result.export}")
+
+
+def cmd_eval_knn(args: argparse.Namespace) -> None:
+    import torch
+
+    from vidrop.eval.features import ClipSpec
+    from vidrop.eval.knn_eval import knn_eval
+    from vidrop.models.export import load_backbone
+    from vidrop.models.vit import VideoViT
+
+    backbone, meta = load_backbone(args.backbone)
+    if args.random_init:
+        torch.manual_seed(args.seed)
+        backbone = VideoViT(backbone.cfg).eval()
+    ev = meta.get("eval", {})
+    spec = ClipSpec(
+        frames=args.frames or ev.get("frames", backbone.cfg.num_frames),
+        size=args.size or ev.get("size", backbone.cfg.img_size),
+        stride=args.stride or ev.get("stride", 4),
+        short_side=ev.get("short_side", 0),
+    )
+    device = (
+        args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    r = knn_eval(
+        backbone,
+        args.train,
+        args.val,
+        spec,
+        args.k,
+        args.temp,
+        args.feature,
+        device,
+        args.batch_size,
+        args.workers,
+    )
+    result = {"backbone": args.backbone, "random_init": args.random_init, **r.__dict__}
+    console.print(
+        f"kNN top-1 {r.top1:.2f}% (k={r.k}, T={r.temp}, {r.feature}; {r.n_train} train, "
+        f"{r.n_val} val videos, {r.n_classes} classes)"
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+def cmd_bench_step(args: argparse.Namespace) -> None:
+    from vidrop.bench.step import bench_step
+
+    bench_step(args.config, args.batch, args.steps, args.warmup, args.json, args.overrides)
+
+
+def _command_line() -> str:
+    return "vidrop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vidrop", description="ViDROP: self-supervised video ViTs with token dropping."
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="synthetic data -> tiny pretraining -> kNN vs random init")
+    d.add_argument("--out", default="vidrop-demo", help="output folder (default: vidrop-demo)")
+    d.add_argument("--videos", type=int, default=720, help="synthetic videos (default: 720)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("overrides", nargs="*", help="config overrides for the tiny recipe, key=value")
+    d.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(
+        dest="data_command", required=True
+    )
+    s = data.add_parser("synth", help="write the embedded synthetic dataset (mp4 + manifests)")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--videos", type=int, default=720)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--size", type=int, default=64, help="frame side in pixels (even)")
+    s.add_argument("--frames", type=int, default=32, help="frames per video")
+    s.set_defaults(func=cmd_synth)
+
+    t = sub.add_parser("pretrain", help="ViDROP pretraining (resumes when --out holds a run)")
+    t.add_argument("--config", required=True, help="recipe name (tiny, vit_s, ...) or YAML path")
+    t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    t.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    t.set_defaults(func=cmd_pretrain)
+
+    ev = sub.add_parser("eval", help="frozen-backbone evaluation").add_subparsers(
+        dest="eval_command", required=True
+    )
+    k = ev.add_parser("knn", help="weighted kNN top-1 on frozen features")
+    k.add_argument("--backbone", required=True, help="export folder (RUN/export) or backbone.json")
+    k.add_argument("--train", required=True, help="labelled manifest of the kNN memory")
+    k.add_argument("--val", required=True, help="labelled manifest to classify")
+    k.add_argument("--k", type=int, default=20)
+    k.add_argument("--temp", type=float, default=0.07)
+    k.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
+    k.add_argument("--frames", type=int, default=0, help="clip frames (default: the backbone's)")
+    k.add_argument("--size", type=int, default=0, help="clip size (default: the backbone's)")
+    k.add_argument("--stride", type=int, default=0, help="frame stride (default: the backbone's)")
+    k.add_argument("--random-init", action="store_true", help="same architecture, random weights")
+    k.add_argument("--seed", type=int, default=0, help="seed of --random-init")
+    k.add_argument("--device", default="auto")
+    k.add_argument("--batch-size", type=int, default=32)
+    k.add_argument("--workers", type=int, default=1)
+    k.add_argument("--json", help="also write the result to this JSON file")
+    k.set_defaults(func=cmd_eval_knn)
+
+    b = sub.add_parser("bench", help="benchmarks").add_subparsers(
+        dest="bench_command", required=True
+    )
+    bs = b.add_parser("step", help="time full training steps on device-resident synthetic views")
+    bs.add_argument("--config", default="vit_s", help="recipe name or YAML path")
+    bs.add_argument("--batch", type=int, default=1, help="videos per step")
+    bs.add_argument("--steps", type=int, default=5)
+    bs.add_argument("--warmup", type=int, default=2)
+    bs.add_argument("--json", help="write the measurements to this JSON file")
+    bs.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    bs.set_defaults(func=cmd_bench_step)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Rich on a terminal; plain unwrapped lines in logs and CI, where paths must stay whole.
+    handler = (
+        RichHandler(console=console, show_path=False, show_time=False)
+        if console.is_terminal
+        else logging.StreamHandler(sys.stderr)
+    )
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s" if console.is_terminal else "%(levelname)s %(message)s",
+        handlers=[handler],
+    )
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except _user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted; run the same command again to resume")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

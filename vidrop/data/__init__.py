@@ -1,0 +1,1 @@
+"""Manifests, video decoding, clip sampling, ViDROP views, the synthetic default dataset."""

@@ -1,0 +1,100 @@
+"""Video lists: CSV with a `path` column (optional `label`), or VideoMAE's `path label` lines."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used as given; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str  # absolute
+    label: str | None
+
+
+@dataclass
+class Manifest:
+    source: str
+    entries: list[Entry]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def paths(self) -> list[str]:
+        return [e.path for e in self.entries]
+
+    @property
+    def class_names(self) -> list[str]:
+        """Sorted label names; numeric labels sort numerically."""
+        names = {e.label for e in self.entries if e.label is not None}
+        return sorted(names, key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
+
+    def label_ids(self, class_names: list[str]) -> list[int]:
+        """Labels as indices into `class_names`; a label outside it is an error naming it."""
+        index = {name: i for i, name in enumerate(class_names)}
+        unknown = sorted({e.label for e in self.entries if e.label not in index})
+        if unknown:
+            raise ManifestError(
+                f"{self.source}: labels {unknown[:5]} do not occur in the training manifest "
+                f"(known: {class_names[:10]}{'...' if len(class_names) > 10 else ''}); "
+                "remove those videos or add training videos of those classes"
+            )
+        return [index[e.label] for e in self.entries]
+
+
+def _rows(path: Path) -> list[tuple[str, str | None]]:
+    text = path.read_text(encoding="utf-8-sig")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return []
+    first = lines[0]
+    if "path" in [c.strip().lower() for c in first.split(",")]:
+        reader = csv.DictReader(lines)
+        fields = {f.strip().lower(): f for f in reader.fieldnames or []}
+        return [
+            (
+                row[fields["path"]].strip(),
+                row[fields["label"]].strip()
+                if "label" in fields and row[fields["label"]]
+                else None,
+            )
+            for row in reader
+        ]
+    rows: list[tuple[str, str | None]] = []
+    for ln in lines:
+        parts = ln.strip().rsplit(maxsplit=1) if "," not in ln else ln.strip().rsplit(",", 1)
+        if len(parts) == 2 and parts[1].strip().lstrip("-").isdigit():
+            rows.append((parts[0].strip(), parts[1].strip()))
+        else:
+            rows.append((ln.strip(), None))
+    return rows
+
+
+def read_manifest(path: str | Path, root: str | Path | None = None, check: bool = True) -> Manifest:
+    """Read a manifest; relative paths resolve against `root` (default: the manifest's folder).
+
+    With `check`, every missing video is reported in one error before any work starts.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"manifest {path} does not exist; give a CSV with a 'path' column")
+    base = Path(root) if root else path.parent
+    rows = _rows(path)
+    if not rows:
+        raise ManifestError(f"manifest {path} lists no videos")
+    entries = [Entry(str(p if Path(p).is_absolute() else base / p), lab) for p, lab in rows]
+    if check:
+        missing = [e.path for e in entries if not Path(e.path).is_file()]
+        if missing:
+            raise ManifestError(
+                f"manifest {path}: {len(missing)} of {len(entries)} videos do not exist "
+                f"(first: {missing[:3]}); relative paths resolve against {base}. "
+                "Fix the paths (or set data.root) or remove those lines."
+            )
+    return Manifest(str(path), entries)

@@ -1,0 +1,40 @@
+"""Which frames a clip takes: `frames` frames, `stride` apart, from a random or centred start."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def clip_span(frames: int, stride: int) -> int:
+    """Frames covered by a clip from its first to its last frame."""
+    return (frames - 1) * stride + 1
+
+
+def clip_indices(
+    n_frames: int, frames: int, stride: int, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Frame indices of one clip: random start with `rng`, centred start without.
+
+    A video shorter than the clip's span repeats its last frame (VideoMAE's behaviour) rather than
+    failing, so short videos still contribute.
+    """
+    if n_frames <= 0:
+        raise ValueError("video has no frames")
+    if frames <= 0 or stride <= 0:
+        raise ValueError(f"clip frames and stride must be positive, got {frames} and {stride}")
+    slack = n_frames - clip_span(frames, stride)
+    if slack <= 0:
+        start = 0
+    elif rng is None:
+        start = slack // 2
+    else:
+        start = int(rng.integers(0, slack + 1))
+    return np.minimum(start + stride * np.arange(frames), n_frames - 1)
+
+
+def uniform_clip_starts(n_frames: int, frames: int, stride: int, count: int) -> list[int]:
+    """`count` clip starts spread evenly over the video (test-time multi-clip views)."""
+    slack = max(n_frames - clip_span(frames, stride), 0)
+    if count == 1:
+        return [slack // 2]
+    return [round(slack * i / (count - 1)) for i in range(count)]

@@ -1,0 +1,1 @@
+"""Frozen-backbone evaluation: feature extraction and weighted kNN (the full suite builds on it)."""

@@ -1,0 +1,33 @@
+"""A one-line description of the machine, printed and saved beside every measured figure."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(device: torch.device | str | None = None) -> dict[str, str | int]:
+    info: dict[str, str | int] = {
+        "cpu": cpu_name(),
+        "cpu_cores": os.cpu_count() or 0,
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    dev = torch.device(device) if device is not None else None
+    if dev is not None and dev.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(dev)
+    return info

@@ -1,0 +1,161 @@
+"""Video ViT with a CLS token whose student forward takes kept-token indices and a mask.
+
+Dropped tokens are removed before the first block, so attention and MLP cost scale with the kept
+count. The patch embedding is stored as a Conv3d (tubelet x patch x patch, VideoMAE's layout) and
+applied as one matrix product on the kept patches only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidrop.models.layers import Block
+from vidrop.models.pos_embed import resample_grid
+from vidrop.tokens.grid import TokenGrid
+
+# name: (embed_dim, depth, num_heads); ViT-H uses 16 heads of 80 dims as in VideoMAE / V-JEPA.
+ARCHS: dict[str, tuple[int, int, int]] = {
+    "vit_t": (192, 12, 3),
+    "vit_s": (384, 12, 6),
+    "vit_b": (768, 12, 12),
+    "vit_l": (1024, 24, 16),
+    "vit_h": (1280, 32, 16),
+}
+
+
+@dataclass
+class ViTConfig:
+    """Backbone shape. embed_dim/depth/num_heads of 0 take the value of `arch`."""
+
+    arch: str = "vit_s"
+    embed_dim: int = 0
+    depth: int = 0
+    num_heads: int = 0
+    mlp_ratio: float = 4.0
+    patch_size: int = 16
+    tubelet: int = 2
+    num_frames: int = 16  # position embeddings live on the large clip's grid
+    img_size: int = 224
+    in_chans: int = 3
+    qkv_bias: str = "qkv"  # "qkv", "qv" (VideoMAE) or "none"
+    drop_path: float = 0.1
+    layerscale: float = 0.0  # 0 disables; DINOv2 uses 1e-5
+
+    def resolved(self) -> ViTConfig:
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {sorted(ARCHS)}")
+        dim, depth, heads = ARCHS[self.arch]
+        return replace(
+            self,
+            embed_dim=self.embed_dim or dim,
+            depth=self.depth or depth,
+            num_heads=self.num_heads or heads,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self.resolved())
+
+
+class PatchEmbed3d(nn.Module):
+    """Tubelet embedding: Conv3d weights, applied as a linear map to (gathered) patches."""
+
+    def __init__(self, in_chans: int, dim: int, tubelet: int, patch: int) -> None:
+        super().__init__()
+        self.tubelet, self.patch = tubelet, patch
+        self.proj = nn.Conv3d(in_chans, dim, (tubelet, patch, patch), (tubelet, patch, patch))
+
+    def patchify(self, video: torch.Tensor) -> tuple[torch.Tensor, TokenGrid]:
+        """(B, C, T, H, W) -> (B, N, C*tubelet*patch*patch) in t-major token order, and the grid."""
+        b, c, t, h, w = video.shape
+        grid = TokenGrid.of_clip(t, (h, w), self.tubelet, self.patch)
+        pt, p = self.tubelet, self.patch
+        x = video.reshape(b, c, grid.t, pt, grid.h, p, grid.w, p)
+        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(b, grid.numel, c * pt * p * p)
+        return x, grid
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return F.linear(patches, self.proj.weight.flatten(1), self.proj.bias)
+
+
+class VideoViT(nn.Module):
+    def __init__(self, cfg: ViTConfig) -> None:
+        super().__init__()
+        cfg = cfg.resolved()
+        self.cfg = cfg
+        d = cfg.embed_dim
+        self.grid = TokenGrid.of_clip(cfg.num_frames, cfg.img_size, cfg.tubelet, cfg.patch_size)
+        self.patch_embed = PatchEmbed3d(cfg.in_chans, d, cfg.tubelet, cfg.patch_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.grid.numel, d))
+        rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
+        self.blocks = nn.ModuleList(
+            Block(d, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, r, cfg.layerscale) for r in rates
+        )
+        self.norm = nn.LayerNorm(d, eps=1e-6)
+        self._init_weights()
+
+    @property
+    def embed_dim(self) -> int:
+        return self.cfg.embed_dim
+
+    def _init_weights(self) -> None:
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.cls_token, std=1e-6)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def prepare_tokens(
+        self,
+        video: torch.Tensor,
+        keep: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Patch-embed, keep, mask, add position embeddings, prepend CLS: (B, 1+K, D)."""
+        patches, grid = self.patch_embed.patchify(video)
+        pos = resample_grid(self.pos_embed, self.grid.as_tuple(), grid.as_tuple())
+        pos = pos.expand(video.shape[0], -1, -1)
+        if keep is not None:
+            patches = patches.gather(1, keep[..., None].expand(-1, -1, patches.shape[-1]))
+            pos = pos.gather(1, keep[..., None].expand(-1, -1, pos.shape[-1]))
+        x = self.patch_embed(patches)
+        if mask is not None:
+            x = torch.where(mask[..., None], self.mask_token.to(x.dtype), x)
+        x = x + pos.to(x.dtype)
+        return torch.cat((self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x), dim=1)
+
+    def forward_features(
+        self,
+        video: torch.Tensor,
+        keep: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """video (B, C, T, H, W); keep (B, K) kept token indices; mask (B, K) bool over kept tokens.
+
+        Returns the normalised CLS (B, D) and patch tokens (B, K or N, D).
+        """
+        if mask is not None and keep is not None and mask.shape != keep.shape:
+            raise ValueError(f"mask {tuple(mask.shape)} must match keep {tuple(keep.shape)}")
+        x = self.prepare_tokens(video, keep, mask)
+        for blk in self.blocks:
+            x = blk(x)
+        x = self.norm(x)
+        return {"cls": x[:, 0], "patch": x[:, 1:]}
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(video)["cls"]
+
+    def lr_layer_id(self, name: str) -> int:
+        """Layer index for lr decay (DINOv2): embeddings 0, block i -> i+1, the rest depth+1."""
+        if name.startswith(("patch_embed", "pos_embed", "cls_token", "mask_token")):
+            return 0
+        if name.startswith("blocks."):
+            return int(name.split(".")[1]) + 1
+        return self.cfg.depth + 1

@@ -1,0 +1,1 @@
+"""Pretraining: the student/teacher meta-architecture, schedules, optimizer, checkpoints, loop."""

@@ -1,0 +1,52 @@
+"""One consolidated checkpoint per run, written atomically and read without unpickling code.
+
+The file is written to a temporary name, flushed to disk, then renamed over the previous one, so a
+crash at any moment leaves the last good checkpoint intact. Loading uses weights_only=True: tensors
+and plain Python values only, never arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "vidrop-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+        fd = os.open(path.parent, os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"{path}: cannot be read as a vidrop checkpoint ({type(exc).__name__}: {exc}). "
+            "If it is truncated, delete it (the run restarts from scratch) or restore a copy; "
+            "vidrop never unpickles code from checkpoints."
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a vidrop training checkpoint")
+    return state

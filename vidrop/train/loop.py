@@ -1,0 +1,242 @@
+"""`pretrain(cfg, out)`: the whole ViDROP pretraining run, resumable from its output folder.
+
+The step itself lives in train/step.py. Every random choice is seeded from (seed, rank, step)
+or (seed, epoch, video), so a resumed run repeats the batches, crops, drops, masks and drop-path
+draws it would have made.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from vidrop import dist
+from vidrop.config import Config, ConfigError, save_config
+from vidrop.data.dataset import ViewDataset, collate_views
+from vidrop.data.manifest import read_manifest
+from vidrop.data.sampler import EpochBatchSampler
+from vidrop.models.export import save_backbone
+from vidrop.progress import ProgressBar
+from vidrop.train.checkpoint import load_checkpoint, save_checkpoint
+from vidrop.train.metrics import MetricsLog
+from vidrop.train.schedules import build_schedules
+from vidrop.train.step import StepRunner, build_model_and_optimizer, resolve_device
+
+log = logging.getLogger("vidrop")
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class RunResult:
+    out: Path
+    step: int
+    export: Path
+    metrics: Path
+
+
+def _config_differences(old: dict, new: dict) -> list[str]:
+    diffs = []
+    for section in sorted(set(old) | set(new)):
+        a, b = old.get(section, {}), new.get(section, {})
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                diffs.append(f"{section}.{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return diffs
+
+
+def _check_resume_config(saved: dict, cfg: Config, out: Path) -> None:
+    diffs = _config_differences(saved, cfg.to_dict())
+    arch = [d for d in diffs if d.startswith(("model.", "head."))]
+    if arch:
+        raise ConfigError(
+            f"{out} holds a checkpoint of a different model ({'; '.join(arch)}); "
+            "use another --out or the same model settings"
+        )
+    if diffs:
+        log.warning("resuming %s with changed settings: %s", out, "; ".join(diffs))
+
+
+class Trainer:
+    """Holds the run's state; `run()` trains to the end, checkpointing and logging as it goes."""
+
+    def __init__(self, cfg: Config, out: str | Path) -> None:
+        self.cfg, self.out = cfg, Path(out)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        self.device = resolve_device(cfg.train.device)
+        self.rank, self.world = dist.rank(), dist.world_size()
+
+        if not cfg.data.train:
+            raise ConfigError("data.train is empty: give a manifest, e.g. data.train=videos.csv")
+        manifest = read_manifest(cfg.data.train, cfg.data.root or None)  # fails before any work
+        self.dataset = ViewDataset(
+            manifest.paths,
+            cfg.views,
+            cfg.train.seed,
+            cfg.data.short_side,
+            cfg.data.max_retries,
+            cfg.data.cache_mb,
+        )
+        o = cfg.optim
+        self.global_batch = o.batch_size * self.world
+        if len(manifest) < self.global_batch:
+            raise ConfigError(
+                f"{cfg.data.train} lists {len(manifest)} videos, fewer than one global batch "
+                f"({self.global_batch}); lower optim.batch_size"
+            )
+        self.epoch_length = o.epoch_length or len(manifest) // self.global_batch
+        self.total_steps = o.epochs * self.epoch_length
+        self.stop_step = min(cfg.train.max_steps or self.total_steps, self.total_steps)
+        self.schedules = build_schedules(o, self.epoch_length, self.global_batch)
+
+        self.model, self.optimizer = build_model_and_optimizer(cfg, self.device)
+        self.step = 0
+        self.skipped: dict[str, str] = {}
+        self._resume_or_start()
+        if cfg.train.compile:
+            self.model.student["backbone"].compile()
+            self.model.teacher["backbone"].compile()
+        self.step_runner = StepRunner(
+            cfg, self.model, self.optimizer, self.schedules, self.device, self.rank
+        )
+
+    # -- state -------------------------------------------------------------------------------
+    def _resume_or_start(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        ckpt_path = self.out / CHECKPOINT
+        resumed = None
+        if ckpt_path.exists():
+            state = load_checkpoint(ckpt_path)
+            _check_resume_config(state["config"], self.cfg, self.out)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step = int(state["step"])
+            self.skipped = dict(state.get("skipped", {}))
+            resumed = self.step
+            log.info("resuming %s from step %d", self.out, self.step)
+        if dist.is_main():
+            save_config(self.cfg, self.out / "config.yaml")
+        self.metrics = MetricsLog(self.out / "metrics.jsonl", resume_step=resumed)
+
+    def checkpoint(self) -> None:
+        if not dist.is_main():
+            return
+        save_checkpoint(
+            self.out / CHECKPOINT,
+            {
+                "step": self.step,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "config": self.cfg.to_dict(),
+                "skipped": self.skipped,
+            },
+        )
+
+    def export(self) -> Path:
+        v = self.cfg.views
+        extra = {
+            "source": "teacher",
+            "step": self.step,
+            "eval": {
+                "frames": v.large_frames,
+                "size": v.large_size,
+                "stride": v.frame_stride,
+                "short_side": self.cfg.data.short_side,
+            },
+        }
+        if dist.is_main():
+            save_backbone(self.out / "export", self.model.teacher["backbone"], extra)
+        return self.out / "export"
+
+    # -- data --------------------------------------------------------------------------------
+    def loader(self) -> DataLoader:
+        sampler = EpochBatchSampler(
+            len(self.dataset),
+            self.cfg.optim.batch_size,
+            self.cfg.train.seed,
+            self.step,
+            self.rank,
+            self.world,
+        )
+        workers = self.cfg.data.num_workers
+        return DataLoader(
+            self.dataset,
+            batch_sampler=sampler,
+            num_workers=workers,
+            collate_fn=collate_views,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
+        )
+
+    def _note_skipped(self, skipped: list[tuple[str, str]]) -> None:
+        for path, reason in skipped:
+            if path not in self.skipped:
+                self.skipped[path] = reason
+                log.warning("skipped unreadable video %s (%s)", path, reason)
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        cfg = self.cfg
+        clips_per_video = cfg.views.large_clips + cfg.views.small_clips
+        if self.step >= self.stop_step:
+            log.info("%s is already trained to step %d", self.out, self.step)
+            return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
+        window_start, window_videos = time.perf_counter(), 0
+        batches = iter(self.loader())
+        try:
+            with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
+                bar.start_at(self.step)
+                while self.step < self.stop_step:
+                    batch = next(batches)
+                    self._note_skipped(batch["skipped"])
+                    logs = self.step_runner(batch, self.step)
+                    self.step += 1
+                    window_videos += batch["large"].shape[0] * self.world
+                    if self.step % cfg.train.log_every == 0 or self.step == self.stop_step:
+                        elapsed = time.perf_counter() - window_start
+                        record = self._record(logs, window_videos / elapsed, clips_per_video)
+                        if not math.isfinite(record["loss"]):
+                            raise FloatingPointError(
+                                f"loss is {record['loss']} at step {self.step}; lower "
+                                "optim.base_lr or check the data (the last checkpoint is intact)"
+                            )
+                        if dist.is_main():
+                            self.metrics.write(record)
+                        bar.update(
+                            0, f"loss {record['loss']:.3f} {record['clips_per_s']:.1f} clips/s"
+                        )
+                        window_start, window_videos = time.perf_counter(), 0
+                    bar.update(1)
+                    if self.step % cfg.train.checkpoint_every == 0:
+                        self.checkpoint()
+        except KeyboardInterrupt:
+            log.warning("interrupted at step %d: saving a checkpoint to resume from", self.step)
+            self.checkpoint()
+            raise
+        self.checkpoint()
+        return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
+
+    def _record(self, logs: dict[str, torch.Tensor], videos_per_s: float, clips_per_video: int):
+        record: dict[str, float | int] = {"step": self.step}
+        for k, v in logs.items():
+            value = v.item()
+            record[k] = int(value) if k.endswith("_tokens") else float(value)
+        record.update(
+            epoch=self.step / self.epoch_length,
+            videos_per_s=videos_per_s,
+            clips_per_s=videos_per_s * clips_per_video,
+            skipped_videos=len(self.skipped),
+        )
+        return record
+
+
+def pretrain(cfg: Config, out: str | Path) -> RunResult:
+    """Train (or resume) a ViDROP run in `out`; returns where the export and metrics are."""
+    return Trainer(cfg, out).run()

@@ -1,0 +1,153 @@
+"""Student and teacher (backbone + DINO head for CLS + separate head for patches) and the ViDROP
+loss of one batch. The teacher sees the large clips densely; the student sees the large clips with
+most tokens dropped and some kept tokens masked, plus the small clips densely."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidrop.config import HeadConfig, LossConfig
+from vidrop.losses import SoftmaxCenter, dino_loss, ibot_masked_loss, koleo_loss, sinkhorn_knopp
+from vidrop.models.heads import DINOHead
+from vidrop.models.vit import VideoViT, ViTConfig
+
+
+def build_student(model: ViTConfig, head: HeadConfig) -> nn.ModuleDict:
+    backbone = VideoViT(model)
+    d = backbone.embed_dim
+    return nn.ModuleDict(
+        {
+            "backbone": backbone,
+            "dino_head": DINOHead(
+                d, head.prototypes, head.hidden_dim, head.bottleneck_dim, head.nlayers
+            ),
+            "ibot_head": DINOHead(
+                d, head.patch_prototypes, head.hidden_dim, head.bottleneck_dim, head.nlayers
+            ),
+        }
+    )
+
+
+def clip_major(views: torch.Tensor) -> torch.Tensor:
+    """(B, n_clips, C, T, H, W) -> (n_clips * B, C, T, H, W): all videos' clip 0, then clip 1..."""
+    return views.transpose(0, 1).flatten(0, 1)
+
+
+@dataclass
+class LossTerms:
+    loss: torch.Tensor
+    logs: dict[str, torch.Tensor]  # detached scalars; read them only when logging (host sync)
+
+
+class ViDROP(nn.Module):
+    def __init__(self, model: ViTConfig, head: HeadConfig, loss: LossConfig) -> None:
+        super().__init__()
+        self.loss_cfg = loss
+        self.student = build_student(model, head)
+        self.teacher = copy.deepcopy(self.student)
+        self.teacher.requires_grad_(False)
+        if loss.centering == "softmax":
+            self.dino_center = SoftmaxCenter(head.prototypes, loss.center_momentum)
+            self.ibot_center = SoftmaxCenter(head.patch_prototypes, loss.center_momentum)
+
+    def train(self, mode: bool = True) -> ViDROP:
+        super().train(mode)
+        self.teacher.eval()  # the teacher never uses drop path
+        return self
+
+    def _center(self, logits: torch.Tensor, temp: float, which: str) -> torch.Tensor:
+        if self.loss_cfg.centering == "sinkhorn":
+            return sinkhorn_knopp(logits, temp, self.loss_cfg.sinkhorn_iters)
+        return getattr(self, f"{which}_center")(logits, temp)
+
+    @torch.no_grad()
+    def teacher_targets(
+        self,
+        large: torch.Tensor,
+        keep: torch.Tensor,
+        masks: torch.Tensor,
+        n_large: int,
+        temp: float,
+    ) -> tuple[list[torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Centred teacher probabilities: CLS per large clip, and patches at the student's masked
+        positions (keep[masks] indexes the teacher's dense token grid)."""
+        out = self.teacher["backbone"].forward_features(large)
+        cls_probs = self._center(self.teacher["dino_head"](out["cls"]), temp, "dino")
+        clip_idx, kept_pos = masks.nonzero(as_tuple=True)
+        targets = out["patch"][clip_idx, keep[clip_idx, kept_pos]]
+        patch_probs = self._center(self.teacher["ibot_head"](targets), temp, "ibot")
+        entropy = -(cls_probs * cls_probs.clamp_min(1e-12).log()).sum(-1).mean()
+        usage = cls_probs.mean(0)
+        stats = {
+            "teacher_entropy": entropy,
+            "teacher_usage": -(usage * usage.clamp_min(1e-12).log()).sum(),
+        }
+        return list(cls_probs.chunk(n_large)), patch_probs, stats
+
+    def forward(
+        self,
+        large: torch.Tensor,
+        small: torch.Tensor,
+        keep: torch.Tensor,
+        masks: torch.Tensor,
+        teacher_temp: float,
+    ) -> LossTerms:
+        """large (B, L, C, T, H, W) and small (B, M, C, t, h, w) normalised views; keep and masks
+        (L*B, K) in clip-major order (see clip_major)."""
+        cfg = self.loss_cfg
+        n_large, n_small = large.shape[1], small.shape[1]
+        large_flat = clip_major(large)
+        t_cls, t_patch, stats = self.teacher_targets(large_flat, keep, masks, n_large, teacher_temp)
+
+        s = self.student["backbone"].forward_features(large_flat, keep, masks)
+        cls = [s["cls"]]
+        if n_small:
+            cls.append(self.student["backbone"].forward_features(clip_major(small))["cls"])
+        logits = self.student["dino_head"](torch.cat(cls))
+        s_large = list(logits[: s["cls"].shape[0]].chunk(n_large))
+        s_small = list(logits[s["cls"].shape[0] :].chunk(n_small)) if n_small else []
+
+        n_terms = n_large * (n_large - 1) + n_small * n_large
+        dino_global = (
+            sum(
+                dino_loss(
+                    [s_large[i]], [t for j, t in enumerate(t_cls) if j != i], cfg.student_temp
+                )
+                for i in range(n_large)
+            )
+            / n_terms
+        )
+        dino_local = (
+            dino_loss(s_small, t_cls, cfg.student_temp) / n_terms if n_small else dino_global * 0
+        )
+        ibot = ibot_masked_loss(
+            self.student["ibot_head"](s["patch"][masks]), t_patch, masks, cfg.student_temp
+        )
+        koleo = sum(koleo_loss(c) for c in s["cls"].chunk(n_large))
+        dino = dino_global + dino_local
+        loss = cfg.dino_weight * dino + cfg.ibot_weight * ibot + cfg.koleo_weight * koleo
+        with torch.no_grad():
+            feats = F.normalize(s["cls"].float(), dim=-1)
+            logs = {
+                "loss": loss.detach(),
+                "dino_global_loss": dino_global.detach(),
+                "dino_local_loss": dino_local.detach(),
+                "ibot_loss": ibot.detach(),
+                "koleo_loss": koleo.detach(),
+                "cls_std": feats.std(0).mean(),
+                **stats,
+            }
+        return LossTerms(loss, logs)
+
+    @torch.no_grad()
+    def update_teacher(self, momentum: float) -> None:
+        """teacher <- momentum * teacher + (1 - momentum) * student, parameter by parameter."""
+        t = list(self.teacher.parameters())
+        s = list(self.student.parameters())
+        torch._foreach_mul_(t, momentum)
+        torch._foreach_add_(t, s, alpha=1.0 - momentum)

@@ -1,0 +1,109 @@
+"""One ViDROP optimisation step, shared by the training loop and the step benchmark.
+
+views to the device -> kept-token indices and masks (pure functions, seeded by the step) ->
+student/teacher loss -> backward, per-module gradient clipping, AdamW -> EMA teacher.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vidrop.config import Config, ConfigError
+from vidrop.data.views import normalize
+from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
+from vidrop.train.meta_arch import ViDROP
+from vidrop.train.optim import apply_schedule, build_optimizer
+from vidrop.train.schedules import Schedules
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but no CUDA device is available; use cpu or auto")
+    return device
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
+
+
+def token_plan(
+    cfg: Config, n_clips: int, step: int, rank: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Kept-token indices and masks (n_clips, K) for one step, deterministic from the step."""
+    g = torch.Generator().manual_seed(step_seed(cfg.train.seed, rank, step))
+    m, v = cfg.mask, cfg.views
+    grid = TokenGrid.of_clip(v.large_frames, v.large_size, cfg.model.tubelet, cfg.model.patch_size)
+    keep = drop_tokens(m.drop_pattern, n_clips, grid, m.drop_ratio, g)
+    masks = sample_masks(n_clips, keep.shape[1], m.mask_prob, m.mask_ratio, g)
+    return keep, masks
+
+
+def build_model_and_optimizer(
+    cfg: Config, device: torch.device
+) -> tuple[ViDROP, torch.optim.AdamW]:
+    torch.manual_seed(cfg.train.seed)  # same seed -> same initial weights
+    model = ViDROP(cfg.model, cfg.head, cfg.loss).to(device)
+    optimizer = build_optimizer(model.student, cfg.optim, fused=device.type == "cuda")
+    return model, optimizer
+
+
+class StepRunner:
+    def __init__(
+        self,
+        cfg: Config,
+        model: ViDROP,
+        optimizer: torch.optim.Optimizer,
+        schedules: Schedules,
+        device: torch.device,
+        rank: int = 0,
+    ) -> None:
+        self.cfg, self.model, self.optimizer, self.schedules = cfg, model, optimizer, schedules
+        self.device, self.rank = device, rank
+        self.bf16 = use_bf16(cfg.train.precision, device)
+        v, mo = cfg.views, cfg.model
+        self.small_tokens = TokenGrid.of_clip(
+            v.small_frames, v.small_size, mo.tubelet, mo.patch_size
+        ).numel
+        self.large_tokens = TokenGrid.of_clip(
+            v.large_frames, v.large_size, mo.tubelet, mo.patch_size
+        ).numel
+
+    def __call__(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        """Train on `batch` (uint8 'large' and 'small' views) as step number `step`."""
+        cfg, dev = self.cfg, self.device
+        torch.manual_seed(step_seed(cfg.train.seed, self.rank, step) + 1)  # drop path draws
+        large = normalize(batch["large"].to(dev, non_blocking=True))
+        small = normalize(batch["small"].to(dev, non_blocking=True))
+        n_clips = large.shape[0] * large.shape[1]
+        keep, masks = token_plan(cfg, n_clips, step, self.rank)
+        keep, masks = keep.to(dev, non_blocking=True), masks.to(dev, non_blocking=True)
+        sched = self.schedules.at(step)
+        apply_schedule(self.optimizer, sched["lr"], sched["last_layer_lr"], sched["wd"])
+        self.model.train()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
+            terms = self.model(large, small, keep, masks, sched["teacher_temp"])
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        if cfg.optim.clip_grad > 0:
+            for module in self.model.student.values():
+                torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.optim.clip_grad)
+        self.optimizer.step()
+        self.model.update_teacher(sched["momentum"])
+        n_small = small.shape[0] * small.shape[1]
+        return {
+            **terms.logs,
+            **{k: torch.tensor(v) for k, v in sched.items()},
+            "student_tokens": torch.tensor(
+                n_clips * (keep.shape[1] + 1) + n_small * (self.small_tokens + 1)
+            ),
+            "masked_tokens": masks.sum(),
+            "teacher_tokens": torch.tensor(n_clips * (self.large_tokens + 1)),
+        }
