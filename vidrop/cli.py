@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
 import sys
 from collections.abc import Callable
 
 from rich.logging import RichHandler
 
+from vidrop.machine import command_line
 from vidrop.progress import console
 
 
@@ -35,7 +35,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def cmd_demo(args: argparse.Namespace) -> None:
     from vidrop.demo import run_demo
 
-    run_demo(args.out, args.videos, args.seed, args.overrides, command=_command_line())
+    run_demo(args.out, args.videos, args.seed, args.overrides, command=command_line())
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -116,10 +116,6 @@ def cmd_bench_step(args: argparse.Namespace) -> None:
     from vidrop.bench.step import bench_step
 
     bench_step(args.config, args.batch, args.steps, args.warmup, args.json, args.overrides)
-
-
-def _command_line() -> str:
-    return "vidrop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def build_parser() -> argparse.ArgumentParser:

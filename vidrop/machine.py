@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
+import sys
 
 import torch
 
@@ -31,3 +33,13 @@ def describe_machine(device: torch.device | str | None = None) -> dict[str, str 
     if dev is not None and dev.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(dev)
     return info
+
+
+def command_line() -> str:
+    """The running command as a user would retype it (`vidrop ...` or `python x.py ...`)."""
+    prog = os.path.basename(sys.argv[0]) if sys.argv else "python"
+    if prog in ("vidrop", "__main__.py"):
+        prog = "vidrop"
+    elif prog.endswith(".py"):
+        prog = f"python {sys.argv[0]}"
+    return " ".join([prog, *map(shlex.quote, sys.argv[1:])])

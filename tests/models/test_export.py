@@ -15,7 +15,7 @@ def test_export_round_trip(tmp_path):
     loaded, meta = load_backbone(tmp_path / "export")
     assert meta["eval"]["stride"] == 2
     x = torch.randn(1, 3, 8, 64, 64)
-    torch.testing.assert_close(loaded(x), m(x))
+    torch.testing.assert_close(loaded(x), m(x))  # dicts of cls and patch tokens
 
 
 def test_export_mismatch_is_reported(tmp_path):

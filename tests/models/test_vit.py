@@ -139,3 +139,21 @@ def test_bad_config():
         VideoViT(ViTConfig(arch="vit_q"))
     with pytest.raises(ValueError, match="divisible"):
         VideoViT(ViTConfig(arch="vit_t", depth=1, num_heads=5))
+
+
+def test_compiled_module_matches_eager_through_forward_features():
+    """`.compile()` must take effect on the path training uses (forward_features, keep, mask)."""
+    m = tiny()
+    x = video()
+    keep = drop_tokens("random", 2, TokenGrid(4, 4, 4), 0.5, torch.Generator().manual_seed(0))
+    mask = torch.zeros_like(keep, dtype=torch.bool)
+    mask[:, ::3] = True
+    eager = m.forward_features(x, keep, mask)
+    torch._dynamo.reset()
+    m.compile()
+    counter = torch._dynamo.utils.counters
+    counter.clear()
+    compiled = m.forward_features(x, keep, mask)
+    assert counter["stats"]["unique_graphs"] >= 1  # a graph was really captured
+    torch.testing.assert_close(compiled["cls"], eager["cls"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(compiled["patch"], eager["patch"], rtol=1e-4, atol=1e-4)

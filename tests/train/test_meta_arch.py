@@ -43,7 +43,9 @@ def test_dino_terms_swap_the_two_large_clips():
     terms = model(large, small, keep, masks, teacher_temp=0.07)
     flat = clip_major(large)
     with torch.no_grad():
-        t = torch.softmax(model.teacher["dino_head"](model.teacher["backbone"](flat)) / 0.07, -1)
+        t = torch.softmax(
+            model.teacher["dino_head"](model.teacher["backbone"](flat)["cls"]) / 0.07, -1
+        )
         s = model.student["dino_head"](
             model.student["backbone"].forward_features(flat, keep, masks)["cls"]
         )

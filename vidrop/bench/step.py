@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 
 import torch
 
 from vidrop.config import load_config
-from vidrop.machine import describe_machine
+from vidrop.machine import command_line, describe_machine
 from vidrop.train.schedules import build_schedules
 from vidrop.train.step import StepRunner, build_model_and_optimizer, resolve_device
 
@@ -62,7 +61,7 @@ def bench_step(
             times.append(time.perf_counter() - t)
     median = statistics.median(times)
     result = {
-        "command": "vidrop " + " ".join(sys.argv[1:]),
+        "command": command_line(),
         "machine": describe_machine(device),
         "config": config,
         "arch": cfg.model.arch,

@@ -131,7 +131,7 @@ class VideoViT(nn.Module):
         x = x + pos.to(x.dtype)
         return torch.cat((self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x), dim=1)
 
-    def forward_features(
+    def forward(
         self,
         video: torch.Tensor,
         keep: torch.Tensor | None = None,
@@ -149,8 +149,14 @@ class VideoViT(nn.Module):
         x = self.norm(x)
         return {"cls": x[:, 0], "patch": x[:, 1:]}
 
-    def forward(self, video: torch.Tensor) -> torch.Tensor:
-        return self.forward_features(video)["cls"]
+    def forward_features(
+        self,
+        video: torch.Tensor,
+        keep: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Same as calling the module, so a compiled module (`.compile()`) stays compiled."""
+        return self(video, keep, mask)
 
     def lr_layer_id(self, name: str) -> int:
         """Layer index for lr decay (DINOv2): embeddings 0, block i -> i+1, the rest depth+1."""
