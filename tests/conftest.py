@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from vidrop.compress.encode import encode_dataset
+from vidrop.compress.fit import fit_codebook
 from vidrop.config import Config, load_config
 from vidrop.data.synth import SynthSpec, make_dataset
 
@@ -43,3 +45,24 @@ def tiny_config(train_csv: str | Path, *overrides: str) -> Config:
 def manifest_rows(path: str | Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+# A small codebook and code store built once from the synthetic test videos.
+PATCH, K = 8, 64
+
+
+@pytest.fixture(scope="session")
+def codebook_path(synth_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("codebook") / "cb"
+    fit_codebook(
+        synth_data["train"], out, patch=PATCH, clusters=K, samples=4000, short_side=0,
+        iterations=8, device="cpu", workers=0,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def code_store(synth_data, codebook_path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("store") / "store"
+    encode_dataset(synth_data["train"], codebook_path, out, videos_per_shard=5, workers=0)
+    return out

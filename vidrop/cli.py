@@ -10,11 +10,13 @@ from collections.abc import Callable
 
 from rich.logging import RichHandler
 
+from vidrop.compress.cli import add_parser as add_compress_parser
 from vidrop.machine import command_line
 from vidrop.progress import console
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from vidrop.compress.store import StoreError
     from vidrop.config import ConfigError
     from vidrop.data.dataset import TooManyBrokenVideos
     from vidrop.data.manifest import ManifestError
@@ -27,6 +29,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         VideoError,
         CheckpointError,
         TooManyBrokenVideos,
+        StoreError,
         FileNotFoundError,
         FileExistsError,
     )
@@ -118,6 +121,14 @@ def cmd_bench_step(args: argparse.Namespace) -> None:
     bench_step(args.config, args.batch, args.steps, args.warmup, args.json, args.overrides)
 
 
+def cmd_bench_loader(args: argparse.Namespace) -> None:
+    from vidrop.bench.loader import bench_loader
+
+    bench_loader(
+        args.data, args.store, args.config, args.videos, args.workers, 0, args.json, args.overrides
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vidrop", description="ViDROP: self-supervised video ViTs with token dropping."
@@ -171,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", help="also write the result to this JSON file")
     k.set_defaults(func=cmd_eval_knn)
 
+    add_compress_parser(sub)
+
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(
         dest="bench_command", required=True
     )
@@ -182,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--json", help="write the measurements to this JSON file")
     bs.add_argument("overrides", nargs="*", help="section.key=value overrides")
     bs.set_defaults(func=cmd_bench_step)
+    bl = b.add_parser("loader", help="clips/s of full ViDROP views: mp4 via PyAV vs a code store")
+    bl.add_argument("--data", required=True, help="the manifest the store was encoded from")
+    bl.add_argument("--store", required=True, help="code store folder")
+    bl.add_argument(
+        "--config", default="vit_s", help="recipe whose views to build (default: paper)"
+    )
+    bl.add_argument("--videos", type=int, default=32, help="videos timed per loader")
+    bl.add_argument("--workers", type=int, default=2, help="loader workers (same for both)")
+    bl.add_argument("--json", help="write the measurements to this JSON file")
+    bl.add_argument("overrides", nargs="*", help="section.key=value overrides of the views")
+    bl.set_defaults(func=cmd_bench_loader)
     return p
 
 

@@ -35,6 +35,8 @@ class DataConfig:
     num_workers: int = 2
     max_retries: int = 10  # broken videos replaced by others before a sample gives up
     cache_mb: int = 0  # keep decoded videos in RAM, per loader worker (small datasets only)
+    store: str = ""  # a code store (`vidrop compress encode`): train from it, not from data.train
+    decode_on: str = "auto"  # where store codes become pixels: auto (device on GPU), worker, device
 
 
 @dataclass
@@ -187,6 +189,8 @@ def _coerce(where: str, value: Any, hint: Any) -> Any:
     if hint is str:
         if isinstance(value, str):
             return value
+        if value is None:  # `key=` on the command line, `key:` in YAML: empty
+            return ""
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     raise ConfigError(f"{where}: unsupported type {hint}")
 
@@ -248,6 +252,10 @@ def validate(cfg: Config) -> None:
             f"views.{what}_frames={frames} / views.{what}_size={size} must be multiples of "
             f"model.tubelet={mo.tubelet} / model.patch_size={mo.patch_size}",
         )
+    _check(
+        cfg.data.decode_on in ("auto", "worker", "device"),
+        f"data.decode_on={cfg.data.decode_on!r}; choose auto, worker or device",
+    )
     _check(mo.arch in ARCHS, f"model.arch={mo.arch!r} is unknown; choose one of {sorted(ARCHS)}")
     _check(mo.qkv_bias in ("qkv", "qv", "none"), "model.qkv_bias must be qkv, qv or none")
     _check(0.0 <= mo.drop_path < 1.0, "model.drop_path must be in [0, 1)")

@@ -9,6 +9,8 @@ import sys
 
 import torch
 
+from vidrop.config import ConfigError
+
 
 def cpu_name() -> str:
     try:
@@ -43,3 +45,17 @@ def command_line() -> str:
     elif prog.endswith(".py"):
         prog = f"python {sys.argv[0]}"
     return " ".join([prog, *map(shlex.quote, sys.argv[1:])])
+
+
+def resolve_device(name: str, option: str = "train.device") -> torch.device:
+    """ "auto" -> the GPU when there is one, else the CPU; a CUDA request without CUDA is an error
+    that names the option to change."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"{option}={name!r} is not a device; use auto, cpu or cuda") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{option}={name} but no CUDA device is available; use cpu or auto")
+    return device

@@ -5,6 +5,7 @@ import pytest
 from tests.conftest import manifest_rows
 from vidrop.config import ViewsConfig
 from vidrop.data.dataset import TooManyBrokenVideos, ViewDataset, collate_views
+from vidrop.data.source import VideoSource
 
 VIEWS = ViewsConfig(
     large_clips=2,
@@ -23,7 +24,7 @@ def paths(synth_data) -> list[str]:
 
 
 def test_views_shapes_and_determinism(synth_data):
-    ds = ViewDataset(paths(synth_data), VIEWS, seed=0)
+    ds = ViewDataset(VideoSource(paths(synth_data)), VIEWS, seed=0)
     a, b = ds[(3, 0)], ds[(3, 0)]
     assert a["large"].shape == (2, 3, 8, 32, 32) and a["small"].shape == (3, 3, 4, 16, 16)
     assert (a["large"] == b["large"]).all() and (a["small"] == b["small"]).all()
@@ -39,7 +40,7 @@ def test_broken_video_is_replaced_and_reported(synth_data, tmp_path):
     broken.write_bytes(b"not a video")
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    ds = ViewDataset([str(broken), str(empty)] + good[:2], VIEWS, seed=0)
+    ds = ViewDataset(VideoSource([str(broken), str(empty)] + good[:2]), VIEWS, seed=0)
     sample = ds[(0, 0)]
     assert sample["index"] in (2, 3)
     assert sample["skipped"][0][0] == str(broken)
@@ -49,18 +50,18 @@ def test_broken_video_is_replaced_and_reported(synth_data, tmp_path):
 def test_only_broken_videos_give_up_with_a_clear_error(tmp_path):
     broken = tmp_path / "b.mp4"
     broken.write_bytes(b"junk")
-    ds = ViewDataset([str(broken)], VIEWS, seed=0, max_retries=2)
+    ds = ViewDataset(VideoSource([str(broken)]), VIEWS, seed=0, max_retries=2)
     with pytest.raises(TooManyBrokenVideos, match="3 videos in a row"):
         ds[(0, 0)]
 
 
 def test_frame_cache_gives_the_same_views(synth_data):
-    plain = ViewDataset(paths(synth_data), VIEWS, seed=0)
-    cached = ViewDataset(paths(synth_data), VIEWS, seed=0, cache_mb=64)
+    plain = ViewDataset(VideoSource(paths(synth_data)), VIEWS, seed=0)
+    cached = ViewDataset(VideoSource(paths(synth_data), cache_mb=64), VIEWS, seed=0)
     for key in [(1, 0), (1, 1), (2, 0)]:
         a, b = plain[key], cached[key]
         assert (a["large"] == b["large"]).all() and (a["small"] == b["small"]).all()
-    assert set(cached.cache.videos) == {1, 2}
-    tiny = ViewDataset(paths(synth_data), VIEWS, seed=0, cache_mb=0)
+    assert set(cached.source.cache.videos) == {1, 2}
+    tiny = ViewDataset(VideoSource(paths(synth_data), cache_mb=0), VIEWS, seed=0)
     tiny[(1, 0)]
-    assert not tiny.cache.videos  # disabled
+    assert not tiny.source.cache.videos  # disabled

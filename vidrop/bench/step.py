@@ -10,9 +10,9 @@ import time
 import torch
 
 from vidrop.config import load_config
-from vidrop.machine import command_line, describe_machine
+from vidrop.machine import command_line, describe_machine, resolve_device
 from vidrop.train.schedules import build_schedules
-from vidrop.train.step import StepRunner, build_model_and_optimizer, resolve_device
+from vidrop.train.step import StepRunner, build_model_and_optimizer
 
 
 def random_views(cfg, batch: int, device: torch.device) -> dict[str, torch.Tensor]:

@@ -14,57 +14,28 @@ from torch.utils.data import Dataset
 
 from vidrop.config import ViewsConfig
 from vidrop.data.sampling import clip_indices
-from vidrop.data.video import VideoError, probe, read_frames, resize_short_side
-from vidrop.data.views import crop_resize, random_resized_box
+from vidrop.data.source import ClipSource
+from vidrop.data.video import VideoError
+from vidrop.data.views import random_resized_box
 
 
 class TooManyBrokenVideos(RuntimeError):
     pass
 
 
-class FrameCache:
-    """Decoded videos kept in this process's memory up to `limit_mb` (0 disables).
-
-    For datasets that fit in RAM (the demo's): each video is decoded once instead of once per
-    epoch. Each DataLoader worker holds its own cache, so the total is workers x limit_mb.
-    """
-
-    def __init__(self, limit_mb: int) -> None:
-        self.limit = limit_mb * 2**20
-        self.used = 0
-        self.videos: dict[int, torch.Tensor] = {}
-
-    def get(self, index: int) -> torch.Tensor | None:
-        return self.videos.get(index)
-
-    def has_room(self) -> bool:
-        return self.used < self.limit
-
-    def put(self, index: int, frames: torch.Tensor) -> None:
-        self.videos[index] = frames
-        self.used += frames.numel()
-
-
 class ViewDataset(Dataset):
+    """Sample (index, epoch) -> the uint8 views of video `index` from any `ClipSource`."""
+
     def __init__(
-        self,
-        paths: list[str],
-        views: ViewsConfig,
-        seed: int,
-        short_side: int = 0,
-        max_retries: int = 10,
-        cache_mb: int = 0,
+        self, source: ClipSource, views: ViewsConfig, seed: int, max_retries: int = 10
     ) -> None:
-        self.paths = paths
+        self.source = source
         self.views = views
         self.seed = seed
-        self.short_side = short_side
         self.max_retries = max_retries
-        self._frames: dict[int, int] = {}  # frame counts, cached per worker
-        self.cache = FrameCache(cache_mb)
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.source)
 
     def _clip_plan(self, n_frames: int, rng: np.random.Generator) -> list[np.ndarray]:
         v = self.views
@@ -78,35 +49,21 @@ class ViewDataset(Dataset):
         ]
         return plan
 
-    def views_of(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 views of one video: large (L, 3, T, S, S) and small (M, 3, t, s, s)."""
+    def views_of(self, index: int, rng: np.random.Generator) -> tuple[Any, Any]:
+        """Views of one video: uint8 large (L, 3, T, S, S) and small (M, 3, t, s, s) tensors, or
+        lists of `PendingView` when the source leaves decoding to the training device."""
         v = self.views
-        path = self.paths[index]
-        if index not in self._frames:
-            self._frames[index] = probe(path).frames
-        plan = self._clip_plan(self._frames[index], rng)
-        frames = self.cache.get(index)
-        if frames is not None:  # the whole decoded video, resized
-            union = np.arange(frames.shape[0])
-        elif self.cache.has_room():
-            union = np.arange(self._frames[index])
-            frames = resize_short_side(
-                torch.from_numpy(read_frames(path, union.tolist())), self.short_side
-            )
-            self.cache.put(index, frames)
-        else:  # decode only the frames the clips need
-            union = np.unique(np.concatenate(plan))
-            frames = torch.from_numpy(read_frames(path, union.tolist()))
-            frames = resize_short_side(frames, self.short_side)
-        position = {int(f): i for i, f in enumerate(union)}
-        h, w = frames.shape[1:3]
+        plan = self._clip_plan(self.source.num_frames(index), rng)
+        block = self.source.load(index, np.concatenate(plan))
+        h, w = block.height, block.width
         clips = []
         for k, idx in enumerate(plan):
             large = k < v.large_clips
             box = random_resized_box(h, w, v.large_scale if large else v.small_scale, v.ratio, rng)
             flip = bool(rng.random() < v.flip)
-            sel = frames[[position[int(i)] for i in idx]]
-            clips.append(crop_resize(sel, box, v.large_size if large else v.small_size, flip))
+            clips.append(block.view(idx, box, v.large_size if large else v.small_size, flip))
+        if not isinstance(clips[0], torch.Tensor):
+            return clips[: v.large_clips], clips[v.large_clips :]
         large_views = torch.stack(clips[: v.large_clips])
         if v.small_clips:
             small_views = torch.stack(clips[v.large_clips :])
@@ -125,8 +82,8 @@ class ViewDataset(Dataset):
                 large, small = self.views_of(index, rng)
                 return {"large": large, "small": small, "index": index, "skipped": skipped}
             except VideoError as exc:
-                skipped.append((self.paths[index], str(exc)))
-                index = int(rng.integers(len(self.paths)))
+                skipped.append((self.source.name(index), str(exc)))
+                index = int(rng.integers(len(self.source)))
         raise TooManyBrokenVideos(
             f"{len(skipped)} videos in a row could not be decoded (last: {skipped[-1][1]}); "
             "check that the manifest points at real video files"
@@ -134,9 +91,15 @@ class ViewDataset(Dataset):
 
 
 def collate_views(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stacks pixel views; views still in codes stay per-sample lists for `DeviceDecoder`."""
+    pixels = isinstance(samples[0]["large"], torch.Tensor)
     return {
-        "large": torch.stack([s["large"] for s in samples]),
-        "small": torch.stack([s["small"] for s in samples]),
+        "large": torch.stack([s["large"] for s in samples])
+        if pixels
+        else [s["large"] for s in samples],
+        "small": torch.stack([s["small"] for s in samples])
+        if pixels
+        else [s["small"] for s in samples],
         "index": torch.tensor([s["index"] for s in samples]),
         "skipped": [item for s in samples for item in s["skipped"]],
     }

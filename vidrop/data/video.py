@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import av
@@ -100,13 +100,38 @@ def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
     return np.stack(out)
 
 
+def iter_frames(path: str, chunk: int = 64) -> Iterator[np.ndarray]:
+    """Every frame of a video in order, as uint8 (<=chunk, H, W, 3) arrays: one pass, bounded
+    memory, for whole-video work such as encoding to a code store."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        buf: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                buf.append(frame.to_ndarray(format="rgb24"))
+                if len(buf) == chunk:
+                    yield np.stack(buf)
+                    buf = []
+        except Exception as exc:  # PyAV raises many error types for broken files
+            raise VideoError(f"{path}: decoding failed ({exc})") from exc
+        if buf:
+            yield np.stack(buf)
+
+
 def resize_short_side(frames: torch.Tensor, short_side: int) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> uint8 with the short side resized to `short_side` (0 keeps size)."""
     h, w = frames.shape[1:3]
     if short_side <= 0 or min(h, w) == short_side:
         return frames
     scale = short_side / min(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return resize_frames(frames, (max(1, round(h * scale)), max(1, round(w * scale))))
+
+
+def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> uint8 (T, *size, 3), antialiased bilinear."""
+    if tuple(frames.shape[1:3]) == tuple(size):
+        return frames
     x = frames.permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()

@@ -19,14 +19,15 @@ from torch.utils.data import DataLoader
 from vidrop import dist
 from vidrop.config import Config, ConfigError, save_config
 from vidrop.data.dataset import ViewDataset, collate_views
-from vidrop.data.manifest import read_manifest
 from vidrop.data.sampler import EpochBatchSampler
+from vidrop.machine import resolve_device
 from vidrop.models.export import save_backbone
 from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import load_checkpoint, save_checkpoint
+from vidrop.train.inputs import build_source
 from vidrop.train.metrics import MetricsLog
 from vidrop.train.schedules import build_schedules
-from vidrop.train.step import StepRunner, build_model_and_optimizer, resolve_device
+from vidrop.train.step import StepRunner, build_model_and_optimizer
 
 log = logging.getLogger("vidrop")
 CHECKPOINT = "checkpoint.pt"
@@ -72,25 +73,17 @@ class Trainer:
         self.device = resolve_device(cfg.train.device)
         self.rank, self.world = dist.rank(), dist.world_size()
 
-        if not cfg.data.train:
-            raise ConfigError("data.train is empty: give a manifest, e.g. data.train=videos.csv")
-        manifest = read_manifest(cfg.data.train, cfg.data.root or None)  # fails before any work
-        self.dataset = ViewDataset(
-            manifest.paths,
-            cfg.views,
-            cfg.train.seed,
-            cfg.data.short_side,
-            cfg.data.max_retries,
-            cfg.data.cache_mb,
-        )
+        self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
+        self.dataset = ViewDataset(self.source, cfg.views, cfg.train.seed, cfg.data.max_retries)
         o = cfg.optim
         self.global_batch = o.batch_size * self.world
-        if len(manifest) < self.global_batch:
+        if len(self.source) < self.global_batch:
             raise ConfigError(
-                f"{cfg.data.train} lists {len(manifest)} videos, fewer than one global batch "
+                f"{cfg.data.store or cfg.data.train} holds {len(self.source)} videos, fewer than "
+                f"one global batch "
                 f"({self.global_batch}); lower optim.batch_size"
             )
-        self.epoch_length = o.epoch_length or len(manifest) // self.global_batch
+        self.epoch_length = o.epoch_length or len(self.source) // self.global_batch
         self.total_steps = o.epochs * self.epoch_length
         self.stop_step = min(cfg.train.max_steps or self.total_steps, self.total_steps)
         self.schedules = build_schedules(o, self.epoch_length, self.global_batch)
@@ -99,6 +92,7 @@ class Trainer:
         self.step = 0
         self.skipped: dict[str, str] = {}
         self._resume_or_start()
+        self._note_skipped(list(self._known_broken.items()))  # a store's failed videos
         if cfg.train.compile:
             self.model.student["backbone"].compile()
             self.model.teacher["backbone"].compile()
@@ -196,9 +190,9 @@ class Trainer:
                 while self.step < self.stop_step:
                     batch = next(batches)
                     self._note_skipped(batch["skipped"])
-                    logs = self.step_runner(batch, self.step)
+                    logs = self.step_runner(self.decoder(batch), self.step)
                     self.step += 1
-                    window_videos += batch["large"].shape[0] * self.world
+                    window_videos += len(batch["large"]) * self.world
                     if self.step % cfg.train.log_every == 0 or self.step == self.stop_step:
                         elapsed = time.perf_counter() - window_start
                         record = self._record(logs, window_videos / elapsed, clips_per_video)

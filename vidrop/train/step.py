@@ -9,21 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vidrop.config import Config, ConfigError
+from vidrop.config import Config
 from vidrop.data.views import normalize
 from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
 from vidrop.train.meta_arch import ViDROP
 from vidrop.train.optim import apply_schedule, build_optimizer
 from vidrop.train.schedules import Schedules
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but no CUDA device is available; use cpu or auto")
-    return device
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:

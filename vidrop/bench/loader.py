@@ -1,0 +1,105 @@
+"""Loader benchmark: full ViDROP views per video from mp4 files (PyAV) and from a code store,
+same sampling, same workers, in one run. Data loading only: no model, no GPU."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from vidrop.config import ViewsConfig, load_config
+from vidrop.data.dataset import ViewDataset, collate_views
+from vidrop.data.manifest import read_manifest
+from vidrop.data.source import ClipSource, StoreSource, VideoSource
+from vidrop.machine import command_line, describe_machine
+from vidrop.progress import console
+
+
+def _time_source(
+    source: ClipSource, views: ViewsConfig, videos: int, workers: int, seed: int
+) -> dict[str, Any]:
+    """Views of `videos` samples (cycling over the source), one video per batch; the first batch
+    per worker is excluded (worker start-up)."""
+    data = ViewDataset(source, views, seed)
+    keys = [[(i % len(source), 0)] for i in range(videos + max(workers, 1))]
+    loader = DataLoader(data, batch_sampler=keys, num_workers=workers, collate_fn=collate_views)
+    it = iter(loader)
+    first = [next(it) for _ in range(max(workers, 1))]
+    start = time.perf_counter()
+    n = 0
+    for _ in it:
+        n += 1
+    seconds = time.perf_counter() - start
+    clips = n * (views.large_clips + views.small_clips)
+    b = first[0]
+    return {
+        "videos": n,
+        "clips": clips,
+        "seconds": seconds,
+        "clips_per_s": clips / seconds,
+        "videos_per_s": n / seconds,
+        "large": [list(b["large"].shape), str(b["large"].dtype)],
+        "small": [list(b["small"].shape), str(b["small"].dtype)],
+    }
+
+
+def bench_loader(
+    data: str,
+    store: str,
+    config: str = "vit_s",
+    videos: int = 32,
+    workers: int = 2,
+    seed: int = 0,
+    json_path: str | None = None,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
+    """Both sources read the videos the store holds, in the store's order; `data` (the manifest
+    the store was encoded from) must list them all."""
+    torch.set_num_threads(1)  # one thread per worker, as in training loaders
+    views = load_config(config, overrides or []).views
+    stored = StoreSource(store, decode_on_device=False)
+    paths = [v.path for v in stored.store.videos]
+    listed = set(read_manifest(data).paths)
+    missing = [p for p in paths if p not in listed]
+    if missing:
+        raise ValueError(
+            f"{store} holds {len(missing)} videos that {data} does not list (first: {missing[0]}); "
+            "give the manifest the store was encoded from"
+        )
+    short = int(stored.store.meta["short_side"])
+    sources = {"pyav": VideoSource(paths, short_side=short), "store": stored}
+    results: dict[str, Any] = {
+        "command": command_line(),
+        "machine": describe_machine(),
+        "data": data,
+        "store": store,
+        "views": {
+            "large": f"{views.large_clips} x {views.large_frames}x{views.large_size}",
+            "small": f"{views.small_clips} x {views.small_frames}x{views.small_size}",
+            "stride": views.frame_stride,
+        },
+        "workers": workers,
+    }
+    for name, source in sources.items():
+        results[name] = _time_source(source, views, videos, workers, seed)
+    same = all(results["pyav"][k] == results["store"][k] for k in ("large", "small"))
+    results["same_shapes_and_dtype"] = same
+    results["speedup"] = results["store"]["clips_per_s"] / results["pyav"]["clips_per_s"]
+    console.print(f"command: {results['command']}\nmachine: {results['machine']}")
+    console.print("| loader | clips/s | videos/s | videos timed |\n|---|---|---|---|")
+    for name in sources:
+        r = results[name]
+        console.print(
+            f"| {name} | {r['clips_per_s']:.1f} | {r['videos_per_s']:.2f} | {r['videos']} |"
+        )
+    console.print(
+        f"store / pyav: {results['speedup']:.1f}x; same shapes and dtype: {same}; "
+        f"workers: {workers}"
+    )
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2))
+    return results

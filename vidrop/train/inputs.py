@@ -1,0 +1,55 @@
+"""What a run trains from: video files listed in data.train, or a code store in data.store.
+
+Both give the same batches; with a store on a GPU (data.decode_on=auto or device) the workers
+hand over codes and `DeviceDecoder` turns them into pixels on the device.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from vidrop.config import Config, ConfigError
+from vidrop.data.manifest import read_manifest
+from vidrop.data.source import ClipSource, StoreSource, VideoSource
+
+log = logging.getLogger(__name__)
+
+Batch = dict[str, Any]
+
+
+def _identity(batch: Batch) -> Batch:
+    return batch
+
+
+def build_source(
+    cfg: Config, device: torch.device
+) -> tuple[ClipSource, Callable[[Batch], Batch], dict[str, str]]:
+    """(source, batch decoder, videos the source already knows it cannot give: path -> reason).
+
+    Fails before any work: a missing manifest entry or an unfinished store is one clear error."""
+    d = cfg.data
+    if d.store:
+        from vidrop.compress.device_decode import DeviceDecoder
+        from vidrop.compress.store import StoreError
+
+        on_device = d.decode_on == "device" or (d.decode_on == "auto" and device.type == "cuda")
+        try:
+            source = StoreSource(d.store, decode_on_device=on_device)
+        except StoreError as exc:
+            raise ConfigError(f"data.store: {exc}") from exc
+        if d.train:
+            log.info("training from the code store %s (data.train is not read)", d.store)
+        failed = {v.path: v.error for v in source.store.failed}
+        decoder = DeviceDecoder(source.table, device, cfg.views) if on_device else _identity
+        return source, decoder, failed
+    if not d.train:
+        raise ConfigError(
+            "no training data: give a manifest (data.train=videos.csv) or a code store "
+            "(data.store=STORE)"
+        )
+    manifest = read_manifest(d.train, d.root or None)
+    return VideoSource(manifest.paths, d.short_side, d.cache_mb), _identity, {}
