@@ -125,7 +125,15 @@ def cmd_bench_loader(args: argparse.Namespace) -> None:
     from vidrop.bench.loader import bench_loader
 
     bench_loader(
-        args.data, args.store, args.config, args.videos, args.workers, 0, args.json, args.overrides
+        args.data,
+        args.store,
+        args.config,
+        args.videos,
+        args.batch,
+        args.workers,
+        0,
+        args.json,
+        args.overrides,
     )
 
 
@@ -202,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default="vit_s", help="recipe whose views to build (default: paper)"
     )
     bl.add_argument("--videos", type=int, default=32, help="videos timed per loader")
+    bl.add_argument("--batch", type=int, default=8, help="videos per batch")
     bl.add_argument("--workers", type=int, default=2, help="loader workers (same for both)")
     bl.add_argument("--json", help="write the measurements to this JSON file")
     bl.add_argument("overrides", nargs="*", help="section.key=value overrides of the views")

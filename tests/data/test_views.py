@@ -38,3 +38,19 @@ def test_normalize():
     y = normalize(x)
     expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)]
     torch.testing.assert_close(y[0, :, 0, 0, 0], torch.tensor(expected))
+
+
+def test_uint8_resize_stays_within_one_level_of_the_float_path():
+    import torch.nn.functional as F
+
+    from vidrop.data.views import resize_uint8
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (4, 37, 51, 3), dtype=torch.uint8, generator=g)[:, 2:35, 3:50]
+    x = x.permute(0, 3, 1, 2)  # a cropped, channels-last view, as crop_resize passes it
+    for size in [(24, 24), (64, 80)]:
+        fast = resize_uint8(x, size)
+        ref = F.interpolate(x.float(), size=size, mode="bilinear", antialias=True)
+        ref = ref.round().clamp(0, 255)
+        assert fast.dtype == torch.uint8 and fast.shape == (4, 3, *size)
+        assert (fast.float() - ref).abs().max() <= 1

@@ -20,19 +20,22 @@ from vidrop.progress import console
 
 
 def _time_source(
-    source: ClipSource, views: ViewsConfig, videos: int, workers: int, seed: int
+    source: ClipSource, views: ViewsConfig, videos: int, batch: int, workers: int, seed: int
 ) -> dict[str, Any]:
-    """Views of `videos` samples (cycling over the source), one video per batch; the first batch
-    per worker is excluded (worker start-up)."""
+    """Views of `videos` samples (cycling over the source) in batches of `batch` videos; the
+    first batch per worker is excluded (worker start-up)."""
     data = ViewDataset(source, views, seed)
-    keys = [[(i % len(source), 0)] for i in range(videos + max(workers, 1))]
+    n_batches = -(-videos // batch) + max(workers, 1)
+    keys = [
+        [(i % len(source), 0) for i in range(j * batch, (j + 1) * batch)] for j in range(n_batches)
+    ]
     loader = DataLoader(data, batch_sampler=keys, num_workers=workers, collate_fn=collate_views)
     it = iter(loader)
     first = [next(it) for _ in range(max(workers, 1))]
     start = time.perf_counter()
     n = 0
-    for _ in it:
-        n += 1
+    for b in it:
+        n += len(b["large"])
     seconds = time.perf_counter() - start
     clips = n * (views.large_clips + views.small_clips)
     b = first[0]
@@ -52,6 +55,7 @@ def bench_loader(
     store: str,
     config: str = "vit_s",
     videos: int = 32,
+    batch: int = 8,
     workers: int = 2,
     seed: int = 0,
     json_path: str | None = None,
@@ -83,9 +87,10 @@ def bench_loader(
             "stride": views.frame_stride,
         },
         "workers": workers,
+        "batch": batch,
     }
     for name, source in sources.items():
-        results[name] = _time_source(source, views, videos, workers, seed)
+        results[name] = _time_source(source, views, videos, batch, workers, seed)
     same = all(results["pyav"][k] == results["store"][k] for k in ("large", "small"))
     results["same_shapes_and_dtype"] = same
     results["speedup"] = results["store"]["clips_per_s"] / results["pyav"]["clips_per_s"]
@@ -98,7 +103,7 @@ def bench_loader(
         )
     console.print(
         f"store / pyav: {results['speedup']:.1f}x; same shapes and dtype: {same}; "
-        f"workers: {workers}"
+        f"workers: {workers}, {batch} videos per batch"
     )
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2))

@@ -33,21 +33,26 @@ def nearest(
 
 def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
     """k-means++ seeding (Arthur & Vassilvitskii): each new centre drawn with probability
-    proportional to the squared distance to the nearest centre so far. O(k * n): for large k use
-    `sampled_init`."""
+    proportional to the squared distance to the nearest centre so far. k sequential passes over
+    x: for large k use `sampled_init`."""
+    x = x.float()
     n = x.shape[0]
-    first = int(torch.randint(n, (1,), generator=generator))
-    centres = [x[first].float()]
-    d = ((x.float() - centres[0]) ** 2).sum(1)
+    x_sq = (x * x).sum(1)
+    picks = [int(torch.randint(n, (1,), generator=generator))]
+
+    def dist_to(i: int) -> torch.Tensor:
+        return (x_sq - 2 * (x @ x[i]) + x_sq[i]).clamp_min_(0)
+
+    d = dist_to(picks[0])
     for _ in range(1, k):
         total = d.sum()
         if total <= 0:  # fewer distinct points than k: fall back to uniform draws
             pick = int(torch.randint(n, (1,), generator=generator))
         else:
             pick = int(torch.multinomial((d / total).cpu(), 1, generator=generator))
-        centres.append(x[pick].float())
-        d = torch.minimum(d, ((x.float() - centres[-1]) ** 2).sum(1))
-    return torch.stack(centres)
+        picks.append(pick)
+        d = torch.minimum(d, dist_to(pick))
+    return x[torch.tensor(picks, device=x.device)].clone()
 
 
 def sampled_init(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
@@ -99,18 +104,19 @@ def kmeans(
     n = x.shape[0]
     if n < k:
         raise ValueError(f"k-means needs at least k={k} samples, got {n}; sample more patches")
+    x = x.float()  # once: uint8 patches are converted here, not in every pass
     c = initial_centroids(x, k, init, torch.Generator().manual_seed(seed))
     result = KMeansResult(c)
     for it in range(iterations):
         ids, dist = nearest(x, c, chunk)
         inertia = float(dist.mean())
-        sums = torch.zeros_like(c).index_add_(0, ids, x.float())
+        sums = torch.zeros_like(c).index_add_(0, ids, x)
         counts = torch.bincount(ids, minlength=k)
         empty = (counts == 0).nonzero().flatten()
         c = sums / counts.clamp_min(1).unsqueeze(1).to(sums.dtype)
         if len(empty):
             worst = dist.topk(len(empty)).indices
-            c[empty] = x[worst].float()
+            c[empty] = x[worst]
         result.inertia.append(inertia)
         result.reseeded.append(len(empty))
         result.iterations = it + 1

@@ -38,9 +38,16 @@ def unpatchify(patches: torch.Tensor, patch: int) -> torch.Tensor:
 def decode_codes(codes: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Codes (..., gh, gw) (any integer dtype) -> uint8 frames (..., gh*p, gw*p, 3).
 
-    `table` is the codebook as uint8 (K, p*p*3); the lookup runs wherever both tensors are."""
-    patch = int(round((table.shape[1] // 3) ** 0.5))
-    return unpatchify(table[codes.long()], patch)
+    `table` is the codebook as uint8 (K, p*p*3); the lookup runs wherever both tensors are. One
+    gather of patch ROWS straight into frame order (no second copy to un-patchify)."""
+    k, d = table.shape
+    patch = int(round((d // 3) ** 0.5))
+    *lead, gh, gw = codes.shape
+    rows = table.reshape(k * patch, patch * 3)  # row r of patch c is rows[c * p + r]
+    r = torch.arange(patch, device=codes.device).view(patch, 1)
+    idx = codes.long().unsqueeze(-2) * patch + r  # (..., gh, p, gw)
+    out = torch.index_select(rows, 0, idx.flatten())  # ~10x faster than rows[idx] on the CPU
+    return out.reshape(*lead, gh * patch, gw * patch, 3)
 
 
 def compression_factor(patch: int, code_bytes: int = 2) -> float:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from vidrop.config import ViewsConfig
 from vidrop.data.sampling import clip_indices
@@ -56,21 +56,25 @@ class ViewDataset(Dataset):
         plan = self._clip_plan(self.source.num_frames(index), rng)
         block = self.source.load(index, np.concatenate(plan))
         h, w = block.height, block.width
+        large_views = torch.empty(
+            v.large_clips, 3, v.large_frames, v.large_size, v.large_size, dtype=torch.uint8
+        )
+        small_views = torch.empty(
+            v.small_clips, 3, v.small_frames, v.small_size, v.small_size, dtype=torch.uint8
+        )
         clips = []
         for k, idx in enumerate(plan):
             large = k < v.large_clips
             box = random_resized_box(h, w, v.large_scale if large else v.small_scale, v.ratio, rng)
             flip = bool(rng.random() < v.flip)
-            clips.append(block.view(idx, box, v.large_size if large else v.small_size, flip))
+            size, slot = (
+                (v.large_size, large_views[k])
+                if large
+                else (v.small_size, small_views[k - v.large_clips])
+            )
+            clips.append(block.view(idx, box, size, flip, slot))
         if not isinstance(clips[0], torch.Tensor):
             return clips[: v.large_clips], clips[v.large_clips :]
-        large_views = torch.stack(clips[: v.large_clips])
-        if v.small_clips:
-            small_views = torch.stack(clips[v.large_clips :])
-        else:
-            small_views = torch.empty(
-                0, 3, v.small_frames, v.small_size, v.small_size, dtype=torch.uint8
-            )
         return large_views, small_views
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
@@ -90,16 +94,24 @@ class ViewDataset(Dataset):
         )
 
 
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """torch.stack; inside a loader worker straight into shared memory, as torch's default
+    collate does, so the batch is not copied once more on its way to the main process."""
+    if get_worker_info() is None:
+        return torch.stack(tensors)
+    first = tensors[0]
+    numel = first.numel() * len(tensors)
+    storage = first.untyped_storage()._new_shared(numel * first.element_size(), device="cpu")
+    out = first.new(storage).view(len(tensors), *first.shape)
+    return torch.stack(tensors, out=out)
+
+
 def collate_views(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Stacks pixel views; views still in codes stay per-sample lists for `DeviceDecoder`."""
     pixels = isinstance(samples[0]["large"], torch.Tensor)
     return {
-        "large": torch.stack([s["large"] for s in samples])
-        if pixels
-        else [s["large"] for s in samples],
-        "small": torch.stack([s["small"] for s in samples])
-        if pixels
-        else [s["small"] for s in samples],
+        "large": _stack([s["large"] for s in samples]) if pixels else [s["large"] for s in samples],
+        "small": _stack([s["small"] for s in samples]) if pixels else [s["small"] for s in samples],
         "index": torch.tensor([s["index"] for s in samples]),
         "skipped": [item for s in samples for item in s["skipped"]],
     }

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vidrop.data.video import probe, read_frames, resize_short_side
-from vidrop.data.views import CropBox, crop_resize
+from vidrop.data.views import CropBox, crop, crop_resize
 
 
 @dataclass
@@ -35,9 +35,15 @@ class FrameBlock(Protocol):
     width: int
 
     def view(
-        self, frames: np.ndarray, box: CropBox, size: int, flip: bool
+        self,
+        frames: np.ndarray,
+        box: CropBox,
+        size: int,
+        flip: bool,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor | PendingView:
-        """uint8 (3, T, size, size) of frame indices `frames`, cropped to `box` (or its codes)."""
+        """uint8 (3, T, size, size) of frame indices `frames`, cropped to `box`, written into
+        `out`; or the view's codes, leaving `out` untouched."""
         ...
 
 
@@ -66,9 +72,17 @@ class PixelBlock:
     def width(self) -> int:
         return int(self.frames.shape[2])
 
-    def view(self, frames: np.ndarray, box: CropBox, size: int, flip: bool) -> torch.Tensor:
-        rows = [self.position[int(i)] for i in frames]
-        return crop_resize(self.frames[rows], box, size, flip)
+    def view(
+        self,
+        frames: np.ndarray,
+        box: CropBox,
+        size: int,
+        flip: bool,
+        out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        rows = torch.tensor([self.position[int(i)] for i in frames])
+        clip = torch.index_select(crop(self.frames, box), 0, rows)  # copies the crop only
+        return crop_resize(clip, CropBox(0, 0, box.height, box.width), size, flip, out)
 
 
 class FrameCache:
@@ -147,7 +161,12 @@ class CodeBlock:
         return self.codes.shape[2] * self.patch
 
     def view(
-        self, frames: np.ndarray, box: CropBox, size: int, flip: bool
+        self,
+        frames: np.ndarray,
+        box: CropBox,
+        size: int,
+        flip: bool,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor | PendingView:
         p = self.patch
         r0, c0 = box.top // p, box.left // p
@@ -158,7 +177,7 @@ class CodeBlock:
             return PendingView(codes, rel, size, flip)
         from vidrop.compress.patches import decode_codes
 
-        return crop_resize(decode_codes(codes, self.table), rel, size, flip)
+        return crop_resize(decode_codes(codes, self.table), rel, size, flip, out)
 
 
 class StoreSource:

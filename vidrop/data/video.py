@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import av
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from vidrop.data.views import resize_uint8
 
 
 class VideoError(RuntimeError):
@@ -132,9 +133,7 @@ def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> uint8 (T, *size, 3), antialiased bilinear."""
     if tuple(frames.shape[1:3]) == tuple(size):
         return frames
-    x = frames.permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return resize_uint8(frames.permute(0, 3, 1, 2), size).permute(0, 2, 3, 1).contiguous()
 
 
 def write_video(path: str, frames: np.ndarray, fps: int, crf: int = 18, gop: int = 16) -> None:

@@ -61,17 +61,45 @@ def center_box(height: int, width: int) -> CropBox:
     return CropBox((height - s) // 2, (width - s) // 2, s, s)
 
 
-def crop_resize(frames: torch.Tensor, box: CropBox, size: int, flip: bool = False) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> uint8 (3, T, size, size): crop `box`, resize (antialiased), flip."""
-    x = frames[:, box.top : box.top + box.height, box.left : box.left + box.width]
-    x = x.permute(0, 3, 1, 2).float()
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(
-            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-    if flip:
-        x = x.flip(-1)
-    return x.round_().clamp_(0, 255).to(torch.uint8).permute(1, 0, 2, 3).contiguous()
+def resize_uint8(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, *size), antialiased bilinear.
+
+    On the CPU torch's native uint8 kernel runs (about 15x faster than going through float, and
+    within 1 grey level of it); elsewhere the float path."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if x.device.type == "cpu":
+        return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    y = F.interpolate(x.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+    return y.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def crop(frames: torch.Tensor, box: CropBox) -> torch.Tensor:
+    """(T, H, W, C) -> the (T, h, w, C) view inside `box` (no copy)."""
+    return frames[:, box.top : box.top + box.height, box.left : box.left + box.width]
+
+
+def crop_resize(
+    frames: torch.Tensor,
+    box: CropBox,
+    size: int,
+    flip: bool = False,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> uint8 (3, T, size, size): crop `box`, resize (antialiased), flip.
+
+    The resize leaves (T, size, size, 3) memory; the flip and the move of channels first happen
+    in one copy (numpy's strided copy on the CPU: about 2x faster than torch's for uint8),
+    straight into `out` when given (e.g. the sample's slot, saving a stack)."""
+    x = resize_uint8(crop(frames, box).permute(0, 3, 1, 2), (size, size)).permute(1, 0, 2, 3)
+    if x.device.type != "cpu":
+        x = x.flip(-1) if flip else x
+        return out.copy_(x) if out is not None else x.contiguous()
+    arr = x.numpy()[..., ::-1] if flip else x.numpy()
+    if out is None:
+        return torch.from_numpy(np.ascontiguousarray(arr))
+    np.copyto(out.numpy(), arr)
+    return out
 
 
 def normalize(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
