@@ -58,6 +58,49 @@ def bf16_agreement(config: str, device: str) -> dict:
     }
 
 
+def compress_encode_rate(device: str, k: int, frames: int, size: tuple[int, int]) -> dict:
+    """Codes assigned per second on frames already on the device (the codebook search alone)."""
+    from vidrop.compress.codebook import Codebook, CodebookMeta
+
+    g = torch.Generator().manual_seed(0)
+    cb = Codebook(
+        torch.randint(0, 256, (k, 300), generator=g).float(), CodebookMeta(10, k, size[0])
+    ).to(device)
+    x = torch.randint(0, 256, (frames, *size, 3), dtype=torch.uint8, generator=g).to(device)
+    cb.encode(x[:2])  # warm-up
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync()
+    t = time.perf_counter()
+    codes = cb.encode(x)
+    sync()
+    dt = time.perf_counter() - t
+    return {"k": k, "frames": frames, "size": list(size), "seconds": dt,
+            "frames_per_s": frames / dt, "codes_max": int(codes.max())}  # fmt: skip
+
+
+def compress_fit_rate(device: str, k: int, samples: int, iterations: int) -> dict:
+    """k-means on `samples` patches of smooth random images: seconds per Lloyd iteration."""
+    from vidrop.compress.kmeans import kmeans
+
+    g = torch.Generator(device=device).manual_seed(0)
+    n_img = samples // (24 * 32) + 1
+    low = torch.rand(n_img, 3, 12, 16, generator=g, device=device) * 255
+    img = torch.nn.functional.interpolate(low, size=(240, 320), mode="bilinear")
+    img = (img + torch.randn(img.shape, generator=g, device=device) * 8).clamp(0, 255)
+    frames = img.round().to(torch.uint8).permute(0, 2, 3, 1)
+    from vidrop.compress.patches import patchify
+
+    x = patchify(frames, 10).reshape(-1, 300)[:samples]
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync()
+    t = time.perf_counter()
+    r = kmeans(x, k, iterations=iterations, seed=0, tol=0.0)
+    sync()
+    dt = time.perf_counter() - t
+    return {"k": k, "samples": len(x), "iterations": r.iterations, "seconds": dt,
+            "s_per_iteration": dt / r.iterations, "inertia": r.inertia}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -96,6 +139,12 @@ def main() -> None:
     for name, config, batch, extra in benches:
         warmup = 3 if "compile" in name else 2
         section(name, lambda c=config, b=batch, e=extra, w=warmup: bench_step(c, b, 5, w, None, e))
+    if args.smoke:
+        section("compress_encode", lambda: compress_encode_rate(device, 256, 4, (40, 60)))
+        section("compress_fit", lambda: compress_fit_rate(device, 64, 5000, 2))
+    else:
+        section("compress_encode", lambda: compress_encode_rate(device, 65536, 256, (240, 320)))
+        section("compress_fit", lambda: compress_fit_rate(device, 65536, 2_500_000, 3))
     if not args.skip_demo:
         from vidrop.demo import run_demo
 
@@ -123,6 +172,13 @@ def summarize(r: dict) -> str:
         return (
             f"loss rel {r['loss_rel_diff']:.1e}, grad rel {r['grad_rel_diff']:.1e}, "
             f"grad cos {r['grad_cosine']:.4f}, ok={r['ok']}"
+        )
+    if "frames_per_s" in r:
+        return f"{r['frames_per_s']:.0f} frames/s ({r['size'][0]}x{r['size'][1]}, k={r['k']})"
+    if "s_per_iteration" in r:
+        return (
+            f"k-means k={r['k']} on {r['samples']} patches: {r['s_per_iteration']:.1f} s per "
+            f"iteration ({r['iterations']} run)"
         )
     if "results" in r:
         ours, rnd = r["results"]["vidrop"]["knn_top1"], r["results"]["random_init"]["knn_top1"]

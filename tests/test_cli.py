@@ -16,6 +16,12 @@ SUBCOMMANDS = [
     ["eval", "knn"],
     ["bench"],
     ["bench", "step"],
+    ["bench", "loader"],
+    ["compress"],
+    ["compress", "fit"],
+    ["compress", "encode"],
+    ["compress", "verify"],
+    ["compress", "stats"],
 ]
 
 
@@ -100,3 +106,25 @@ def test_pretrain_then_knn_from_the_command_line(synth_data, tmp_path, capsys):
     )
     result = json.loads(out.read_text())
     assert 0.0 <= result["top1"] <= 100.0 and result["n_val"] == 12 and result["n_classes"] == 12
+
+
+def test_compress_commands_end_to_end(synth_data, code_store, tmp_path, capsys):
+    cb = tmp_path / "cb"
+    args = ["--clusters", "16", "--patch", "8", "--short-side", "0", "--samples", "500"]
+    assert main(["compress", "fit", "--data", synth_data["train"], "--out", str(cb), *args]) == 0
+    store = tmp_path / "store"
+    enc = ["--data", synth_data["train"], "--codebook", str(cb), "--out", str(store)]
+    assert main(["compress", "encode", *enc, "--workers", "0"]) == 0
+    assert main(["compress", "verify", str(store)]) == 0
+    assert main(["compress", "stats", str(store), "--json", str(tmp_path / "s.json")]) == 0
+    out = " ".join(capsys.readouterr().err.split())  # rich prints to stderr, wrapped
+    assert "checksums ok" in out and "96.0x vs raw" in out
+    assert json.loads((tmp_path / "s.json").read_text())["k"] == 16
+
+
+def test_compress_user_errors(tmp_path, capsys):
+    assert main(["compress", "verify", str(tmp_path)]) == 2
+    assert "not a code store" in capsys.readouterr().err
+    code = main(["compress", "encode", "--data", str(tmp_path / "none.csv"),
+                 "--codebook", "x", "--out", str(tmp_path / "s")])  # fmt: skip
+    assert code == 2 and "none.csv" in capsys.readouterr().err

@@ -40,7 +40,9 @@ class Codebook:
         self.meta = meta
         self.centroids = centroids.float().contiguous()
         self.table = centroids.round().clamp(0, 255).to(torch.uint8)
-        self._c_sq: torch.Tensor | None = None
+        # Encoding searches the uint8 table (what decoding gives back), as exact integers.
+        self._search = self.table.float()
+        self._search_sq = (self._search * self._search).sum(1)
 
     @property
     def patch(self) -> int:
@@ -51,12 +53,10 @@ class Codebook:
         return other
 
     def encode(self, frames: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-        """uint8 (..., H, W, 3), H and W multiples of the patch -> int64 codes (..., H/p, W/p),
-        computed on the codebook's device."""
+        """uint8 (..., H, W, 3), H and W multiples of the patch -> int64 codes (..., H/p, W/p):
+        for each patch the nearest DECODED patch (table entry), on the codebook's device."""
         x = patchify(frames.to(self.centroids.device), self.patch)
-        if self._c_sq is None:
-            self._c_sq = (self.centroids * self.centroids).sum(1)
-        ids, _ = nearest(x.reshape(-1, x.shape[-1]), self.centroids, chunk, self._c_sq)
+        ids, _ = nearest(x.reshape(-1, x.shape[-1]), self._search, chunk, self._search_sq)
         return ids.reshape(x.shape[:-1])
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:

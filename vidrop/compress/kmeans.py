@@ -5,10 +5,25 @@ same centroids on the same device.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
+
+
+@contextmanager
+def tensor_float32(enabled: bool) -> Iterator[None]:
+    """TF32 matmuls inside the block (CUDA only; ~8x the fp32 rate on H100/H200).
+
+    For patch search it loses nothing that matters: pixel values 0..255 are exact in TF32's
+    10-bit mantissa, integer (uint8 table) centroids too, and products accumulate in fp32."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def nearest(
@@ -16,18 +31,19 @@ def nearest(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Index of the nearest centroid (squared L2) for each row of x, and that squared distance.
 
-    Distances come from |x|^2 - 2 x.c + |c|^2 in float32, a (chunk, K) block at a time, so memory
-    stays at chunk * K floats whatever the number of rows."""
+    Distances come from |x|^2 - 2 x.c + |c|^2 with fp32 accumulation (TF32 inputs on CUDA), a
+    (chunk, K) block at a time, so memory stays at chunk * K floats whatever the number of rows."""
     c = centroids.float()
     c_sq = (c * c).sum(1) if c_sq is None else c_sq
     ids = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
     dist = torch.empty(x.shape[0], dtype=torch.float32, device=x.device)
-    for s in range(0, x.shape[0], chunk):
-        xs = x[s : s + chunk].float()
-        d = torch.addmm(c_sq, xs, c.T, alpha=-2.0)  # |c|^2 - 2 x.c  (|x|^2 added below)
-        best, idx = d.min(1)
-        ids[s : s + chunk] = idx
-        dist[s : s + chunk] = (best + (xs * xs).sum(1)).clamp_min_(0)
+    with tensor_float32(x.is_cuda):
+        for s in range(0, x.shape[0], chunk):
+            xs = x[s : s + chunk].float()
+            d = torch.addmm(c_sq, xs, c.T, alpha=-2.0)  # |c|^2 - 2 x.c  (|x|^2 added below)
+            best, idx = d.min(1)
+            ids[s : s + chunk] = idx
+            dist[s : s + chunk] = (best + (xs * xs).sum(1)).clamp_min_(0)
     return ids, dist
 
 
