@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 import traceback
 from pathlib import Path
@@ -101,6 +102,26 @@ def compress_fit_rate(device: str, k: int, samples: int, iterations: int) -> dic
             "s_per_iteration": dt / r.iterations, "inertia": r.inertia}  # fmt: skip
 
 
+def store_training(out: Path, train_csv: str, device: str, steps: int) -> dict:
+    """Codebook fit + encode of the demo videos on the device, then tiny pretraining steps from
+    the store with the lookup on the device (data.decode_on=device): the GPU data path."""
+    from vidrop.compress.encode import encode_dataset
+    from vidrop.compress.fit import fit_codebook
+    from vidrop.train.loop import pretrain
+
+    cb = out / "store_check" / "codebook"
+    fit_codebook(train_csv, cb, patch=8, clusters=1024, samples=200_000, short_side=0,
+                 iterations=5, device=device, workers=4)  # fmt: skip
+    enc = encode_dataset(train_csv, cb, out / "store_check" / "store", workers=4, device=device)
+    cfg = load_config("tiny", [f"data.store={out / 'store_check' / 'store'}",
+                               "data.decode_on=device", f"train.device={device}",
+                               f"train.max_steps={steps}", "data.num_workers=4"])  # fmt: skip
+    run = pretrain(cfg, out / "store_check" / "run")
+    last = json.loads(run.metrics.read_text().splitlines()[-1])
+    return {"encode_frames_per_s": enc.frames_per_s, "steps": run.step, "loss": last["loss"],
+            "clips_per_s": last["clips_per_s"], "ok": math.isfinite(last["loss"])}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -152,6 +173,11 @@ def main() -> None:
         extra = smoke if args.smoke else ["data.num_workers=8"]
         videos = 48 if args.smoke else 720
         section("demo_on_gpu", lambda: run_demo(out / "demo", videos=videos, overrides=extra))
+        train_csv = str(out / "demo" / "data" / "train.csv")
+        section(
+            "store_training",
+            lambda: store_training(out, train_csv, device, 3 if args.smoke else 100),
+        )
 
     (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
     print("\n| check | result | wall s |\n|---|---|---|")
@@ -180,6 +206,8 @@ def summarize(r: dict) -> str:
             f"k-means k={r['k']} on {r['samples']} patches: {r['s_per_iteration']:.1f} s per "
             f"iteration ({r['iterations']} run)"
         )
+    if "encode_frames_per_s" in r:
+        return f"store -> device decode: {r['clips_per_s']:.0f} clips/s, loss {r['loss']:.3f}"
     if "results" in r:
         ours, rnd = r["results"]["vidrop"]["knn_top1"], r["results"]["random_init"]["knn_top1"]
         return f"kNN {ours:.1f} vs random {rnd:.1f}, pretrain {r['timings']['pretrain_s']:.0f}s"

@@ -52,3 +52,11 @@ def test_unknown_val_label_is_named(tmp_path):
     (tmp_path / "v.csv").write_text("path,label\na.mp4,zebra\n")
     with pytest.raises(ManifestError, match="zebra"):
         read_manifest(tmp_path / "v.csv").label_ids(["cat", "dog"])
+
+
+def test_entries_are_absolute_even_from_a_relative_manifest_path(tmp_path, monkeypatch):
+    (tmp_path / "a.mp4").write_bytes(b"")
+    (tmp_path / "m.csv").write_text("path\na.mp4\n")
+    monkeypatch.chdir(tmp_path)
+    m = read_manifest("m.csv")
+    assert m.entries[0].path == str(tmp_path / "a.mp4")

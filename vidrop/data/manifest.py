@@ -84,7 +84,7 @@ def read_manifest(path: str | Path, root: str | Path | None = None, check: bool 
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest {path} does not exist; give a CSV with a 'path' column")
-    base = Path(root) if root else path.parent
+    base = (Path(root) if root else path.parent).absolute()  # entries stay valid from any cwd
     rows = _rows(path)
     if not rows:
         raise ManifestError(f"manifest {path} lists no videos")
