@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from vidrop.cli import build_parser, main
 
@@ -17,6 +18,7 @@ SUBCOMMANDS = [
     ["bench"],
     ["bench", "step"],
     ["bench", "loader"],
+    ["export"],
     ["compress"],
     ["compress", "fit"],
     ["compress", "encode"],
@@ -128,3 +130,24 @@ def test_compress_user_errors(tmp_path, capsys):
     code = main(["compress", "encode", "--data", str(tmp_path / "none.csv"),
                  "--codebook", "x", "--out", str(tmp_path / "s")])  # fmt: skip
     assert code == 2 and "none.csv" in capsys.readouterr().err
+
+
+def test_export_from_a_training_checkpoint(synth_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["pretrain", "--config", "tiny", "--out", str(run), f"data.train={synth_data['train']}",
+            "data.num_workers=0", "optim.batch_size=4", "train.max_steps=1", "model.qkv_bias=qv",
+            "head.prototypes=32", "head.patch_prototypes=32", "head.hidden_dim=64",
+            "head.bottleneck_dim=16"]  # fmt: skip
+    assert main(args) == 0
+    ckpt = str(run / "checkpoint.pt")
+    assert main(["export", "--checkpoint", ckpt, "--out", str(tmp_path / "v")]) == 0
+    from vidrop.models.load import load_backbone
+
+    exported, meta = load_backbone(tmp_path / "v")
+    teacher, _ = load_backbone(ckpt)
+    x = torch.randn(1, 3, 8, 64, 64)
+    torch.testing.assert_close(exported(x), teacher(x))
+    hf = ["export", "--checkpoint", ckpt, "--out", str(tmp_path / "h"), "--format", "hf-videomae"]
+    with pytest.raises(SystemExit, match="CLS token"):
+        main(hf)
+    assert main([*hf, "--lossy"]) == 0 and (tmp_path / "h" / "config.json").is_file()

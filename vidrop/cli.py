@@ -76,7 +76,7 @@ def cmd_eval_knn(args: argparse.Namespace) -> None:
 
     from vidrop.eval.features import ClipSpec
     from vidrop.eval.knn_eval import knn_eval
-    from vidrop.models.export import load_backbone
+    from vidrop.models.load import load_backbone
     from vidrop.models.vit import VideoViT
 
     backbone, meta = load_backbone(args.backbone)
@@ -113,6 +113,21 @@ def cmd_eval_knn(args: argparse.Namespace) -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from vidrop.models.export import export_hf_videomae, save_backbone
+    from vidrop.models.load import load_backbone
+
+    backbone, meta = load_backbone(args.checkpoint, part=args.part)
+    if args.format == "hf-videomae":
+        try:
+            out = export_hf_videomae(backbone, args.out, lossy=args.lossy)
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from exc
+    else:
+        out = save_backbone(args.out, backbone, {"source": meta.get("source", args.checkpoint)})
+    console.print(f"exported the {meta['format']} backbone of {args.checkpoint} to {out}")
 
 
 def cmd_bench_step(args: argparse.Namespace) -> None:
@@ -191,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=cmd_eval_knn)
 
     add_compress_parser(sub)
+
+    x = sub.add_parser("export", help="backbone only, as a vidrop export or an HF VideoMAE folder")
+    x.add_argument(
+        "--checkpoint", required=True, help="RUN/checkpoint.pt, or any loadable backbone"
+    )
+    x.add_argument("--out", required=True, help="output folder")
+    x.add_argument("--format", default="vidrop", choices=["vidrop", "hf-videomae"])
+    x.add_argument("--part", default="teacher", choices=["teacher", "student"])
+    x.add_argument(
+        "--lossy", action="store_true", help="hf-videomae: drop the CLS token and learned positions"
+    )
+    x.set_defaults(func=cmd_export)
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(
         dest="bench_command", required=True

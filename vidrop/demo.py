@@ -15,7 +15,7 @@ from vidrop.data.synth import SynthSpec, make_dataset
 from vidrop.eval.features import ClipSpec
 from vidrop.eval.knn_eval import knn_eval
 from vidrop.machine import describe_machine
-from vidrop.models.export import load_backbone
+from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar, console
 from vidrop.train.loop import pretrain

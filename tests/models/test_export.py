@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from vidrop.models.export import load_backbone, save_backbone
+from vidrop.models.export import save_backbone
+from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT, ViTConfig
 
 

@@ -42,8 +42,11 @@ def read_backbone_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_backbone(path: str | Path, device: str | torch.device = "cpu") -> tuple[VideoViT, dict]:
-    """A vidrop export (folder, .json or .safetensors path) -> (VideoViT in eval mode, metadata)."""
+def load_vidrop_export(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[VideoViT, dict]:
+    """A vidrop export (folder, .json or .safetensors path) -> (VideoViT in eval mode, metadata).
+    For any supported format use `vidrop.models.load.load_backbone`."""
     meta = read_backbone_meta(path)
     model = VideoViT(ViTConfig(**meta["model"]))
     state = load_file(meta["_weights"], device="cpu")
@@ -54,3 +57,31 @@ def load_backbone(path: str | Path, device: str | torch.device = "cpu") -> tuple
             f"unexpected {unexpected[:5]})"
         )
     return model.to(device).eval(), meta
+
+
+def export_hf_videomae(backbone: VideoViT, out_dir: str | Path, lossy: bool = False) -> Path:
+    """Write config.json + model.safetensors that transformers' VideoMAEModel.from_pretrained
+    reads. VideoMAE has no CLS token and a fixed sinusoid position table: a backbone with either a
+    CLS token or learned position embeddings would compute something else there, so it is
+    refused unless `lossy` (then the CLS token is dropped and the table replaces ours)."""
+    from vidrop.models.formats import videomae
+
+    cfg = backbone.cfg
+    table = videomae.sinusoid_table(backbone.grid.numel, cfg.embed_dim)
+    differs = []
+    if backbone.cls_token is not None:
+        differs.append("it has a CLS token")
+    if not torch.allclose(backbone.pos_embed.detach().cpu(), table, atol=1e-6):
+        differs.append("its position embeddings are learned, not VideoMAE's fixed table")
+    if differs and not lossy:
+        raise ValueError(
+            "this backbone cannot be written as HF VideoMAE without changing its outputs ("
+            + "; ".join(differs)
+            + "). Use --format vidrop, or --lossy to drop what VideoMAE cannot hold."
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = videomae.state_to_hf(backbone.state_dict(), cfg)
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "config.json").write_text(json.dumps(videomae.hf_config_from(cfg), indent=2))
+    return out

@@ -81,11 +81,12 @@ class Block(nn.Module):
         qkv_bias: str = "qkv",
         drop_path: float = 0.0,
         layerscale: float = 0.0,
+        norm_eps: float = 1e-6,
     ) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads, qkv_bias)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.ls1 = LayerScale(dim, layerscale) if layerscale > 0 else nn.Identity()
         self.ls2 = LayerScale(dim, layerscale) if layerscale > 0 else nn.Identity()

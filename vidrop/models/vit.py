@@ -44,6 +44,9 @@ class ViTConfig:
     qkv_bias: str = "qkv"  # "qkv", "qv" (VideoMAE) or "none"
     drop_path: float = 0.1
     layerscale: float = 0.0  # 0 disables; DINOv2 uses 1e-5
+    cls_token: bool = True  # False: VideoMAE/V-JEPA layout; "cls" is then the mean patch token
+    final_norm: bool = True  # False: no LayerNorm after the last block (VideoMAE mean pooling)
+    norm_eps: float = 1e-6  # HF transformers' VideoMAE uses 1e-12
 
     def resolved(self) -> ViTConfig:
         if self.arch not in ARCHS:
@@ -89,14 +92,15 @@ class VideoViT(nn.Module):
         d = cfg.embed_dim
         self.grid = TokenGrid.of_clip(cfg.num_frames, cfg.img_size, cfg.tubelet, cfg.patch_size)
         self.patch_embed = PatchEmbed3d(cfg.in_chans, d, cfg.tubelet, cfg.patch_size)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d)) if cfg.cls_token else None
         self.mask_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.grid.numel, d))
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(
-            Block(d, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, r, cfg.layerscale) for r in rates
+            Block(d, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, r, cfg.layerscale, cfg.norm_eps)
+            for r in rates
         )
-        self.norm = nn.LayerNorm(d, eps=1e-6)
+        self.norm = nn.LayerNorm(d, eps=cfg.norm_eps) if cfg.final_norm else nn.Identity()
         self._init_weights()
 
     @property
@@ -105,7 +109,8 @@ class VideoViT(nn.Module):
 
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        nn.init.normal_(self.cls_token, std=1e-6)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=1e-6)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -118,7 +123,8 @@ class VideoViT(nn.Module):
         keep: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Patch-embed, keep, mask, add position embeddings, prepend CLS: (B, 1+K, D)."""
+        """Patch-embed, keep, mask, add position embeddings, prepend CLS: (B, 1+K, D) (or
+        (B, K, D) without a CLS token)."""
         patches, grid = self.patch_embed.patchify(video)
         pos = resample_grid(self.pos_embed, self.grid.as_tuple(), grid.as_tuple())
         pos = pos.expand(video.shape[0], -1, -1)
@@ -129,6 +135,8 @@ class VideoViT(nn.Module):
         if mask is not None:
             x = torch.where(mask[..., None], self.mask_token.to(x.dtype), x)
         x = x + pos.to(x.dtype)
+        if self.cls_token is None:
+            return x
         return torch.cat((self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x), dim=1)
 
     def forward(
@@ -139,7 +147,8 @@ class VideoViT(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """video (B, C, T, H, W); keep (B, K) kept token indices; mask (B, K) bool over kept tokens.
 
-        Returns the normalised CLS (B, D) and patch tokens (B, K or N, D).
+        Returns the normalised CLS (B, D) and patch tokens (B, K or N, D); without a CLS token
+        "cls" is the mean of the patch tokens.
         """
         if mask is not None and keep is not None and mask.shape != keep.shape:
             raise ValueError(f"mask {tuple(mask.shape)} must match keep {tuple(keep.shape)}")
@@ -147,6 +156,8 @@ class VideoViT(nn.Module):
         for blk in self.blocks:
             x = blk(x)
         x = self.norm(x)
+        if self.cls_token is None:
+            return {"cls": x.mean(1), "patch": x}
         return {"cls": x[:, 0], "patch": x[:, 1:]}
 
     def forward_features(

@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
+from vidrop.models.safe_load import CheckpointError
+
+__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+
 FORMAT = "vidrop-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(RuntimeError):
-    pass
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""Other codebases' checkpoint layouts <-> vidrop's VideoViT state dict."""
