@@ -151,3 +151,28 @@ def test_export_from_a_training_checkpoint(synth_data, tmp_path, capsys):
     with pytest.raises(SystemExit, match="CLS token"):
         main(hf)
     assert main([*hf, "--lossy"]) == 0 and (tmp_path / "h" / "config.json").is_file()
+
+
+def test_pretrain_init_from_a_hf_videomae_folder(synth_data, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    hf_cfg = transformers.VideoMAEConfig(
+        image_size=64, patch_size=16, num_frames=8, tubelet_size=2, hidden_size=192,
+        num_hidden_layers=4, num_attention_heads=3, intermediate_size=768, use_mean_pooling=False,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    transformers.VideoMAEModel(hf_cfg).save_pretrained(tmp_path / "hf")
+    run = tmp_path / "run"
+    args = ["pretrain", "--config", "tiny", "--out", str(run), "--init", str(tmp_path / "hf"),
+            f"data.train={synth_data['train']}", "data.num_workers=0", "optim.batch_size=4",
+            "train.max_steps=1", "model.qkv_bias=qv", "head.prototypes=32",
+            "head.patch_prototypes=32", "head.hidden_dim=64", "head.bottleneck_dim=16"]  # fmt: skip
+    assert main(args) == 0
+    from vidrop.models.load import load_backbone
+
+    src, _ = load_backbone(tmp_path / "hf")
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    w = ckpt["model"]["teacher.backbone.blocks.3.mlp.fc2.weight"]
+    # one step with EMA momentum ~0.99 moves the teacher only a little from the loaded weights
+    ref = src.state_dict()["blocks.3.mlp.fc2.weight"]
+    assert (w - ref).abs().max() < 0.01 * ref.abs().max()
+    assert "init: " in (run / "config.yaml").read_text()

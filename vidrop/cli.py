@@ -61,7 +61,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     from vidrop.config import load_config
     from vidrop.train.loop import pretrain
 
-    cfg = load_config(args.config, args.overrides)
+    overrides = [*args.overrides, *([f"train.init={args.init}"] if args.init else [])]
+    cfg = load_config(args.config, overrides)
     if args.print_config:
         import yaml
 
@@ -181,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", required=True, help="recipe name (tiny, vit_s, ...) or YAML path")
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    t.add_argument(
+        "--init", help="start from these backbone weights (vidrop, VideoMAE, HF VideoMAE, V-JEPA)"
+    )
     t.add_argument("overrides", nargs="*", help="section.key=value overrides")
     t.set_defaults(func=cmd_pretrain)
 

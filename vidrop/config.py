@@ -116,6 +116,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
     compile: bool = False
     threads: int = 0  # torch CPU threads (0 = torch's default)
+    init: str = ""  # start from these backbone weights (vidrop, VideoMAE, HF VideoMAE, V-JEPA)
 
 
 @dataclass

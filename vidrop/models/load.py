@@ -3,6 +3,7 @@
 - backbone.json + backbone.safetensors (a folder, or either file): a vidrop export;
 - config.json (model_type videomae) + model.safetensors or pytorch_model.bin: HF VideoMAE;
 - a vidrop training checkpoint (checkpoint.pt): its teacher (or student) backbone;
+- a V-JEPA checkpoint (`target_encoder` preferred, else `encoder`): its encoder;
 - a .pth/.pt/.bin with VideoMAE keys (`encoder.patch_embed...`, or `patch_embed...` and
   `blocks...`), bare or under `model` / `module`: an original VideoMAE checkpoint.
 
@@ -22,7 +23,7 @@ import torch
 from safetensors.torch import load_file
 
 from vidrop.models.export import load_vidrop_export
-from vidrop.models.formats import videomae
+from vidrop.models.formats import videomae, vjepa
 from vidrop.models.safe_load import CheckpointError, load_torch_file
 from vidrop.models.vit import VideoViT, ViTConfig
 
@@ -113,6 +114,13 @@ def _read_torch_file(
         prefix = f"{part}.backbone."
         state = {k[len(prefix) :]: v for k, v in obj["model"].items() if k.startswith(prefix)}
         return ViTConfig(**obj["config"]["model"]), state, f"vidrop-checkpoint:{part}"
+    if isinstance(obj.get("target_encoder"), dict) or isinstance(obj.get("encoder"), dict):
+        sd = vjepa.encoder_state(obj)
+        try:
+            cfg = replace(vjepa.config_from_vjepa(sd, config.pop("num_frames", 16)), **config)
+            return cfg, vjepa.state_from_vjepa(sd, cfg), "vjepa"
+        except KeyError as exc:
+            raise CheckpointError(f"{path}: missing tensor {exc} for a V-JEPA encoder") from exc
     for wrapper in ("model", "module", "state_dict"):
         if isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -127,5 +135,5 @@ def _read_torch_file(
     keys = ", ".join(list(obj)[:5])
     raise CheckpointError(
         f"{path}: layout not recognised (first keys: {keys}); vidrop reads vidrop exports and "
-        "checkpoints, HF transformers VideoMAE folders and original VideoMAE checkpoints"
+        "checkpoints, HF transformers VideoMAE folders, original VideoMAE and V-JEPA checkpoints"
     )

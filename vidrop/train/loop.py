@@ -24,6 +24,7 @@ from vidrop.machine import resolve_device
 from vidrop.models.export import save_backbone
 from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import load_checkpoint, save_checkpoint
+from vidrop.train.init import init_backbones
 from vidrop.train.inputs import build_source
 from vidrop.train.metrics import MetricsLog
 from vidrop.train.schedules import build_schedules
@@ -114,6 +115,10 @@ class Trainer:
             self.skipped = dict(state.get("skipped", {}))
             resumed = self.step
             log.info("resuming %s from step %d", self.out, self.step)
+        elif self.cfg.train.init:  # a fresh run from existing weights (never on resume)
+            init_backbones(
+                self.model.student["backbone"], self.model.teacher["backbone"], self.cfg.train.init
+            )
         if dist.is_main():
             save_config(self.cfg, self.out / "config.yaml")
         self.metrics = MetricsLog(self.out / "metrics.jsonl", resume_step=resumed)
