@@ -19,6 +19,7 @@ SUBCOMMANDS = [
     ["bench", "step"],
     ["bench", "loader"],
     ["export"],
+    ["expand"],
     ["compress"],
     ["compress", "fit"],
     ["compress", "encode"],

@@ -131,6 +131,16 @@ def cmd_export(args: argparse.Namespace) -> None:
     console.print(f"exported the {meta['format']} backbone of {args.checkpoint} to {out}")
 
 
+def cmd_expand(args: argparse.Namespace) -> None:
+    from vidrop.train.expand import expand_run
+
+    out = expand_run(args.checkpoint, args.to, args.out, args.seed)
+    console.print(
+        f"grown model in {out}; train it with: vidrop pretrain --config {out}/config.yaml "
+        f"--out {out} [optim.epochs=... other overrides]"
+    )
+
+
 def cmd_bench_step(args: argparse.Namespace) -> None:
     from vidrop.bench.step import bench_step
 
@@ -222,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--lossy", action="store_true", help="hf-videomae: drop the CLS token and learned positions"
     )
     x.set_defaults(func=cmd_export)
+
+    e = sub.add_parser("expand", help="grow a trained model wider/deeper, losslessly (LEMON)")
+    e.add_argument("--checkpoint", required=True, help="RUN/checkpoint.pt of the small model")
+    e.add_argument("--to", required=True, help="target size: vit_b, vit_l, vit_h, ...")
+    e.add_argument("--out", required=True, help="new run folder (checkpoint.pt + config.yaml)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the new units' random weights")
+    e.set_defaults(func=cmd_expand)
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(
         dest="bench_command", required=True

@@ -15,9 +15,10 @@ import torch
 
 from vidrop.models.safe_load import CheckpointError
 
-__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_NAME", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "vidrop-checkpoint"
+CHECKPOINT_NAME = "checkpoint.pt"  # in a run folder
 VERSION = 1
 
 

@@ -23,7 +23,7 @@ from vidrop.data.sampler import EpochBatchSampler
 from vidrop.machine import resolve_device
 from vidrop.models.export import save_backbone
 from vidrop.progress import ProgressBar
-from vidrop.train.checkpoint import load_checkpoint, save_checkpoint
+from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from vidrop.train.init import init_backbones
 from vidrop.train.inputs import build_source
 from vidrop.train.metrics import MetricsLog
@@ -31,7 +31,6 @@ from vidrop.train.schedules import build_schedules
 from vidrop.train.step import StepRunner, build_model_and_optimizer
 
 log = logging.getLogger("vidrop")
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -104,13 +103,14 @@ class Trainer:
     # -- state -------------------------------------------------------------------------------
     def _resume_or_start(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        ckpt_path = self.out / CHECKPOINT
+        ckpt_path = self.out / CHECKPOINT_NAME
         resumed = None
         if ckpt_path.exists():
             state = load_checkpoint(ckpt_path)
             _check_resume_config(state["config"], self.cfg, self.out)
             self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            if state["optimizer"] is not None:  # None: a grown model (`vidrop expand`)
+                self.optimizer.load_state_dict(state["optimizer"])
             self.step = int(state["step"])
             self.skipped = dict(state.get("skipped", {}))
             resumed = self.step
@@ -127,7 +127,7 @@ class Trainer:
         if not dist.is_main():
             return
         save_checkpoint(
-            self.out / CHECKPOINT,
+            self.out / CHECKPOINT_NAME,
             {
                 "step": self.step,
                 "model": self.model.state_dict(),

@@ -1,0 +1,54 @@
+"""A grown model continues where the small one was: same loss, not a fresh model's."""
+
+import torch
+
+from tests.conftest import tiny_config
+from vidrop.config import load_config
+from vidrop.data.views import normalize
+from vidrop.train.checkpoint import load_checkpoint
+from vidrop.train.expand import expand_run
+from vidrop.train.loop import pretrain
+from vidrop.train.meta_arch import ViDROP
+from vidrop.train.step import token_plan
+
+
+def loss_on_fixed_batch(cfg, state=None) -> float:
+    torch.manual_seed(0)
+    model = ViDROP(cfg.model, cfg.head, cfg.loss)
+    if state is not None:
+        model.load_state_dict(state)
+    model.train()
+    v, g = cfg.views, torch.Generator().manual_seed(0)
+    large = torch.randint(
+        0, 256, (2, v.large_clips, 3, v.large_frames, v.large_size, v.large_size), generator=g
+    )
+    small = torch.randint(
+        0, 256, (2, v.small_clips, 3, v.small_frames, v.small_size, v.small_size), generator=g
+    )
+    keep, masks = token_plan(cfg, 2 * v.large_clips, step=0, rank=0)
+    with torch.no_grad():
+        terms = model(
+            normalize(large.to(torch.uint8)), normalize(small.to(torch.uint8)), keep, masks, 0.05
+        )
+    return float(terms.loss)
+
+
+def test_grown_run_starts_at_the_small_models_loss(synth_data, tmp_path):
+    small_cfg = tiny_config(synth_data["train"], "train.max_steps=3", "model.drop_path=0.0")
+    pretrain(small_cfg, tmp_path / "small")
+    out = expand_run(tmp_path / "small" / "checkpoint.pt", "vit_s", tmp_path / "big")
+    big_cfg = load_config(str(out / "config.yaml"), [])
+    assert (big_cfg.model.embed_dim, big_cfg.model.depth) == (384, 12)
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["optimizer"] is None and state["step"] == 0
+
+    small_loss = loss_on_fixed_batch(
+        small_cfg, load_checkpoint(tmp_path / "small" / "checkpoint.pt")["model"]
+    )
+    grown_loss = loss_on_fixed_batch(big_cfg, state["model"])
+    fresh_loss = loss_on_fixed_batch(big_cfg)
+    assert abs(grown_loss - small_loss) < 1e-4 * abs(small_loss)
+    assert abs(fresh_loss - small_loss) > 50 * abs(grown_loss - small_loss) + 1e-2
+
+    result = pretrain(load_config(str(out / "config.yaml"), ["train.max_steps=1"]), out)
+    assert result.step == 1  # trains on: fresh optimizer, the grown weights
