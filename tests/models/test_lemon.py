@@ -66,3 +66,20 @@ def test_expansion_refuses_what_it_cannot_keep():
         expand_backbone(m.state_dict(), m.cfg, ViTConfig(**{**SMALL, "patch_size": 8}))
     with pytest.raises(ValueError, match="cannot shrink"):
         expand_backbone(m.state_dict(), m.cfg, ViTConfig(**{**SMALL, "embed_dim": 24}))
+
+
+@pytest.mark.parametrize("src,dst", [("vit_s", "vit_b"), ("vit_b", "vit_l"), ("vit_l", "vit_h")])
+def test_paper_sizes_grow_losslessly(src, dst):
+    """The paper's chain at real widths and depths (on a tiny clip): S->B adds heads, B->L adds
+    width and depth, L->H widens every head from 64 to 80 dims."""
+    torch.manual_seed(0)
+    cfg = ViTConfig(arch=src, num_frames=4, img_size=32, drop_path=0.0, qkv_bias="qv")
+    m = VideoViT(cfg).eval()
+    big_cfg = grown_config(cfg, arch=dst, embed_dim=0, depth=0, num_heads=0)
+    big = VideoViT(big_cfg).eval()
+    big.load_state_dict(expand_backbone(m.state_dict(), cfg, big_cfg))
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        a, b = m(x), big(x)
+    d = m.embed_dim
+    assert rel(b["patch"][..., :d], a["patch"]) < 1e-4 and rel(b["cls"][:, :d], a["cls"]) < 1e-4

@@ -77,10 +77,9 @@ def original_layout(hf) -> dict[str, torch.Tensor]:
         for ours, theirs in pairs:
             for p in ("weight", "bias"):
                 out[f"{o}{ours}.{p}"] = sd[f"{h}{theirs}.{p}"]
-    out["encoder.norm.weight"], out["encoder.norm.bias"] = (
-        sd["layernorm.weight"],
-        sd["layernorm.bias"],
-    )
+    if "layernorm.weight" in sd:  # absent with use_mean_pooling (VideoMAE's fine-tuned models)
+        out["encoder.norm.weight"] = sd["layernorm.weight"]
+        out["encoder.norm.bias"] = sd["layernorm.bias"]
     out["decoder.blocks.0.mlp.fc1.weight"] = torch.zeros(4, 4)  # a decoder: ignored
     return out
 
@@ -158,3 +157,18 @@ def test_truncated_and_mismatched_checkpoints_get_clear_errors(tmp_path):
     torch.save({"model": sd}, tmp_path / "bad.pth")
     with pytest.raises(CheckpointError, match=r"blocks.1.attn.proj.weight has shape \(48, 7\)"):
         load_backbone(tmp_path / "bad.pth")
+
+
+def test_original_finetuning_layout_loads_to_the_same_tokens(tmp_path):
+    hf = tiny_hf(qkv_bias=True, mean_pool=True, eps=1e-6)  # no final token norm, as fine-tuned
+    sd = {k.removeprefix("encoder."): v for k, v in original_layout(hf).items()}
+    sd["fc_norm.weight"], sd["fc_norm.bias"] = torch.ones(48), torch.zeros(48)
+    sd["head.weight"], sd["head.bias"] = torch.zeros(400, 48), torch.zeros(400)
+    torch.save({"module": sd}, tmp_path / "finetuned.pth")
+    import vidrop
+
+    ours, meta = vidrop.load_backbone(tmp_path / "finetuned.pth", num_frames=4, img_size=32,
+                                      num_heads=3)  # fmt: skip
+    assert meta["format"] == "videomae" and not ours.cfg.final_norm
+    want = hf_tokens(hf, VIDEO)
+    torch.testing.assert_close(ours.forward_features(VIDEO)["patch"], want, atol=1e-5, rtol=1e-5)

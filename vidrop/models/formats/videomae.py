@@ -171,16 +171,15 @@ def state_to_hf(ours: Tensors, cfg: ViTConfig) -> Tensors:
 
 def state_from_original(sd: Tensors, cfg: ViTConfig) -> Tensors:
     """MCG-NJU VideoMAE checkpoint (pretraining `encoder.*` or fine-tuning layout, the
-    `model`/`module` wrapper already removed) -> ours."""
+    `model`/`module` wrapper already removed) -> ours. A fine-tuned model's `fc_norm` normalises
+    the POOLED feature, not the tokens, so like its `head` it is left out (the tokens are the
+    un-normalised last block's, as in HF with use_mean_pooling)."""
     c = cfg.resolved()
     prefix = "encoder." if any(k.startswith("encoder.") for k in sd) else ""
     enc = {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
     out = {k: v for k, v in enc.items() if k.startswith(("patch_embed.", "blocks."))}
-    norm = "norm" if "norm.weight" in enc else "fc_norm" if "fc_norm.weight" in enc else None
     if c.final_norm:
-        if norm is None:
-            raise KeyError("norm.weight (the checkpoint has neither norm nor fc_norm)")
-        out["norm.weight"], out["norm.bias"] = enc[f"{norm}.weight"], enc[f"{norm}.bias"]
+        out["norm.weight"], out["norm.bias"] = enc["norm.weight"], enc["norm.bias"]
     return _with_fixed_parts(out, c)
 
 
@@ -200,7 +199,7 @@ def config_from_original(sd: Tensors, num_frames: int = 16, img_size: int = 224)
         mlp_ratio=hidden / dim, patch_size=patch, tubelet=tubelet, num_frames=num_frames,
         img_size=img_size, in_chans=w.shape[1],
         qkv_bias="qv" if f"{prefix}blocks.0.attn.q_bias" in sd else "none",
-        drop_path=0.0, cls_token=False, final_norm=True, norm_eps=1e-6,
+        drop_path=0.0, cls_token=False, final_norm=f"{prefix}norm.weight" in sd, norm_eps=1e-6,
     )  # fmt: skip
 
 
