@@ -68,8 +68,15 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         return
-    result = pretrain(cfg, args.out)
-    console.print(f"done at step {result.step}; backbone export: {result.export}")
+    from vidrop import dist
+
+    try:
+        result = pretrain(cfg, args.out)
+        main_process = dist.is_main()
+    finally:
+        dist.shutdown()
+    if main_process:
+        console.print(f"done at step {result.step}; backbone export: {result.export}")
 
 
 def cmd_eval_knn(args: argparse.Namespace) -> None:

@@ -51,7 +51,9 @@ def resolve_device(name: str, option: str = "train.device") -> torch.device:
     """ "auto" -> the GPU when there is one, else the CPU; a CUDA request without CUDA is an error
     that names the option to change."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))  # one GPU per process
     try:
         device = torch.device(name)
     except RuntimeError as exc:

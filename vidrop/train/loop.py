@@ -71,6 +71,7 @@ class Trainer:
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         self.device = resolve_device(cfg.train.device)
+        dist.init_from_env(self.device.type)  # under torchrun: join the process group
         self.rank, self.world = dist.rank(), dist.world_size()
 
         self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
@@ -225,7 +226,8 @@ class Trainer:
     def _record(self, logs: dict[str, torch.Tensor], videos_per_s: float, clips_per_video: int):
         record: dict[str, float | int] = {"step": self.step}
         for k, v in logs.items():
-            value = v.item()
+            reduce = dist.all_reduce_sum if k.endswith("_tokens") else dist.all_reduce_mean
+            value = reduce(v.detach().float().clone()).item()  # over ranks: totals or means
             record[k] = int(value) if k.endswith("_tokens") else float(value)
         record.update(
             epoch=self.step / self.epoch_length,

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidrop import dist
 from vidrop.config import HeadConfig, LossConfig
 from vidrop.losses import SoftmaxCenter, dino_loss, ibot_masked_loss, koleo_loss, sinkhorn_knopp
 from vidrop.models.heads import DINOHead
@@ -128,7 +129,8 @@ class ViDROP(nn.Module):
         ibot = ibot_masked_loss(
             self.student["ibot_head"](s["patch"][masks]), t_patch, masks, cfg.student_temp
         )
-        koleo = sum(koleo_loss(c) for c in s["cls"].chunk(n_large))
+        # over the GLOBAL batch: identical on every rank, so data parallelism keeps it exact
+        koleo = sum(koleo_loss(dist.all_gather_with_grad(c)) for c in s["cls"].chunk(n_large))
         dino = dino_global + dino_local
         loss = cfg.dino_weight * dino + cfg.ibot_weight * ibot + cfg.koleo_weight * koleo
         with torch.no_grad():

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
+from vidrop import dist
 from vidrop.config import Config
 from vidrop.data.views import normalize
 from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
@@ -58,6 +60,15 @@ class StepRunner:
     ) -> None:
         self.cfg, self.model, self.optimizer, self.schedules = cfg, model, optimizer, schedules
         self.device, self.rank = device, rank
+        # Under torchrun, DDP averages the student's gradients over ranks during backward; the
+        # losses are written so that this equals one process on the global batch
+        # (tests/train/test_distributed.py). Buffers (softmax centres) are already all-reduced.
+        self.forward_model: torch.nn.Module = model
+        if dist.is_enabled():
+            ids = [device.index] if device.type == "cuda" else None
+            self.forward_model = DistributedDataParallel(
+                model, device_ids=ids, broadcast_buffers=False
+            )
         self.bf16 = use_bf16(cfg.train.precision, device)
         v, mo = cfg.views, cfg.model
         self.small_tokens = TokenGrid.of_clip(
@@ -80,7 +91,7 @@ class StepRunner:
         apply_schedule(self.optimizer, sched["lr"], sched["last_layer_lr"], sched["wd"])
         self.model.train()
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
-            terms = self.model(large, small, keep, masks, sched["teacher_temp"])
+            terms = self.forward_model(large, small, keep, masks, sched["teacher_temp"])
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
         if cfg.optim.clip_grad > 0:
