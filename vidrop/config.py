@@ -115,6 +115,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
     compile: bool = False
+    activation_checkpointing: bool = False  # recompute block activations in backward (memory)
     threads: int = 0  # torch CPU threads (0 = torch's default)
     init: str = ""  # start from these backbone weights (vidrop, VideoMAE, HF VideoMAE, V-JEPA)
 

@@ -157,3 +157,18 @@ def test_compiled_module_matches_eager_through_forward_features():
     assert counter["stats"]["unique_graphs"] >= 1  # a graph was really captured
     torch.testing.assert_close(compiled["cls"], eager["cls"], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(compiled["patch"], eager["patch"], rtol=1e-4, atol=1e-4)
+
+
+def test_activation_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    cfg = ViTConfig(arch="vit_t", depth=2, num_frames=4, img_size=32, drop_path=0.0)
+    m = VideoViT(cfg).train()
+    x = torch.randn(2, 3, 4, 32, 32)
+    grads = []
+    for on in (False, True):
+        m.activation_checkpointing = on
+        m.zero_grad()
+        m(x)["cls"].square().sum().backward()
+        grads.append([p.grad.clone() for p in m.parameters() if p.grad is not None])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)

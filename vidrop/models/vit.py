@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from vidrop.models.layers import Block
 from vidrop.models.pos_embed import resample_grid
@@ -101,6 +102,7 @@ class VideoViT(nn.Module):
             for r in rates
         )
         self.norm = nn.LayerNorm(d, eps=cfg.norm_eps) if cfg.final_norm else nn.Identity()
+        self.activation_checkpointing = False  # a training choice (train.activation_checkpointing)
         self._init_weights()
 
     @property
@@ -154,7 +156,10 @@ class VideoViT(nn.Module):
             raise ValueError(f"mask {tuple(mask.shape)} must match keep {tuple(keep.shape)}")
         x = self.prepare_tokens(video, keep, mask)
         for blk in self.blocks:
-            x = blk(x)
+            if self.activation_checkpointing and self.training and torch.is_grad_enabled():
+                x = checkpoint(blk, x, use_reentrant=False)  # recompute in backward: less memory
+            else:
+                x = blk(x)
         x = self.norm(x)
         if self.cls_token is None:
             return {"cls": x.mean(1), "patch": x}

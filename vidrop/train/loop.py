@@ -94,6 +94,7 @@ class Trainer:
         self.skipped: dict[str, str] = {}
         self._resume_or_start()
         self._note_skipped(list(self._known_broken.items()))  # a store's failed videos
+        self.model.student["backbone"].activation_checkpointing = cfg.train.activation_checkpointing
         if cfg.train.compile:
             self.model.student["backbone"].compile()
             self.model.teacher["backbone"].compile()
