@@ -160,6 +160,15 @@ def main() -> None:
     for name, config, batch, extra in benches:
         warmup = 3 if "compile" in name else 2
         section(name, lambda c=config, b=batch, e=extra, w=warmup: bench_step(c, b, 5, w, None, e))
+    from vidrop.bench.train import bench_train
+
+    if args.smoke:
+        tiny = ["views.small_clips=2", "train.device=cpu", "head.prototypes=64"]
+        section("bench_train", lambda: bench_train("tiny", batch=2, steps=1, warmup=1,
+                                                   overrides=tiny))  # fmt: skip
+    else:
+        section("bench_train_vit_b", lambda: bench_train("vit_b", batch=32, steps=5, warmup=3))
+        section("largest_batch_24gib", lambda: bench_train("vit_b", ("vidrop",), "auto", 3, 2))
     if args.smoke:
         section("compress_encode", lambda: compress_encode_rate(device, 256, 4, (40, 60)))
         section("compress_fit", lambda: compress_fit_rate(device, 64, 5000, 2))
@@ -199,6 +208,13 @@ def summarize(r: dict) -> str:
             f"loss rel {r['loss_rel_diff']:.1e}, grad rel {r['grad_rel_diff']:.1e}, "
             f"grad cos {r['grad_cosine']:.4f}, ok={r['ok']}"
         )
+    if "results" in r and "ratios" in r:
+        parts = [f"{x['method']} {x['samples_per_s']:.1f}/s (b{x['batch']})" for x in r["results"]]
+        return ", ".join(parts) + "; " + ", ".join(f"{k} {v:.2f}x" for k, v in r["ratios"].items())
+    if "results" in r and r["results"] and "largest_batch_in_budget" in r["results"][0]:
+        x = r["results"][0]
+        best = x["largest_batch_in_budget"]
+        return f"largest ViT-B batch in 24 GiB: {best}, {x['samples_per_s']:.1f} samples/s"
     if "frames_per_s" in r:
         return f"{r['frames_per_s']:.0f} frames/s ({r['size'][0]}x{r['size'][1]}, k={r['k']})"
     if "s_per_iteration" in r:

@@ -148,6 +148,17 @@ def cmd_expand(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_bench_train(args: argparse.Namespace) -> None:
+    from vidrop.bench.train import bench_train
+
+    batch = args.batch if args.batch == "auto" else int(args.batch)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    bench_train(
+        args.config, methods, batch, args.steps, args.warmup, args.budget_gib, args.json,
+        args.overrides,
+    )  # fmt: skip
+
+
 def cmd_bench_step(args: argparse.Namespace) -> None:
     from vidrop.bench.step import bench_step
 
@@ -258,6 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--json", help="write the measurements to this JSON file")
     bs.add_argument("overrides", nargs="*", help="section.key=value overrides")
     bs.set_defaults(func=cmd_bench_step)
+    bt = b.add_parser("train", help="samples/s of vidrop, dense and VideoMAE training steps")
+    bt.add_argument("--config", default="vit_b", help="recipe (model size and views)")
+    bt.add_argument("--methods", default="vidrop,dense,videomae", help="comma-separated")
+    bt.add_argument("--batch", default="32", help="videos per step, or auto (largest that fits)")
+    bt.add_argument("--budget-gib", type=float, default=24.0, help="memory budget for auto")
+    bt.add_argument("--steps", type=int, default=5)
+    bt.add_argument("--warmup", type=int, default=3)
+    bt.add_argument("--json", help="write the measurements to this JSON file")
+    bt.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    bt.set_defaults(func=cmd_bench_train)
     bl = b.add_parser("loader", help="clips/s of full ViDROP views: mp4 via PyAV vs a code store")
     bl.add_argument("--data", required=True, help="the manifest the store was encoded from")
     bl.add_argument("--store", required=True, help="code store folder")

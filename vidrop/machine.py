@@ -40,8 +40,9 @@ def describe_machine(device: torch.device | str | None = None) -> dict[str, str 
 def command_line() -> str:
     """The running command as a user would retype it (`vidrop ...` or `python x.py ...`)."""
     prog = os.path.basename(sys.argv[0]) if sys.argv else "python"
-    if prog in ("vidrop", "__main__.py"):
-        prog = "vidrop"
+    if prog == "__main__.py":  # python -m PACKAGE
+        package = os.path.basename(os.path.dirname(sys.argv[0]))
+        prog = "vidrop" if package == "vidrop" else f"python -m {package}"
     elif prog.endswith(".py"):
         prog = f"python {sys.argv[0]}"
     return " ".join([prog, *map(shlex.quote, sys.argv[1:])])

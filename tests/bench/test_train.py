@@ -1,0 +1,21 @@
+import pytest
+
+from vidrop.bench.train import bench_train
+
+pytest.importorskip("transformers")
+
+
+def test_bench_train_times_all_three_methods_in_one_run(tmp_path):
+    tiny = ["views.small_clips=2", "head.prototypes=64", "head.patch_prototypes=64",
+            "head.hidden_dim=64", "head.bottleneck_dim=32", "train.device=cpu"]  # fmt: skip
+    r = bench_train("tiny", batch=2, steps=1, warmup=1, json_path=str(tmp_path / "b.json"),
+                    overrides=tiny)  # fmt: skip
+    by = {x["method"]: x for x in r["results"]}
+    assert set(by) == {"vidrop", "dense", "videomae"}
+    assert all(x["samples_per_s"] > 0 and x["flops_per_step"] > 0 for x in by.values())
+    # dropping half the student's tokens does less work than the dense mode
+    assert by["vidrop"]["flops_per_step"] < by["dense"]["flops_per_step"]
+    assert by["vidrop"]["mfu"] is None  # no known peak for a CPU
+    assert (
+        r["ratios"]["vidrop/dense"] == by["vidrop"]["samples_per_s"] / by["dense"]["samples_per_s"]
+    )

@@ -1,0 +1,215 @@
+"""`vidrop bench train`: training throughput of ViDROP, our dense mode (no dropping, DINOv2-like)
+and transformers' VideoMAE pretraining, in one run, on device-resident inputs (data loading
+excluded, as in the paper's Table 5). One sample = one video (ViDROP: its 2 large + 8 small clips;
+VideoMAE: one 16-frame clip with 90% tube masking).
+
+Per method: samples/s and step time (median), peak memory, FLOPs per step counted by torch's
+FlopCounterMode on one step, MFU against the card's dense bf16 peak when the card is known, and
+with `--batch auto` (CUDA) the largest batch that fits a memory budget.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from vidrop.bench.step import random_views
+from vidrop.config import Config, load_config
+from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.train.schedules import build_schedules
+from vidrop.train.step import StepRunner, build_model_and_optimizer
+
+METHODS = ("vidrop", "dense", "videomae")
+# dense bf16 tensor-core peaks (TFLOP/s), for MFU; unknown cards report no MFU
+PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "RTX 4090": 165.2, "L40S": 362.0}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def vidrop_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
+    model, optimizer = build_model_and_optimizer(cfg, device)
+    if cfg.train.compile:
+        model.student["backbone"].compile()
+        model.teacher["backbone"].compile()
+    runner = StepRunner(cfg, model, optimizer, build_schedules(cfg.optim, 1000, batch), device)
+    views = random_views(cfg, batch, device)
+    return lambda i: runner(views, 50 + i)
+
+
+def videomae_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
+    """transformers' VideoMAEForPreTraining at our backbone's size and large-clip geometry."""
+    import transformers
+
+    m, v = cfg.model.resolved(), cfg.views
+    hf_cfg = transformers.VideoMAEConfig(
+        image_size=v.large_size, patch_size=m.patch_size, num_frames=v.large_frames,
+        tubelet_size=m.tubelet, hidden_size=m.embed_dim, num_hidden_layers=m.depth,
+        num_attention_heads=m.num_heads, intermediate_size=int(m.embed_dim * m.mlp_ratio),
+        use_mean_pooling=False, norm_pix_loss=True, attn_implementation="sdpa",
+    )  # fmt: skip
+    model = transformers.VideoMAEForPreTraining(hf_cfg).to(device).train()
+    fused = device.type == "cuda"
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, fused=fused)
+    t, hw = v.large_frames // m.tubelet, (v.large_size // m.patch_size) ** 2
+    g = torch.Generator().manual_seed(0)
+    video = torch.randn(batch, v.large_frames, 3, v.large_size, v.large_size, generator=g)
+    video = video.to(device)
+    n_masked = int(0.9 * hw)
+    spatial = torch.stack([torch.randperm(hw, generator=g)[:n_masked] for _ in range(batch)])
+    mask2d = torch.zeros(batch, hw, dtype=torch.bool).scatter_(1, spatial, True)
+    tube = mask2d.unsqueeze(1).expand(batch, t, hw).reshape(batch, t * hw).to(device)
+    bf16 = device.type == "cuda"
+
+    def step(i: int) -> Any:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = model(pixel_values=video, bool_masked_pos=tube).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def make_step(method: str, cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
+    if method == "vidrop":
+        return vidrop_step(cfg, batch, device)
+    if method == "dense":
+        return vidrop_step(load_config_dense(cfg), batch, device)
+    if method == "videomae":
+        return videomae_step(cfg, batch, device)
+    raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+
+
+def load_config_dense(cfg: Config) -> Config:
+    """Our model with no dropping and no masking: the dense (DINOv2-like) baseline."""
+    from dataclasses import replace
+
+    return replace(cfg, mask=replace(cfg.mask, drop_ratio=0.0, mask_prob=0.0))
+
+
+def measure(
+    method: str, cfg: Config, batch: int, device: torch.device, steps: int, warmup: int
+) -> dict[str, Any]:
+    step = make_step(method, cfg, batch, device)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    for i in range(warmup):
+        step(i)
+    with FlopCounterMode(display=False) as counter:
+        step(warmup)
+    flops = counter.get_total_flops()
+    times = []
+    for i in range(steps):
+        _sync(device)
+        t = time.perf_counter()
+        step(warmup + 1 + i)
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    median = statistics.median(times)
+    peak = PEAK_TFLOPS.get(_card(device))
+    return {
+        "method": method,
+        "batch": batch,
+        "step_s_median": median,
+        "samples_per_s": batch / median,
+        "flops_per_step": flops,
+        "tflops_per_s": flops / median / 1e12,
+        "mfu": flops / median / (peak * 1e12) if peak else None,
+        "peak_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30
+        if device.type == "cuda"
+        else None,
+    }
+
+
+def _card(device: torch.device) -> str:
+    if device.type != "cuda":
+        return "cpu"
+    name = torch.cuda.get_device_name(device)
+    return next((k for k in PEAK_TFLOPS if k in name), name)
+
+
+def largest_batch(method: str, cfg: Config, device: torch.device, budget_gib: float) -> int:
+    """Largest batch whose training step fits `budget_gib` of GPU memory (doubling, then
+    bisection; each try runs two steps)."""
+    total = torch.cuda.get_device_properties(device).total_memory / 2**30
+    torch.cuda.set_per_process_memory_fraction(min(1.0, budget_gib / total), device)
+
+    def fits(b: int) -> bool:
+        try:
+            step = make_step(method, cfg, b, device)
+            step(0)
+            step(1)
+            _sync(device)
+            return True
+        except torch.OutOfMemoryError:
+            return False
+        finally:
+            torch.cuda.empty_cache()
+
+    lo, hi = 0, 1
+    while fits(hi):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    torch.cuda.set_per_process_memory_fraction(1.0, device)
+    return lo
+
+
+def bench_train(
+    config: str = "vit_b",
+    methods: tuple[str, ...] = METHODS,
+    batch: int | str = 32,
+    steps: int = 5,
+    warmup: int = 3,
+    budget_gib: float = 24.0,
+    json_path: str | None = None,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
+    cfg = load_config(config, overrides or [])
+    device = resolve_device(cfg.train.device)
+    out: dict[str, Any] = {"command": command_line(), "machine": describe_machine(device),
+                           "config": config, "arch": cfg.model.arch, "results": []}  # fmt: skip
+    for method in methods:
+        b = batch
+        fit = None
+        if batch == "auto":
+            if device.type != "cuda":
+                raise ValueError("--batch auto needs a CUDA device (it searches GPU memory)")
+            fit = b = largest_batch(method, cfg, device, budget_gib)
+        r = measure(method, cfg, int(b), device, steps, warmup)
+        r["largest_batch_in_budget"] = fit
+        out["results"].append(r)
+        print(json.dumps(r), flush=True)
+    base = {r["method"]: r["samples_per_s"] for r in out["results"]}
+    if "vidrop" in base:
+        out["ratios"] = {
+            f"vidrop/{k}": base["vidrop"] / v for k, v in base.items() if k != "vidrop"
+        }
+    print(f"command: {out['command']}\nmachine: {out['machine']}")
+    print("| method | batch | samples/s | step ms | TFLOP/s | MFU | peak GiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in out["results"]:
+        mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
+        mem = f"{r['peak_mem_gib']:.1f}" if r["peak_mem_gib"] is not None else "-"
+        print(
+            f"| {r['method']} | {r['batch']} | {r['samples_per_s']:.1f} | "
+            f"{r['step_s_median'] * 1000:.0f} | {r['tflops_per_s']:.1f} | {mfu} | {mem} |"
+        )
+    for k, v in out.get("ratios", {}).items():
+        print(f"{k}: {v:.2f}x")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(out, f, indent=2)
+    return out
