@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     ["bench"],
     ["bench", "step"],
     ["bench", "loader"],
+    ["bench", "train"],
     ["export"],
     ["expand"],
     ["compress"],

@@ -86,7 +86,8 @@ class LossConfig:
 class OptimConfig:
     epochs: int = 100
     epoch_length: int = 0  # steps per epoch; 0 = one pass over the training videos
-    batch_size: int = 64  # videos per process
+    batch_size: int = 64  # videos per process and micro-batch
+    accum_steps: int = 1  # micro-batches per optimizer step (centring, KoLeo: per micro-batch)
     base_lr: float = 0.004
     lr_scaling: str = "sqrt_wrt_1024"  # lr = base_lr * sqrt(global_batch / 1024); or linear/none
     min_lr: float = 1e-6
@@ -258,6 +259,7 @@ def validate(cfg: Config) -> None:
         cfg.data.decode_on in ("auto", "worker", "device"),
         f"data.decode_on={cfg.data.decode_on!r}; choose auto, worker or device",
     )
+    _check(o.accum_steps >= 1, f"optim.accum_steps must be >= 1, got {o.accum_steps}")
     _check(mo.arch in ARCHS, f"model.arch={mo.arch!r} is unknown; choose one of {sorted(ARCHS)}")
     _check(mo.qkv_bias in ("qkv", "qv", "none"), "model.qkv_bias must be qkv, qv or none")
     _check(0.0 <= mo.drop_path < 1.0, "model.drop_path must be in [0, 1)")

@@ -61,12 +61,15 @@ def state_of(run: Path) -> dict:
     return load_checkpoint(run / "checkpoint.pt")
 
 
-def test_resume_continues_with_the_same_state(synth_data, tmp_path):
-    """6 steps straight == 3 steps, stop, restart on the folder for 3 more: bit for bit."""
-    cfg = tiny_config(synth_data["train"], "train.max_steps=6", "train.checkpoint_every=3")
+@pytest.mark.parametrize("accum", [1, 2])
+def test_resume_continues_with_the_same_state(synth_data, tmp_path, accum):
+    """6 steps straight == 3 steps, stop, restart on the folder for 3 more: bit for bit (also
+    with 2 micro-batches per step: the sampler resumes at the right micro-batch)."""
+    acc = f"optim.accum_steps={accum}"
+    cfg = tiny_config(synth_data["train"], "train.max_steps=6", "train.checkpoint_every=3", acc)
     pretrain(cfg, tmp_path / "straight")
 
-    stopped = tiny_config(synth_data["train"], "train.max_steps=3", "train.checkpoint_every=3")
+    stopped = tiny_config(synth_data["train"], "train.max_steps=3", "train.checkpoint_every=3", acc)
     pretrain(stopped, tmp_path / "resumed")
     assert state_of(tmp_path / "resumed")["step"] == 3
     trainer = Trainer(cfg, tmp_path / "resumed")
@@ -84,8 +87,10 @@ def test_resume_continues_with_the_same_state(synth_data, tmp_path):
     assert [g["lr"] for g in a["optimizer"]["param_groups"]] == [
         g["lr"] for g in b["optimizer"]["param_groups"]
     ]
-    steps = [r["step"] for r in read_metrics(tmp_path / "resumed" / "metrics.jsonl")]
-    assert steps == list(range(1, 7))
+    records = read_metrics(tmp_path / "resumed" / "metrics.jsonl")
+    assert [r["step"] for r in records] == list(range(1, 7))
+    # teacher tokens are totals per optimizer step: accum x 4 videos x 2 large clips x 65
+    assert records[0]["teacher_tokens"] == accum * 4 * 2 * 65
 
 
 def test_resume_refuses_another_model(synth_data, tmp_path):

@@ -77,7 +77,7 @@ class Trainer:
         self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
         self.dataset = ViewDataset(self.source, cfg.views, cfg.train.seed, cfg.data.max_retries)
         o = cfg.optim
-        self.global_batch = o.batch_size * self.world
+        self.global_batch = o.batch_size * self.world * o.accum_steps
         if len(self.source) < self.global_batch:
             raise ConfigError(
                 f"{cfg.data.store or cfg.data.train} holds {len(self.source)} videos, fewer than "
@@ -161,7 +161,7 @@ class Trainer:
             len(self.dataset),
             self.cfg.optim.batch_size,
             self.cfg.train.seed,
-            self.step,
+            self.step * self.cfg.optim.accum_steps,  # the sampler counts micro-batches
             self.rank,
             self.world,
         )
@@ -195,11 +195,12 @@ class Trainer:
             with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
                 while self.step < self.stop_step:
-                    batch = next(batches)
-                    self._note_skipped(batch["skipped"])
-                    logs = self.step_runner(self.decoder(batch), self.step)
+                    micro = [next(batches) for _ in range(cfg.optim.accum_steps)]
+                    for batch in micro:
+                        self._note_skipped(batch["skipped"])
+                    logs = self.step_runner([self.decoder(b) for b in micro], self.step)
                     self.step += 1
-                    window_videos += len(batch["large"]) * self.world
+                    window_videos += sum(len(b["large"]) for b in micro) * self.world
                     if self.step % cfg.train.log_every == 0 or self.step == self.stop_step:
                         elapsed = time.perf_counter() - window_start
                         record = self._record(logs, window_videos / elapsed, clips_per_video)

@@ -6,6 +6,8 @@ student/teacher loss -> backward, per-module gradient clipping, AdamW -> EMA tea
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -78,31 +80,48 @@ class StepRunner:
             v.large_frames, v.large_size, mo.tubelet, mo.patch_size
         ).numel
 
-    def __call__(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        """Train on `batch` (uint8 'large' and 'small' views) as step number `step`."""
-        cfg, dev = self.cfg, self.device
-        torch.manual_seed(step_seed(cfg.train.seed, self.rank, step) + 1)  # drop path draws
-        large = normalize(batch["large"].to(dev, non_blocking=True))
-        small = normalize(batch["small"].to(dev, non_blocking=True))
-        n_clips = large.shape[0] * large.shape[1]
-        keep, masks = token_plan(cfg, n_clips, step, self.rank)
-        keep, masks = keep.to(dev, non_blocking=True), masks.to(dev, non_blocking=True)
+    def __call__(self, batch: dict | list[dict], step: int) -> dict[str, torch.Tensor]:
+        """One optimizer step number `step` on `batch` (uint8 'large' and 'small' views), or on
+        a list of micro-batches whose gradients are accumulated (optim.accum_steps)."""
+        micro = batch if isinstance(batch, list) else [batch]
         sched = self.schedules.at(step)
         apply_schedule(self.optimizer, sched["lr"], sched["last_layer_lr"], sched["wd"])
         self.model.train()
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
-            terms = self.forward_model(large, small, keep, masks, sched["teacher_temp"])
         self.optimizer.zero_grad(set_to_none=True)
-        terms.loss.backward()
-        if cfg.optim.clip_grad > 0:
+        logs: list[dict[str, torch.Tensor]] = []
+        for j, b in enumerate(micro):
+            last = j == len(micro) - 1
+            # DDP syncs gradients once, on the last micro-batch
+            sync = nullcontext() if last or not hasattr(self.forward_model, "no_sync") else None
+            with sync or self.forward_model.no_sync():
+                logs.append(self._accumulate(b, step * len(micro) + j, sched, len(micro)))
+        if self.cfg.optim.clip_grad > 0:
             for module in self.model.student.values():
-                torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.optim.clip_grad)
+                torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.optim.clip_grad)
         self.optimizer.step()
         self.model.update_teacher(sched["momentum"])
+        out = {k: torch.stack([x[k] for x in logs]) for k in logs[0]}
+        out = {k: v.sum() if k.endswith("_tokens") else v.float().mean() for k, v in out.items()}
+        return {**out, **{k: torch.tensor(v) for k, v in sched.items()}}
+
+    def _accumulate(
+        self, batch: dict, micro_step: int, sched: dict[str, float], n_micro: int
+    ) -> dict[str, torch.Tensor]:
+        """Forward and backward of one micro-batch (loss / n_micro); its logs. With one micro-batch
+        per step micro_step == step, so every seed is what it was without accumulation."""
+        cfg, dev = self.cfg, self.device
+        torch.manual_seed(step_seed(cfg.train.seed, self.rank, micro_step) + 1)  # drop path
+        large = normalize(batch["large"].to(dev, non_blocking=True))
+        small = normalize(batch["small"].to(dev, non_blocking=True))
+        n_clips = large.shape[0] * large.shape[1]
+        keep, masks = token_plan(cfg, n_clips, micro_step, self.rank)
+        keep, masks = keep.to(dev, non_blocking=True), masks.to(dev, non_blocking=True)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
+            terms = self.forward_model(large, small, keep, masks, sched["teacher_temp"])
+        (terms.loss / n_micro).backward()
         n_small = small.shape[0] * small.shape[1]
         return {
             **terms.logs,
-            **{k: torch.tensor(v) for k, v in sched.items()},
             "student_tokens": torch.tensor(
                 n_clips * (keep.shape[1] + 1) + n_small * (self.small_tokens + 1)
             ),
