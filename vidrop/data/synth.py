@@ -6,7 +6,11 @@ noise. Scene cuts change the background and distractors every few frames, so, as
 two clips of one video share their object and its motion but not their background. Motions are
 chosen to survive horizontal flips (the only augmentation besides cropping): rising, falling,
 spinning (either direction) and pulsing. A single frame shows the object but not its motion.
-Everything is drawn from numpy generators seeded by (seed, video index): same seed, same files.
+Everything is drawn from numpy generators seeded by (seed, video index): same seed, same rendered
+frames (tested). The H.264 files are not always byte-identical: when several encodes run at once
+(the parallel writer), x264's output for the same frames was seen to differ (decoded pixels up to
+~25 levels apart in some frames); neither one encoder thread nor explicit timestamps nor our own
+RGB->YUV conversion removed it. Open problem: it is one source of the demo's run-to-run spread.
 """
 
 from __future__ import annotations

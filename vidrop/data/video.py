@@ -144,9 +144,7 @@ def write_video(path: str, frames: np.ndarray, fps: int, crf: int = 18, gop: int
     with av.open(path, mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        # one encoder thread: x264 output then depends only on the frames (multi-threaded
-        # encodes under load differed run to run, so the "same seed, same files" promise broke)
-        stream.options = {"crf": str(crf), "g": str(gop), "preset": "medium", "threads": "1"}
+        stream.options = {"crf": str(crf), "g": str(gop), "preset": "medium"}
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
