@@ -7,10 +7,10 @@ two clips of one video share their object and its motion but not their backgroun
 chosen to survive horizontal flips (the only augmentation besides cropping): rising, falling,
 spinning (either direction) and pulsing. A single frame shows the object but not its motion.
 Everything is drawn from numpy generators seeded by (seed, video index): same seed, same rendered
-frames (tested). The H.264 files are not always byte-identical: when several encodes run at once
-(the parallel writer), x264's output for the same frames was seen to differ (decoded pixels up to
-~25 levels apart in some frames); neither one encoder thread nor explicit timestamps nor our own
-RGB->YUV conversion removed it. Open problem: it is one source of the demo's run-to-run spread.
+frames. The videos are written as LOSSLESS H.264 (crf 0): lossy x264 encodes of the same frames
+came out different when several encodes ran at once (decoded pixels up to ~25 levels apart), which
+made the demo's dataset, and so its result, change from run to run. Lossless, the decoded pixels
+are the same every time (checked on 720 videos written twice concurrently); the bytes may differ.
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def _write_one(out: Path, spec: SynthSpec, index: int, label: str) -> None:
     rng = np.random.default_rng([spec.seed, index])
     frames, masks = render_video(spec, label, rng, _BACKGROUNDS)
     tmp = video.with_name(video.stem + ".tmp.mp4")
-    write_video(str(tmp), frames, spec.fps)
+    write_video(str(tmp), frames, spec.fps, crf=0)  # lossless: the decoded pixels are fixed
     np.savez_compressed(mask, masks=np.packbits(masks, axis=-1), shape=np.array(masks.shape))
     tmp.replace(video)  # the video appears last: its presence means both files are complete
 
@@ -248,7 +248,7 @@ def make_dataset(
 ) -> dict[str, str]:
     """Write videos/*.mp4, masks/*.npz, train.csv, val.csv and synth.json under `out`.
 
-    Videos already there are kept (same seed -> same files), so a repeated or interrupted call
+    Videos already there are kept (same seed -> same frames), so a repeated or interrupted call
     only writes what is missing. `workers` processes render in parallel (default: all cores).
     """
     spec.check()
