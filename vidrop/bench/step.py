@@ -26,9 +26,22 @@ def random_views(cfg, batch: int, device: torch.device) -> dict[str, torch.Tenso
     }
 
 
-def _sync(device: torch.device) -> None:
+def sync_device(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings measure it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def build_runner(
+    cfg, batch: int, device: torch.device, schedule_steps: int
+) -> tuple[StepRunner, dict[str, torch.Tensor]]:
+    """A StepRunner for `cfg` (compiled when train.compile) and device-resident random views."""
+    model, optimizer = build_model_and_optimizer(cfg, device)
+    if cfg.train.compile:
+        model.student["backbone"].compile()
+        model.teacher["backbone"].compile()
+    schedules = build_schedules(cfg.optim, schedule_steps, batch)
+    return StepRunner(cfg, model, optimizer, schedules, device), random_views(cfg, batch, device)
 
 
 def bench_step(
@@ -41,22 +54,16 @@ def bench_step(
 ) -> dict:
     cfg = load_config(config, [f"optim.batch_size={batch}", *(overrides or [])])
     device = resolve_device(cfg.train.device)
-    model, optimizer = build_model_and_optimizer(cfg, device)
-    if cfg.train.compile:
-        model.student["backbone"].compile()
-        model.teacher["backbone"].compile()
-    schedules = build_schedules(cfg.optim, max(steps + warmup, 100), batch)
-    runner = StepRunner(cfg, model, optimizer, schedules, device)
-    views = random_views(cfg, batch, device)
+    runner, views = build_runner(cfg, batch, device, max(steps + warmup, 100))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times = []
     logs = {}
     for i in range(warmup + steps):
-        _sync(device)
+        sync_device(device)
         t = time.perf_counter()
         logs = runner(views, i + 50)  # past the warmup of the schedules
-        _sync(device)
+        sync_device(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
     median = statistics.median(times)

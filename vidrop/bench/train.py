@@ -19,29 +19,17 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vidrop.bench.step import random_views
+from vidrop.bench.step import build_runner, sync_device
 from vidrop.config import Config, load_config
 from vidrop.machine import command_line, describe_machine, resolve_device
-from vidrop.train.schedules import build_schedules
-from vidrop.train.step import StepRunner, build_model_and_optimizer
 
 METHODS = ("vidrop", "dense", "videomae")
 # dense bf16 tensor-core peaks (TFLOP/s), for MFU; unknown cards report no MFU
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "RTX 4090": 165.2, "L40S": 362.0}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def vidrop_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
-    model, optimizer = build_model_and_optimizer(cfg, device)
-    if cfg.train.compile:
-        model.student["backbone"].compile()
-        model.teacher["backbone"].compile()
-    runner = StepRunner(cfg, model, optimizer, build_schedules(cfg.optim, 1000, batch), device)
-    views = random_views(cfg, batch, device)
+    runner, views = build_runner(cfg, batch, device, 1000)
     return lambda i: runner(views, 50 + i)
 
 
@@ -84,13 +72,13 @@ def make_step(method: str, cfg: Config, batch: int, device: torch.device) -> Cal
     if method == "vidrop":
         return vidrop_step(cfg, batch, device)
     if method == "dense":
-        return vidrop_step(load_config_dense(cfg), batch, device)
+        return vidrop_step(dense_config(cfg), batch, device)
     if method == "videomae":
         return videomae_step(cfg, batch, device)
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
 
 
-def load_config_dense(cfg: Config) -> Config:
+def dense_config(cfg: Config) -> Config:
     """Our model with no dropping and no masking: the dense (DINOv2-like) baseline."""
     from dataclasses import replace
 
@@ -111,10 +99,10 @@ def measure(
     flops = counter.get_total_flops()
     times = []
     for i in range(steps):
-        _sync(device)
+        sync_device(device)
         t = time.perf_counter()
         step(warmup + 1 + i)
-        _sync(device)
+        sync_device(device)
         times.append(time.perf_counter() - t)
     median = statistics.median(times)
     peak = PEAK_TFLOPS.get(_card(device))
@@ -150,7 +138,7 @@ def largest_batch(method: str, cfg: Config, device: torch.device, budget_gib: fl
             step = make_step(method, cfg, b, device)
             step(0)
             step(1)
-            _sync(device)
+            sync_device(device)
             return True
         except torch.OutOfMemoryError:
             return False

@@ -67,19 +67,26 @@ def build_and_load(cfg: ViTConfig, state: Tensors, source: str) -> tuple[VideoVi
     """Build VideoViT(cfg) and load `state`: a shape mismatch names the tensor and both shapes;
     missing and unexpected keys are reported by name (only our CLS token may be missing)."""
     model = VideoViT(cfg)
-    own = model.state_dict()
-    for k, v in state.items():
-        if k in own and own[k].shape != v.shape:
-            raise CheckpointError(
-                f"{source}: tensor {k} has shape {tuple(v.shape)}, the model expects "
-                f"{tuple(own[k].shape)}"
-            )
+    bad = shape_mismatches(state, model.state_dict())
+    if bad:
+        k, theirs, ours = bad[0]
+        raise CheckpointError(f"{source}: tensor {k} has shape {theirs}, the model expects {ours}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     added = [k for k in missing if k == "cls_token"]
     missing = [k for k in missing if k != "cls_token"]
     if missing or unexpected:
         raise CheckpointError(f"{source}: missing keys {missing}, unexpected keys {unexpected}")
     return model, {"missing": missing, "unexpected": unexpected, "added": added}
+
+
+def shape_mismatches(state: Tensors, own: Tensors) -> list[tuple[str, tuple, tuple]]:
+    """(name, given shape, expected shape) for every tensor of `state` that `own` holds in
+    another shape."""
+    return [
+        (k, tuple(v.shape), tuple(own[k].shape))
+        for k, v in state.items()
+        if k in own and own[k].shape != v.shape
+    ]
 
 
 def _read_hf(folder: Path, config: dict[str, Any]) -> tuple[ViTConfig, Tensors, str]:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from vidrop.config import ConfigError
-from vidrop.models.load import load_backbone
+from vidrop.models.load import load_backbone, shape_mismatches
 from vidrop.models.pos_embed import resample_grid
 from vidrop.models.vit import VideoViT
 
@@ -28,11 +28,7 @@ def init_backbones(student: VideoViT, teacher: VideoViT, path: str) -> dict[str,
         state["pos_embed"] = resample_grid(
             state["pos_embed"], src.grid.as_tuple(), student.grid.as_tuple()
         )
-    bad = [
-        f"{k} {tuple(v.shape)} vs ours {tuple(own[k].shape)}"
-        for k, v in state.items()
-        if k in own and own[k].shape != v.shape
-    ]
+    bad = [f"{k} {theirs} vs ours {ours}" for k, theirs, ours in shape_mismatches(state, own)]
     if bad:
         raise ConfigError(
             f"train.init={path}: shapes differ ({'; '.join(bad[:3])}); set model.arch, "

@@ -227,10 +227,16 @@ class Trainer:
 
     def _record(self, logs: dict[str, torch.Tensor], videos_per_s: float, clips_per_video: int):
         record: dict[str, float | int] = {"step": self.step}
-        for k, v in logs.items():
-            reduce = dist.all_reduce_sum if k.endswith("_tokens") else dist.all_reduce_mean
-            value = reduce(v.detach().float().clone()).item()  # over ranks: totals or means
-            record[k] = int(value) if k.endswith("_tokens") else float(value)
+        # over ranks, one collective per kind: token counts are totals, the rest means
+        tokens = [k for k in logs if k.endswith("_tokens")]
+        others = [k for k in logs if not k.endswith("_tokens")]
+        for keys, reduce, cast in (
+            (tokens, dist.all_reduce_sum, int),
+            (others, dist.all_reduce_mean, float),
+        ):
+            if keys:
+                values = reduce(torch.stack([logs[k].detach().float() for k in keys])).tolist()
+                record.update({k: cast(v) for k, v in zip(keys, values, strict=True)})
         record.update(
             epoch=self.step / self.epoch_length,
             videos_per_s=videos_per_s,

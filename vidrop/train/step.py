@@ -89,11 +89,11 @@ class StepRunner:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         logs: list[dict[str, torch.Tensor]] = []
+        ddp = isinstance(self.forward_model, DistributedDataParallel)
         for j, b in enumerate(micro):
-            last = j == len(micro) - 1
             # DDP syncs gradients once, on the last micro-batch
-            sync = nullcontext() if last or not hasattr(self.forward_model, "no_sync") else None
-            with sync or self.forward_model.no_sync():
+            skip_sync = ddp and j < len(micro) - 1
+            with self.forward_model.no_sync() if skip_sync else nullcontext():
                 logs.append(self._accumulate(b, step * len(micro) + j, sched, len(micro)))
         if self.cfg.optim.clip_grad > 0:
             for module in self.model.student.values():
