@@ -66,3 +66,18 @@ def code_store(synth_data, codebook_path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("store") / "store"
     encode_dataset(synth_data["train"], codebook_path, out, videos_per_shard=5, workers=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def eval_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """32 videos of 16 frames, 4 classes (6 train + 2 val each), with object masks."""
+    out = tmp_path_factory.mktemp("synth_eval")
+    spec = SynthSpec(
+        videos=32,
+        seed=1,
+        size=64,
+        frames=16,
+        shapes=["triangle", "square"],
+        motions=["rise", "spin"],
+    )
+    return make_dataset(out, spec)

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,14 @@ SUBCOMMANDS = [
     ["pretrain"],
     ["eval"],
     ["eval", "knn"],
+    ["eval", "linear"],
+    ["eval", "attentive"],
+    ["eval", "lowshot"],
+    ["eval", "propagate"],
+    ["eval", "all"],
+    ["extract"],
+    ["viz", "pca"],
+    ["data", "manifest"],
     ["bench"],
     ["bench", "step"],
     ["bench", "loader"],
@@ -109,7 +118,77 @@ def test_pretrain_then_knn_from_the_command_line(synth_data, tmp_path, capsys):
         == 0
     )
     result = json.loads(out.read_text())
-    assert 0.0 <= result["top1"] <= 100.0 and result["n_val"] == 12 and result["n_classes"] == 12
+    assert 0.0 <= result["knn"]["5"] <= 100.0 and result["n_val"] == 12 and result["classes"] == 12
+
+
+def test_extract_once_then_probe_from_the_features_files(eval_data, tmp_path, capsys):
+    backbone = _tiny_export(tmp_path)
+    feats = {}
+    for split in ("train", "val"):
+        feats[split] = tmp_path / f"{split}.safetensors"
+        args = ["extract", "--backbone", backbone, "--data", eval_data[split], "--clips", "2"]
+        assert main([*args, "--out", str(feats[split]), "--workers", "0", "--patch-tokens"]) == 0
+    files = ["--train-features", str(feats["train"]), "--val-features", str(feats["val"])]
+    for cmd in (["knn"], ["linear", "--epochs", "3"], ["attentive", "--epochs", "1"],
+                ["lowshot", "--fractions", "0.5", "--seeds", "2"]):  # fmt: skip
+        out = tmp_path / f"{cmd[0]}.json"
+        assert main(["eval", *cmd, *files, "--json", str(out)]) == 0
+        assert "command" in json.loads(out.read_text())
+    assert "linear top-1" in capsys.readouterr().err
+
+
+def test_eval_all_propagate_and_pca_from_the_command_line(eval_data, tmp_path, capsys):
+    backbone = _tiny_export(tmp_path)
+    data = ["--train", eval_data["train"], "--val", eval_data["val"], "--workers", "0"]
+    out = tmp_path / "ev"
+    assert main(["eval", "all", "--backbone", backbone, *data, "--out", str(out),
+                 "--synth", eval_data["val"], "--limit", "2"]) == 0  # fmt: skip
+    report = json.loads((out / "eval.json").read_text())
+    assert list(report["backbones"]) == ["run", "random init"]
+    assert main(["eval", "propagate", "--backbone", backbone, "--synth", eval_data["val"],
+                 "--limit", "2", "--json", str(tmp_path / "p.json")]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "p.json").read_text())["sequences"] <= 2
+    video = manifest_paths(eval_data["val"])[0]
+    assert main(["viz", "pca", "--backbone", backbone, "--video", video, "--out",
+                 str(tmp_path / "pca"), "--frames", "8"]) == 0  # fmt: skip
+    assert (tmp_path / "pca.png").is_file() and (tmp_path / "pca.gif").is_file()
+
+
+def test_eval_user_errors(eval_data, synth_data, tmp_path, capsys):
+    backbone = _tiny_export(tmp_path)
+    # the val split has classes the training split lacks
+    code = main(["eval", "linear", "--backbone", backbone, "--train", eval_data["train"],
+                 "--val", synth_data["val"], "--workers", "0"])  # fmt: skip
+    assert code == 2 and "do not occur among the training videos" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--format ucf101 needs --split-file --labels --root"):
+        main(["data", "manifest", "--format", "ucf101", "--out", str(tmp_path / "m.csv")])
+
+
+def test_data_manifest_from_class_folders(eval_data, tmp_path):
+    for i, video in enumerate(manifest_paths(eval_data["val"])[:2]):
+        (tmp_path / "v" / f"class{i}").mkdir(parents=True)
+        (tmp_path / "v" / f"class{i}" / "a.mp4").write_bytes(Path(video).read_bytes())
+    out = tmp_path / "m.csv"
+    assert main(["data", "manifest", "--format", "folders", "--root", str(tmp_path / "v"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert out.read_text().count("\n") == 3
+
+
+def manifest_paths(csv: str) -> list[str]:
+    from vidrop.data.manifest import read_manifest
+
+    return read_manifest(csv).paths
+
+
+def _tiny_export(tmp_path) -> str:
+    """A vidrop export of a small random backbone (no training needed to test wiring)."""
+    from vidrop.models.export import save_backbone
+    from vidrop.models.vit import VideoViT, ViTConfig
+
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64))
+    extra = {"eval": {"frames": 4, "size": 64, "stride": 2, "short_side": 0}}
+    return str(save_backbone(tmp_path / "run" / "export", model, extra))  # .../backbone.json
 
 
 def test_compress_commands_end_to_end(synth_data, code_store, tmp_path, capsys):

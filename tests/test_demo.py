@@ -4,18 +4,19 @@ from vidrop.demo import run_demo
 
 
 def test_demo_wiring_on_a_very_short_run(tmp_path):
-    """The full demo path (synth -> pretrain -> two kNN evaluations -> table + JSON), 3 steps."""
+    """The full demo path (synth -> pretrain -> eval all of two backbones -> table + JSON), 3 steps
+    (48 videos: 3 training videos per class, so the probes can hold one out)."""
     report = run_demo(
         tmp_path,
-        videos=24,
+        videos=48,
         overrides=["train.max_steps=3", "optim.batch_size=4", "data.num_workers=0"],
     )
     saved = json.loads((tmp_path / "demo.json").read_text())
     assert saved["steps"] == 3 == report["steps"]
     assert set(saved["results"]) == {"vidrop", "random_init"}
-    assert (
-        saved["gain_points"]
-        == saved["results"]["vidrop"]["knn_top1"] - saved["results"]["random_init"]["knn_top1"]
-    )
-    assert saved["results"]["vidrop"]["n_val"] == 12
+    res = saved["results"]
+    for metric in ("kNN k=20", "linear", "attentive", "J&F"):
+        assert saved["gain_points"][metric] == res["vidrop"][metric] - res["random_init"][metric]
+    ev = json.loads((tmp_path / "eval.json").read_text())
+    assert ev["backbones"]["vidrop"]["n_val"] == 12 and (tmp_path / "eval.md").is_file()
     assert saved["machine"]["cpu_cores"] >= 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from collections.abc import Callable
 from rich.logging import RichHandler
 
 from vidrop.compress.cli import add_parser as add_compress_parser
+from vidrop.eval.cli import add_parsers as add_eval_parsers
 from vidrop.machine import command_line
 from vidrop.progress import console
 
@@ -21,6 +21,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from vidrop.data.dataset import TooManyBrokenVideos
     from vidrop.data.manifest import ManifestError
     from vidrop.data.video import VideoError
+    from vidrop.eval.labels import LabelError
     from vidrop.train.checkpoint import CheckpointError
 
     return (
@@ -30,6 +31,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         CheckpointError,
         TooManyBrokenVideos,
         StoreError,
+        LabelError,
         FileNotFoundError,
         FileExistsError,
     )
@@ -79,48 +81,31 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         console.print(f"done at step {result.step}; backbone export: {result.export}")
 
 
-def cmd_eval_knn(args: argparse.Namespace) -> None:
-    import torch
+def cmd_manifest(args: argparse.Namespace) -> None:
+    from vidrop.data import benchmarks as b
 
-    from vidrop.eval.features import ClipSpec
-    from vidrop.eval.knn_eval import knn_eval
-    from vidrop.models.load import load_backbone
-    from vidrop.models.vit import VideoViT
+    def need(*names: str) -> None:
+        missing = [f"--{n.replace('_', '-')}" for n in names if not getattr(args, n)]
+        if missing:
+            raise SystemExit(f"error: --format {args.format} needs {' '.join(missing)}")
 
-    backbone, meta = load_backbone(args.backbone)
-    if args.random_init:
-        torch.manual_seed(args.seed)
-        backbone = VideoViT(backbone.cfg).eval()
-    ev = meta.get("eval", {})
-    spec = ClipSpec(
-        frames=args.frames or ev.get("frames", backbone.cfg.num_frames),
-        size=args.size or ev.get("size", backbone.cfg.img_size),
-        stride=args.stride or ev.get("stride", 4),
-        short_side=ev.get("short_side", 0),
-    )
-    device = (
-        args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    r = knn_eval(
-        backbone,
-        args.train,
-        args.val,
-        spec,
-        args.k,
-        args.temp,
-        args.feature,
-        device,
-        args.batch_size,
-        args.workers,
-    )
-    result = {"backbone": args.backbone, "random_init": args.random_init, **r.__dict__}
-    console.print(
-        f"kNN top-1 {r.top1:.2f}% (k={r.k}, T={r.temp}, {r.feature}; {r.n_train} train, "
-        f"{r.n_val} val videos, {r.n_classes} classes)"
-    )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+    if args.format == "kinetics":
+        need("csv", "root")
+        m = b.read_kinetics(args.csv, args.root)
+    elif args.format == "ssv2":
+        need("labels", "split_file", "root")
+        m = b.read_ssv2(args.labels, args.split_file, args.root, args.allow_missing)
+    elif args.format == "ucf101":
+        need("split_file", "labels", "root")
+        m = b.read_ucf101(args.split_file, args.labels, args.root, args.allow_missing)
+    elif args.format == "hmdb51":
+        need("split_file", "root")
+        m = b.read_hmdb51(args.split_file, args.root, args.split, args.subset, args.allow_missing)
+    else:
+        need("root")
+        m = b.read_folders(args.root)
+    out = b.write_manifest(m, args.out)
+    console.print(f"{len(m)} videos, {len(m.class_names)} classes -> {out}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -205,6 +190,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=64, help="frame side in pixels (even)")
     s.add_argument("--frames", type=int, default=32, help="frames per video")
     s.set_defaults(func=cmd_synth)
+    mf = data.add_parser("manifest", help="a vidrop CSV from a benchmark's own label files")
+    mf.add_argument(
+        "--format", required=True, choices=["kinetics", "ssv2", "ucf101", "hmdb51", "folders"]
+    )
+    mf.add_argument("--root", help="folder of the videos")
+    mf.add_argument("--csv", help="kinetics: the split's CSV (label,youtube_id,time_start,...)")
+    mf.add_argument(
+        "--split-file",
+        help="ssv2: train.json/validation.json; ucf101: trainlist01.txt/testlist01.txt; "
+        "hmdb51: the folder of *_test_splitN.txt files",
+    )
+    mf.add_argument("--labels", help="ssv2: labels.json; ucf101: classInd.txt")
+    mf.add_argument("--split", type=int, default=1, help="hmdb51: split 1, 2 or 3")
+    mf.add_argument("--subset", default="train", choices=["train", "test"], help="hmdb51")
+    mf.add_argument("--allow-missing", action="store_true", help="leave out missing videos")
+    mf.add_argument("--out", required=True, help="output CSV (path,label)")
+    mf.set_defaults(func=cmd_manifest)
 
     t = sub.add_parser("pretrain", help="ViDROP pretraining (resumes when --out holds a run)")
     t.add_argument("--config", required=True, help="recipe name (tiny, vit_s, ...) or YAML path")
@@ -219,23 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="frozen-backbone evaluation").add_subparsers(
         dest="eval_command", required=True
     )
-    k = ev.add_parser("knn", help="weighted kNN top-1 on frozen features")
-    k.add_argument("--backbone", required=True, help="export folder (RUN/export) or backbone.json")
-    k.add_argument("--train", required=True, help="labelled manifest of the kNN memory")
-    k.add_argument("--val", required=True, help="labelled manifest to classify")
-    k.add_argument("--k", type=int, default=20)
-    k.add_argument("--temp", type=float, default=0.07)
-    k.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
-    k.add_argument("--frames", type=int, default=0, help="clip frames (default: the backbone's)")
-    k.add_argument("--size", type=int, default=0, help="clip size (default: the backbone's)")
-    k.add_argument("--stride", type=int, default=0, help="frame stride (default: the backbone's)")
-    k.add_argument("--random-init", action="store_true", help="same architecture, random weights")
-    k.add_argument("--seed", type=int, default=0, help="seed of --random-init")
-    k.add_argument("--device", default="auto")
-    k.add_argument("--batch-size", type=int, default=32)
-    k.add_argument("--workers", type=int, default=1)
-    k.add_argument("--json", help="also write the result to this JSON file")
-    k.set_defaults(func=cmd_eval_knn)
+    add_eval_parsers(sub, ev)
 
     add_compress_parser(sub)
 

@@ -1,85 +1,167 @@
-"""Frozen features of one centred clip per video (the demo's and kNN's evaluation view)."""
+"""Frozen features of every test view of every video, and their file on disk.
+
+One forward per view gives the CLS token, the mean patch token and (optionally) all patch tokens,
+so every probe (kNN, linear, attentive, low-shot) reads the same extraction. A video that cannot be
+decoded gets `ok=False` and zero features; probes drop it and reports count it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, safe_open, save_file
 from torch.utils.data import DataLoader, Dataset
 
-from vidrop.data.sampling import clip_indices
-from vidrop.data.video import VideoError, probe, read_frames, resize_short_side
-from vidrop.data.views import center_box, crop_resize, normalize
+from vidrop.data.manifest import Manifest
+from vidrop.data.video import VideoError, probe
+from vidrop.data.views import normalize
+from vidrop.eval.views import EvalViews, is_short, read_views
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
 
 FEATURES = ("cls", "mean", "cls+mean")
+FORMAT = "vidrop-features-1"
 
 
-@dataclass(frozen=True)
-class ClipSpec:
-    """The evaluation view: `frames` frames `stride` apart from the middle of the video, short side
-    resized to `size` (after an optional `short_side` resize), centre crop `size` x `size`."""
+@dataclass
+class Features:
+    """Per video n and view v: cls[n, v], mean[n, v] (D floats), patch[n, v] (L, D) or None."""
 
-    frames: int
-    size: int
-    stride: int
-    short_side: int = 0
-
-
-class CenterClipDataset(Dataset):
-    def __init__(self, paths: list[str], spec: ClipSpec) -> None:
-        self.paths, self.spec = paths, spec
+    cls: torch.Tensor
+    mean: torch.Tensor
+    patch: torch.Tensor | None
+    ok: torch.Tensor  # bool (N,): the video decoded
+    short: torch.Tensor  # bool (N,): shorter than one clip (its last frame was repeated)
+    paths: list[str]
+    labels: list[str | None]
+    views: EvalViews
+    info: dict = field(default_factory=dict)  # backbone name etc.
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        s, path = self.spec, self.paths[i]
+    def vector(self, kind: str) -> torch.Tensor:
+        """(N, V, D') float32 features of one kind."""
+        if kind == "cls":
+            return self.cls.float()
+        if kind == "mean":
+            return self.mean.float()
+        if kind == "cls+mean":
+            return torch.cat((self.cls, self.mean), dim=-1).float()
+        raise ValueError(f"unknown feature {kind!r}; choose one of {FEATURES}")
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {"cls": self.cls, "mean": self.mean, "ok": self.ok, "short": self.short}
+        if self.patch is not None:
+            tensors["patch"] = self.patch
+        index = {
+            "format": FORMAT,
+            "paths": self.paths,
+            "labels": self.labels,
+            "views": self.views.to_dict(),
+            "info": self.info,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        tensors = {k: v.contiguous() for k, v in tensors.items()}
+        save_file(tensors, tmp, {"index": json.dumps(index)})
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Features:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        index = json.loads(meta.get("index", "{}"))
+        if index.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a vidrop features file; make one with vidrop extract")
+        t = load_file(str(path))
+        return cls(
+            t["cls"], t["mean"], t.get("patch"), t["ok"], t["short"], index["paths"],
+            index["labels"], EvalViews(**index["views"]), index["info"],
+        )  # fmt: skip
+
+
+class ViewsDataset(Dataset):
+    def __init__(self, paths: list[str], views: EvalViews) -> None:
+        self.paths, self.views = paths, views
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, bool, bool]:
+        v = self.views
         try:
-            idx = clip_indices(probe(path).frames, s.frames, s.stride, rng=None)
-            frames = torch.from_numpy(read_frames(path, idx.tolist()))
+            n = probe(self.paths[i]).frames
+            return read_views(self.paths[i], n, v), True, is_short(n, v)
         except VideoError:
-            return torch.zeros(3, s.frames, s.size, s.size, dtype=torch.uint8), 0
-        frames = resize_short_side(resize_short_side(frames, s.short_side), s.size)
-        return crop_resize(frames, center_box(*frames.shape[1:3]), s.size), 1
+            blank = torch.zeros(v.count, 3, v.frames, v.size, v.size, dtype=torch.uint8)
+            return blank, False, False
 
 
-def feature_of(out: dict[str, torch.Tensor], kind: str) -> torch.Tensor:
-    if kind == "cls":
-        return out["cls"]
-    if kind == "mean":
-        return out["patch"].mean(1)
-    if kind == "cls+mean":
-        return torch.cat((out["cls"], out["patch"].mean(1)), dim=-1)
-    raise ValueError(f"unknown feature {kind!r}; choose one of {FEATURES}")
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @torch.no_grad()
 def extract_features(
     backbone: VideoViT,
-    paths: list[str],
-    spec: ClipSpec,
-    feature: str = "cls",
-    batch_size: int = 32,
+    manifest: Manifest,
+    views: EvalViews,
+    patch_tokens: bool = False,
+    batch_size: int = 8,
     num_workers: int = 1,
     device: str | torch.device = "cpu",
     description: str = "features",
-) -> tuple[torch.Tensor, np.ndarray]:
-    """(N, D) float32 features on the CPU and a bool array of which videos decoded."""
-    backbone.eval().to(device)
-    loader = DataLoader(
-        CenterClipDataset(paths, spec), batch_size=batch_size, num_workers=num_workers
-    )
-    feats, ok = [], []
+    info: dict | None = None,
+) -> Features:
+    """Features of every view of every video in `manifest` (batch_size counts videos).
+
+    Patch tokens are kept in float16 (N * V * L * D * 2 bytes: size them before asking)."""
+    views.check()
     dev = torch.device(device)
-    with ProgressBar(len(paths), description, unit="video") as bar:
-        for clips, good in loader:
-            x = normalize(clips.to(dev))
+    backbone.eval().to(dev)
+    loader = DataLoader(
+        ViewsDataset(manifest.paths, views), batch_size=batch_size, num_workers=num_workers
+    )
+    cls, mean, patch, ok, short = [], [], [], [], []
+    with ProgressBar(len(manifest), description, unit="video") as bar:
+        for clips, good, is_short_ in loader:
+            b = clips.shape[0]
+            x = normalize(clips.flatten(0, 1).to(dev))  # (B * V, 3, T, S, S)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
                 out = backbone.forward_features(x)
-            feats.append(feature_of(out, feature).float().cpu())
-            ok.append(good.numpy().astype(bool))
-            bar.update(len(clips))
-    return torch.cat(feats), np.concatenate(ok)
+            cls.append(out["cls"].float().cpu().unflatten(0, (b, views.count)))
+            mean.append(out["patch"].float().mean(1).cpu().unflatten(0, (b, views.count)))
+            if patch_tokens:
+                patch.append(out["patch"].half().cpu().unflatten(0, (b, views.count)))
+            ok.append(good)
+            short.append(is_short_)
+            bar.update(b)
+    return Features(
+        torch.cat(cls), torch.cat(mean), torch.cat(patch) if patch_tokens else None,
+        torch.cat(ok).bool(), torch.cat(short).bool(), manifest.paths,
+        [e.label for e in manifest.entries], views, dict(info or {}),
+    )  # fmt: skip
+
+
+def views_of_backbone(meta: dict, backbone: VideoViT, clips: int = 1, crops: int = 1) -> EvalViews:
+    """The clip shape the backbone was trained on (its export's "eval" entry), or its config's."""
+    ev = meta.get("eval", {})
+    return EvalViews(
+        frames=ev.get("frames", backbone.cfg.num_frames),
+        size=ev.get("size", backbone.cfg.img_size),
+        stride=ev.get("stride", 4),
+        short_side=ev.get("short_side", 0),
+        clips=clips,
+        crops=crops,
+    )
+
+
+def as_numpy_labels(labels: list[str | None]) -> np.ndarray:
+    return np.asarray([lab if lab is not None else "" for lab in labels])

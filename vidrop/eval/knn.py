@@ -1,4 +1,8 @@
-"""Weighted kNN on frozen features (DINO's protocol: cosine similarity, k=20, T=0.07)."""
+"""Weighted kNN on frozen features (DINO's protocol: cosine similarity, votes exp(sim / T)).
+
+Several k share one similarity search (the largest k's neighbours, truncated). Multi-view videos
+are pooled first: the mean of their L2-normalised view features, normalised again.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,34 @@ import torch
 import torch.nn.functional as F
 
 
-def knn_predict(
+def pool_views(x: torch.Tensor) -> torch.Tensor:
+    """(N, V, D) -> (N, D): unit-length mean of the unit-length view features."""
+    return F.normalize(F.normalize(x.float(), dim=-1).mean(1), dim=-1)
+
+
+def knn_scores(
     train_feats: torch.Tensor,
     train_labels: torch.Tensor,
     test_feats: torch.Tensor,
     n_classes: int,
-    k: int = 20,
+    ks: tuple[int, ...] = (20,),
     temp: float = 0.07,
     chunk: int = 1024,
-) -> torch.Tensor:
-    """Class scores (N_test, n_classes): each of the k nearest training features (cosine) votes for
-    its label with weight exp(similarity / temp)."""
+) -> dict[int, torch.Tensor]:
+    """Per k, class scores (N_test, n_classes): each of the k nearest training features (cosine)
+    votes for its label with weight exp(similarity / temp)."""
     if train_feats.shape[0] == 0:
         raise ValueError("kNN needs at least one training feature")
-    k = min(k, train_feats.shape[0])
+    k_max = min(max(ks), train_feats.shape[0])
     train = F.normalize(train_feats.float(), dim=1)
-    scores = []
+    out: dict[int, list[torch.Tensor]] = {k: [] for k in ks}
     for start in range(0, test_feats.shape[0], chunk):
         test = F.normalize(test_feats[start : start + chunk].float(), dim=1)
-        sim, idx = (test @ train.t()).topk(k, dim=1)
+        sim, idx = (test @ train.t()).topk(k_max, dim=1)  # sorted, nearest first
         votes = F.one_hot(train_labels[idx], n_classes).float() * (sim / temp).exp().unsqueeze(-1)
-        scores.append(votes.sum(1))
-    return torch.cat(scores)
+        for k in ks:
+            out[k].append(votes[:, : min(k, k_max)].sum(1))
+    return {k: torch.cat(v) for k, v in out.items()}
 
 
 def knn_accuracy(
@@ -35,10 +45,12 @@ def knn_accuracy(
     train_labels: torch.Tensor,
     test_feats: torch.Tensor,
     test_labels: torch.Tensor,
-    k: int = 20,
+    ks: tuple[int, ...] = (10, 20, 100),
     temp: float = 0.07,
-) -> float:
-    """Top-1 accuracy in percent."""
+) -> dict[int, float]:
+    """Top-1 accuracy in percent per k. Features are (N, D), or (N, V, D) pooled over views."""
+    if train_feats.dim() == 3:
+        train_feats, test_feats = pool_views(train_feats), pool_views(test_feats)
     n_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    pred = knn_predict(train_feats, train_labels, test_feats, n_classes, k, temp).argmax(1)
-    return float((pred == test_labels).float().mean() * 100)
+    scores = knn_scores(train_feats, train_labels, test_feats, n_classes, ks, temp)
+    return {k: float((s.argmax(1) == test_labels).float().mean() * 100) for k, s in scores.items()}

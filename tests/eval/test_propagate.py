@@ -1,0 +1,66 @@
+import torch
+import torch.nn.functional as F
+
+from vidrop.eval.propagate import (
+    PropagationConfig,
+    Sequence,
+    evaluate_propagation,
+    frame_features,
+    one_hot_down,
+    propagate,
+)
+from vidrop.models.vit import VideoViT, ViTConfig
+
+
+def test_features_that_encode_the_object_propagate_it_exactly():
+    """Cells of the object share one feature, background cells another: the first frame's labels
+    carry over to every frame wherever the object moves (within the radius)."""
+    t, h, w = 6, 8, 8
+    labels = torch.zeros(t, h, w, dtype=torch.long)
+    for i in range(t):
+        labels[i, 2:4, i : i + 2] = 1  # a 2x2 object moving right one cell per frame
+    feats = F.one_hot(labels, 2).float()  # (T, h, w, 2): unit vectors
+    soft = propagate(feats, one_hot_down(labels[0], 2, h, w), PropagationConfig(topk=3))
+    assert torch.equal(soft.argmax(1), labels)
+
+
+def test_radius_limits_where_labels_come_from():
+    t, h, w = 2, 1, 10
+    labels = torch.zeros(t, h, w, dtype=torch.long)
+    labels[0, 0, 0], labels[1, 0, 9] = 1, 1  # the object jumps 9 cells
+    feats = F.one_hot(labels, 2).float()
+    first = one_hot_down(labels[0], 2, h, w)
+    far = propagate(feats, first, PropagationConfig(topk=1, radius=9)).argmax(1)
+    near = propagate(feats, first, PropagationConfig(topk=1, radius=2)).argmax(1)
+    assert far[1, 0, 9] == 1 and near[1, 0, 9] == 0
+
+
+def test_frame_features_map_each_tubelet_to_its_frames_and_shifts_refine_the_grid():
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=32)).eval()
+    frames = torch.randint(0, 256, (6, 32, 48, 3), dtype=torch.uint8)  # 6 frames: 2 chunks of 4
+    f = frame_features(model, frames)
+    assert f.shape == (6, 2, 3, 192)
+    torch.testing.assert_close(f.norm(dim=-1), torch.ones(6, 2, 3))
+    assert torch.equal(f[0], f[1]) and not torch.equal(f[1], f[2])  # tubelet of 2 frames
+    fine = frame_features(model, frames, shifts=2)
+    assert fine.shape == (6, 4, 6, 192)
+    # fine cell (2i+1, 2j+1): the tokens of the frames shifted by 4 pixels (token centres move
+    # from 8 + 16i to 12 + 16i); in the 16-pixel padded frame that crop starts at 20
+    pad = F.pad(frames.permute(0, 3, 1, 2).float(), (16, 16, 16, 16), mode="replicate")
+    shifted = pad.byte().permute(0, 2, 3, 1)[:, 20 : 20 + 32, 20 : 20 + 48]
+    direct = frame_features(model, shifted)
+    torch.testing.assert_close(fine[:, 1::2, 1::2], direct, atol=1e-5, rtol=1e-5)
+
+
+def test_sequences_with_nothing_to_track_are_skipped_and_counted():
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=2, img_size=32)).eval()
+    frames = torch.randint(0, 256, (4, 32, 32, 3), dtype=torch.uint8)
+    masks = torch.zeros(4, 32, 32, dtype=torch.long)
+    good = masks.clone()
+    good[:, 8:24, 8:24] = 1
+    seqs = [Sequence("empty", frames, masks), Sequence("ok", frames, good)]
+    r = evaluate_propagation(model, seqs, 2)
+    assert r.skipped == ["empty"] and r.sequences == 1 and r.objects == 1
+    assert r.jf_mean == (r.j_mean + r.f_mean) / 2

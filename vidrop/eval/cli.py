@@ -1,0 +1,344 @@
+"""The `vidrop extract`, `vidrop eval ...` and `vidrop viz pca` commands (parsing and wiring only).
+
+Probe commands read features either from a backbone and two manifests (extracted on the fly) or
+from two files written by `vidrop extract`, so one extraction serves many probes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from vidrop.machine import command_line
+from vidrop.progress import console
+
+
+def _device(name: str) -> str:
+    from vidrop.eval.features import default_device
+
+    return default_device() if name == "auto" else name
+
+
+def _backbone(path: str, random_init: bool, seed: int):
+    """(model, metadata); with random_init the same architecture with seeded random weights."""
+    import torch
+
+    from vidrop.models.load import load_backbone
+    from vidrop.models.vit import VideoViT
+
+    model, meta = load_backbone(path)
+    if random_init:
+        torch.manual_seed(seed)
+        model = VideoViT(model.cfg).eval()
+    return model, meta
+
+
+def _display_name(path: str) -> str:
+    """The run folder's name for RUN/export and RUN/export/backbone.json, else the file's stem."""
+    p = Path(path)
+    if p.name != "export" and p.parent.name == "export":
+        p = p.parent
+    return p.parent.name if p.name == "export" else p.stem
+
+
+def _views(args: argparse.Namespace, meta: dict, model):
+    from vidrop.eval.features import views_of_backbone
+    from vidrop.eval.views import EvalViews
+
+    v = views_of_backbone(meta, model, args.clips, args.crops)
+    return EvalViews(
+        args.frames or v.frames, args.size or v.size, args.stride or v.stride, v.short_side,
+        v.clips, v.crops,
+    )  # fmt: skip
+
+
+def _split_features(args: argparse.Namespace, patch_tokens: bool):
+    """(train, val) Features from --train-features/--val-features or --backbone + manifests."""
+    from vidrop.data.manifest import read_manifest
+    from vidrop.eval.features import Features, extract_features
+
+    if args.train_features or args.val_features:
+        if not (args.train_features and args.val_features):
+            raise SystemExit("error: give both --train-features and --val-features")
+        return Features.load(args.train_features), Features.load(args.val_features)
+    if not (args.backbone and args.train and args.val):
+        raise SystemExit("error: give --backbone, --train and --val (or the two --*-features)")
+    model, meta = _backbone(args.backbone, args.random_init, args.seed)
+    views = _views(args, meta, model)
+    return tuple(
+        extract_features(
+            model,
+            read_manifest(m),
+            views,
+            patch_tokens,
+            args.batch_size,
+            args.workers,
+            _device(args.device),
+            split,
+        )  # fmt: skip
+        for split, m in (("train", args.train), ("val", args.val))
+    )
+
+
+def _emit(result: dict, args: argparse.Namespace, line: str) -> None:
+    console.print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"command": command_line(), **result}, f, indent=2)
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    from vidrop.data.manifest import read_manifest
+    from vidrop.eval.features import extract_features
+
+    model, meta = _backbone(args.backbone, args.random_init, args.seed)
+    views = _views(args, meta, model)
+    manifest = read_manifest(args.data)
+    device = _device(args.device)
+    if args.snippet_step:
+        from vidrop.eval.snippets import extract_snippets
+
+        index = extract_snippets(
+            model, manifest, views, args.out, args.snippet_step, args.feature, device
+        )
+        console.print(
+            f"snippet features of {len(index['videos'])} videos in {args.out} "
+            f"({len(index['failed'])} unreadable, listed in index.json)"
+        )
+        return
+    feats = extract_features(
+        model, manifest, views, args.patch_tokens, args.batch_size, args.workers, device,
+        info={"backbone": args.backbone, "random_init": args.random_init},
+    )  # fmt: skip
+    path = feats.save(args.out)
+    console.print(
+        f"features of {int(feats.ok.sum())}/{len(feats)} videos x {views.count} views -> {path}"
+    )
+
+
+def cmd_knn(args: argparse.Namespace) -> None:
+    from vidrop.eval.knn import knn_accuracy
+    from vidrop.eval.labels import probe_sets
+
+    classes, tr, va = probe_sets(*_split_features(args, patch_tokens=False), args.feature)
+    ks = tuple(int(k) for k in args.k.split(","))
+    acc = knn_accuracy(tr.x, tr.y, va.x, va.y, ks, args.temp)
+    text = ", ".join(f"k={k} {a:.2f}%" for k, a in acc.items())
+    sizes = f"{len(tr.y)} train, {len(va.y)} val videos, {len(classes)} classes"
+    _emit(
+        {"knn": acc, "temp": args.temp, "feature": args.feature, "n_train": len(tr.y),
+         "n_val": len(va.y), "classes": len(classes), "skipped": tr.skipped + va.skipped},
+        args, f"kNN top-1 {text} ({sizes})",
+    )  # fmt: skip
+
+
+def cmd_linear(args: argparse.Namespace) -> None:
+    from vidrop.eval.labels import probe_sets
+    from vidrop.eval.linear import LinearConfig, linear_probe
+
+    classes, tr, va = probe_sets(*_split_features(args, patch_tokens=False), args.feature)
+    r = linear_probe(tr, va, len(classes), LinearConfig(epochs=args.epochs), _device(args.device))
+    _emit(asdict(r), args, f"linear top-1 {r.top1:.2f}% top-5 {r.top5:.2f}% (lr {r.lr}, wd {r.wd})")
+
+
+def cmd_attentive(args: argparse.Namespace) -> None:
+    from vidrop.eval.attentive import AttentiveConfig, attentive_probe
+    from vidrop.eval.labels import probe_sets
+
+    classes, tr, va = probe_sets(*_split_features(args, patch_tokens=True), "patch")
+    cfg = AttentiveConfig(epochs=args.epochs)
+    r = attentive_probe(tr, va, len(classes), cfg, _device(args.device))
+    _emit(asdict(r), args, f"attentive top-1 {r.top1:.2f}% top-5 {r.top5:.2f}% (lr {r.lr})")
+
+
+def cmd_lowshot(args: argparse.Namespace) -> None:
+    from vidrop.eval.labels import probe_sets
+    from vidrop.eval.linear import linear_probe
+    from vidrop.eval.lowshot import lowshot
+
+    classes, tr, va = probe_sets(*_split_features(args, patch_tokens=False), args.feature)
+    device = _device(args.device)
+    full = linear_probe(tr, va, len(classes), device=device)  # chooses (lr, wd) on held-out train
+    fractions = tuple(float(f) for f in args.fractions.split(","))
+    seeds = tuple(range(args.seeds))
+    rows = lowshot(tr, va, len(classes), full.lr, full.wd, fractions, seeds, device=device)
+    lines = [
+        f"{r.fraction:.0%} labels ({r.videos} videos): linear {r.linear_mean:.2f} ± "
+        f"{r.linear_std:.2f}, kNN {r.knn_mean:.2f} ± {r.knn_std:.2f}"
+        for r in rows
+    ]
+    _emit({"lr": full.lr, "wd": full.wd, "rows": [asdict(r) for r in rows]}, args, "\n".join(lines))
+
+
+def cmd_propagate(args: argparse.Namespace) -> None:
+    from vidrop.eval.propagate import PropagationConfig
+    from vidrop.eval.suite import SuiteConfig, propagation_results
+
+    model, _ = _backbone(args.backbone, args.random_init, args.seed)
+    source = f"davis:{args.davis}" if args.davis else args.synth
+    if not source:
+        raise SystemExit("error: give --davis ROOT or --synth MANIFEST")
+    prop = PropagationConfig(
+        args.short_side, args.shifts, args.topk, args.context, args.radius, args.temperature
+    )
+    cfg = SuiteConfig(propagate=source, propagate_limit=args.limit, propagation=prop)
+    r = propagation_results(model, cfg, _device(args.device), "")
+    _emit(
+        r, args,
+        f"J&F {r['jf_mean']:.2f} (J {r['j_mean']:.2f}, F {r['f_mean']:.2f}) over "
+        f"{r['sequences']} sequences, {r['objects']} objects; {len(r['skipped'])} skipped",
+    )  # fmt: skip
+
+
+def cmd_all(args: argparse.Namespace) -> None:
+    from vidrop.eval.propagate import PropagationConfig
+    from vidrop.eval.suite import SuiteConfig, markdown_table, run_suite
+
+    models, views = {}, None
+    for path in args.backbone:
+        model, meta = _backbone(path, False, 0)
+        models[_display_name(path)] = model
+        views = views or _views(args, meta, model)
+    if not args.no_random_init:
+        models["random init"] = _backbone(args.backbone[0], True, args.seed)[0]
+    cfg = SuiteConfig(
+        feature=args.feature,
+        propagate=f"davis:{args.davis}" if args.davis else (args.synth or ""),
+        propagate_limit=args.limit,
+        propagation=PropagationConfig(short_side=args.short_side, shifts=args.shifts),
+    )
+    report = run_suite(
+        models, args.train, args.val, views, cfg, args.out, command_line(), _device(args.device),
+        args.batch_size, args.workers,
+    )  # fmt: skip
+    console.print(markdown_table(report))
+    console.print(f"wrote {args.out}/eval.json and {args.out}/eval.md")
+
+
+def cmd_viz_pca(args: argparse.Namespace) -> None:
+    import numpy as np
+    import torch
+
+    from vidrop.data.video import iter_frames
+    from vidrop.eval.pca import pca_maps, save_pictures
+
+    model, _ = _backbone(args.backbone, args.random_init, args.seed)
+    frames = torch.from_numpy(np.concatenate(list(iter_frames(args.video))))
+    frames = frames[args.start :: args.stride][: args.frames]
+    if len(frames) == 0:
+        raise SystemExit(f"error: {args.video} has no frames from --start {args.start}")
+    shown, maps = pca_maps(model, frames, args.short_side, args.shifts)
+    out = save_pictures(shown, maps, args.out, args.scale)
+    console.print(f"wrote {out['png']} and {out['gif']} ({out['frames']} feature frames)")
+
+
+def _add_backbone(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--backbone", required=required, help="export folder, checkpoint, HF folder...")
+    p.add_argument("--random-init", action="store_true", help="same architecture, random weights")
+    p.add_argument("--seed", type=int, default=0, help="seed of --random-init")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
+
+
+def _add_views(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clips", type=int, default=1, help="clips along each video (K400: 5)")
+    p.add_argument("--crops", type=int, default=1, choices=[1, 3], help="crops across (K400: 3)")
+    p.add_argument("--frames", type=int, default=0, help="frames per clip (default: backbone's)")
+    p.add_argument("--size", type=int, default=0, help="crop size (default: backbone's)")
+    p.add_argument("--stride", type=int, default=0, help="frame stride (default: backbone's)")
+    p.add_argument("--batch-size", type=int, default=8, help="videos per batch")
+    p.add_argument("--workers", type=int, default=1, help="decoding processes")
+
+
+def _add_probe(p: argparse.ArgumentParser, feature: bool = True) -> None:
+    _add_backbone(p, required=False)
+    _add_views(p)
+    p.add_argument("--train", help="labelled manifest of the training videos")
+    p.add_argument("--val", help="labelled manifest of the videos to classify")
+    p.add_argument("--train-features", help="features file from vidrop extract (instead)")
+    p.add_argument("--val-features", help="features file from vidrop extract (instead)")
+    if feature:
+        p.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
+    p.add_argument("--json", help="also write the result to this JSON file")
+
+
+def _add_propagation(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--davis", help="DAVIS-2017 root (JPEGImages/, Annotations/, ImageSets/)")
+    p.add_argument("--synth", help="synthetic-set manifest whose videos have masks/ beside them")
+    p.add_argument("--limit", type=int, default=0, help="first N sequences only")
+    p.add_argument("--short-side", type=int, default=0, help="resize frames first (0: keep)")
+    p.add_argument("--shifts", type=int, default=1, help="n: n-times finer grid, n^2 passes")
+
+
+def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction) -> None:
+    """`extract` and `viz` under the top level, the probes under `eval`."""
+    x = sub.add_parser("extract", help="frozen features of every test view, or per-snippet")
+    _add_backbone(x)
+    _add_views(x)
+    x.add_argument("--data", required=True, help="manifest of the videos")
+    x.add_argument("--out", required=True, help="FILE.safetensors, or a folder with --snippet-step")
+    x.add_argument("--patch-tokens", action="store_true", help="also keep all patch tokens (fp16)")
+    x.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
+    x.add_argument(
+        "--snippet-step", type=int, default=0, help="per-snippet features every N frames (TAD)"
+    )
+    x.set_defaults(func=cmd_extract)
+
+    k = ev.add_parser("knn", help="weighted kNN top-1 (DINO protocol)")
+    _add_probe(k)
+    k.add_argument("--k", default="10,20,100", help="comma-separated neighbour counts")
+    k.add_argument("--temp", type=float, default=0.07)
+    k.set_defaults(func=cmd_knn)
+
+    lin = ev.add_parser("linear", help="linear probe, (lr, wd) grid chosen on held-out train")
+    _add_probe(lin)
+    lin.add_argument("--epochs", type=int, default=50)
+    lin.set_defaults(func=cmd_linear)
+
+    a = ev.add_parser("attentive", help="V-JEPA attentive probe over patch tokens")
+    _add_probe(a, feature=False)
+    a.add_argument("--epochs", type=int, default=20)
+    a.set_defaults(func=cmd_attentive)
+
+    lo = ev.add_parser("lowshot", help="linear and kNN with a share of the labels, several seeds")
+    _add_probe(lo)
+    lo.add_argument("--fractions", default="0.05,0.1,0.5", help="shares of each class's videos")
+    lo.add_argument("--seeds", type=int, default=3)
+    lo.set_defaults(func=cmd_lowshot)
+
+    pr = ev.add_parser("propagate", help="DAVIS-protocol label propagation, J&F")
+    _add_backbone(pr)
+    _add_propagation(pr)
+    pr.add_argument("--topk", type=int, default=7)
+    pr.add_argument("--context", type=int, default=7, help="previous frames used")
+    pr.add_argument("--radius", type=int, default=12, help="neighbourhood in feature cells")
+    pr.add_argument("--temperature", type=float, default=0.1)
+    pr.add_argument("--json", help="also write the result to this JSON file")
+    pr.set_defaults(func=cmd_propagate)
+
+    al = ev.add_parser("all", help="every probe, every backbone + random init: eval.json + eval.md")
+    al.add_argument("--backbone", nargs="+", required=True, help="one or more backbones")
+    al.add_argument("--train", required=True)
+    al.add_argument("--val", required=True)
+    al.add_argument("--out", required=True, help="folder for eval.json and eval.md")
+    al.add_argument("--no-random-init", action="store_true", help="skip the random-init row")
+    al.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline")
+    al.add_argument("--device", default="auto")
+    al.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
+    _add_views(al)
+    _add_propagation(al)
+    al.set_defaults(func=cmd_all)
+
+    viz = sub.add_parser("viz", help="pictures").add_subparsers(dest="viz_command", required=True)
+    pc = viz.add_parser("pca", help="PCA of patch features as RGB: PNG grid + animated GIF")
+    _add_backbone(pc)
+    pc.add_argument("--video", required=True)
+    pc.add_argument("--out", required=True, help="OUT -> OUT.png and OUT.gif")
+    pc.add_argument("--frames", type=int, default=16, help="frames taken (after --stride)")
+    pc.add_argument("--start", type=int, default=0, help="first frame")
+    pc.add_argument("--stride", type=int, default=1, help="take every Nth frame")
+    pc.add_argument("--short-side", type=int, default=0, help="resize frames first (0: keep)")
+    pc.add_argument("--shifts", type=int, default=1, help="n-times finer feature grid")
+    pc.add_argument("--scale", type=int, default=1, help="enlarge the pictures by this factor")
+    pc.set_defaults(func=cmd_viz_pca)

@@ -1,0 +1,189 @@
+"""DAVIS-protocol label propagation with frozen patch features (DINO's video segmentation eval).
+
+The first frame's ground-truth mask is given; every later frame's labels are a weighted vote of
+the `topk` most similar feature cells among the first frame and the `context` previous frames,
+within `radius` cells, weights exp(cosine / temperature). Labels stay soft at feature resolution
+and are upsampled (bilinear) to pixels for scoring. A video ViT has one feature map per tubelet
+(2 frames); both frames of a tubelet share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vidrop.data.video import resize_short_side
+from vidrop.data.views import normalize
+from vidrop.eval.segmentation_metrics import boundary_f, region_j
+from vidrop.models.vit import VideoViT
+from vidrop.progress import ProgressBar
+
+
+@dataclass(frozen=True)
+class PropagationConfig:
+    short_side: int = 0  # frames resized to this short side before the backbone (0: as they are)
+    shifts: int = 1  # n > 1: an n-times finer feature grid from n^2 shifted passes
+    topk: int = 7
+    context: int = 7  # previous frames used besides the first
+    radius: int = 12  # in feature cells
+    temperature: float = 0.1
+
+
+@dataclass
+class Sequence:
+    name: str
+    frames: torch.Tensor  # uint8 (T, H, W, 3)
+    masks: torch.Tensor  # int64 (T, H, W): 0 background, 1..K objects
+
+
+@dataclass
+class PropagationResult:
+    jf_mean: float
+    j_mean: float
+    f_mean: float
+    sequences: int
+    objects: int
+    skipped: list[str]  # sequences with nothing to track in the first frame
+    per_sequence: dict[str, dict]
+
+
+def _chunk_tokens(backbone: VideoViT, frames: torch.Tensor, device: str) -> torch.Tensor:
+    """uint8 (T, H, W, 3), T a multiple of the clip length -> patch tokens (T/tubelet, h, w, D)."""
+    cfg = backbone.cfg
+    p, chunk = cfg.patch_size, cfg.num_frames
+    t, h, w = frames.shape[:3]
+    clips = frames.view(t // chunk, chunk, h, w, 3).permute(0, 4, 1, 2, 3).to(device)
+    tokens = backbone.forward_features(normalize(clips))["patch"].float()
+    return tokens.reshape(t // cfg.tubelet, h // p, w // p, -1)
+
+
+@torch.no_grad()
+def frame_features(
+    backbone: VideoViT,
+    frames: torch.Tensor,
+    short_side: int = 0,
+    device: str = "cpu",
+    shifts: int = 1,
+) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> unit-length patch features (T, h, w, D), one map per frame.
+
+    The video runs through the backbone in chunks of its training clip length (the last chunk
+    padded with the last frame); sides are cropped to multiples of the patch size. With
+    `shifts` = n > 1 the frames also run shifted by multiples of patch/n pixels (edges replicated)
+    and the token maps interleave into an n-times finer grid whose cells are centred like a
+    stride patch/n grid's: finer labels at the scale the model was trained on, for n^2 the cost."""
+    cfg = backbone.cfg
+    frames = resize_short_side(frames, short_side)
+    p, tub, chunk = cfg.patch_size, cfg.tubelet, cfg.num_frames
+    t, h, w = frames.shape[:3]
+    frames = frames[:, : h // p * p, : w // p * p]
+    h, w = h // p * p, w // p * p
+    pad = -t % chunk
+    if pad:
+        frames = torch.cat((frames, frames[-1:].expand(pad, -1, -1, -1)))
+    backbone.eval().to(device)
+    if shifts == 1:
+        grid = _chunk_tokens(backbone, frames, device)
+    else:
+        step = p // shifts
+        if step * shifts != p or step % 2:
+            raise ValueError(f"shifts={shifts} must split the patch size {p} into even steps")
+        padded = F.pad(frames.permute(0, 3, 1, 2).float(), (p, p, p, p), mode="replicate")
+        padded = padded.to(torch.uint8).permute(0, 2, 3, 1)
+        grid = None
+        for oy in range(shifts):
+            for ox in range(shifts):
+                # token i of this crop is centred on original pixel (o*step + step/2 + i*p)
+                y0, x0 = p // 2 + step // 2 + oy * step, p // 2 + step // 2 + ox * step
+                tok = _chunk_tokens(backbone, padded[:, y0 : y0 + h, x0 : x0 + w], device)
+                if grid is None:
+                    grid = tok.new_empty(tok.shape[0], h // step, w // step, tok.shape[-1])
+                grid[:, oy::shifts, ox::shifts] = tok
+    maps = grid.repeat_interleave(tub, dim=0)[:t]
+    return F.normalize(maps, dim=-1).cpu()
+
+
+def _neighbourhood(h: int, w: int, radius: int) -> torch.Tensor:
+    """Bool (h*w, h*w): cell pairs within `radius` cells (Chebyshev distance)."""
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    ys, xs = ys.flatten(), xs.flatten()
+    return ((ys[:, None] - ys[None]).abs() <= radius) & ((xs[:, None] - xs[None]).abs() <= radius)
+
+
+def propagate(feats: torch.Tensor, first: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
+    """feats (T, h, w, D) unit length, first (K+1, h, w) soft labels -> (T, K+1, h, w)."""
+    t, h, w, d = feats.shape
+    near = _neighbourhood(h, w, cfg.radius)
+    flat = feats.reshape(t, h * w, d)
+    labels = [first.reshape(first.shape[0], h * w)]
+    for i in range(1, t):
+        sources = [0, *range(max(1, i - cfg.context), i)]
+        src = flat[sources]  # (S, hw, D)
+        aff = torch.einsum("nd,smd->nsm", flat[i], src)  # target cell x source frame x cell
+        aff = aff.masked_fill(~near[:, None, :], float("-inf")).flatten(1)
+        k = min(cfg.topk, aff.shape[1])
+        top, idx = aff.topk(k, dim=1)
+        weight = (top / cfg.temperature).softmax(1)  # (hw, k)
+        src_labels = torch.stack([labels[s] for s in sources], 1).flatten(1)  # (K+1, S*hw)
+        labels.append((src_labels[:, idx] * weight).sum(-1))
+    return torch.stack(labels).view(t, -1, h, w)
+
+
+def one_hot_down(mask: torch.Tensor, n_labels: int, h: int, w: int) -> torch.Tensor:
+    """int (H, W) -> (n_labels, h, w) share of each label in each cell (area average)."""
+    onehot = F.one_hot(mask, n_labels).permute(2, 0, 1).float()[None]
+    return F.adaptive_avg_pool2d(onehot, (h, w))[0]
+
+
+def evaluate_sequence(
+    backbone: VideoViT, seq: Sequence, cfg: PropagationConfig, device: str = "cpu"
+) -> dict:
+    """Per object of the first frame, J and F averaged over frames 1..T-2 (DAVIS leaves out the
+    given first frame and the last); labels absent from the first frame count as background."""
+    feats = frame_features(backbone, seq.frames, cfg.short_side, device, cfg.shifts)
+    t, h, w, _ = feats.shape
+    objects = [o for o in torch.unique(seq.masks[0]).tolist() if o != 0]
+    masks = torch.where(torch.isin(seq.masks, torch.tensor(objects)), seq.masks, 0)
+    n_labels = int(masks.max()) + 1
+    soft = propagate(feats, one_hot_down(masks[0], n_labels, h, w), cfg)
+    full = F.interpolate(soft, size=masks.shape[1:], mode="bilinear", align_corners=False)
+    pred = full.argmax(1)
+    frames = range(1, t - 1) if t > 2 else range(1, t)
+    js = [sum(region_j(pred[i] == o, masks[i] == o) for i in frames) / len(frames) for o in objects]
+    fs = [
+        sum(boundary_f(pred[i] == o, masks[i] == o) for i in frames) / len(frames) for o in objects
+    ]
+    return {"j": js, "f": fs, "jf": (sum(js) + sum(fs)) / (2 * len(objects))}
+
+
+def evaluate_propagation(
+    backbone: VideoViT,
+    sequences: Iterable[Sequence],
+    total: int,
+    cfg: PropagationConfig = PropagationConfig(),
+    device: str = "cpu",
+    description: str = "propagation",
+) -> PropagationResult:
+    """DAVIS-style means in percent: J and F averaged over all objects, J&F their mean. A sequence
+    whose first frame shows no object has nothing to track: it is skipped and counted."""
+    per_seq, js, fs, skipped = {}, [], [], []
+    with ProgressBar(total, description, unit="video") as bar:
+        for seq in sequences:
+            bar.update(1)
+            if int(seq.masks[0].max()) == 0 or seq.frames.shape[0] < 2:
+                skipped.append(seq.name)
+                continue
+            r = evaluate_sequence(backbone, seq, cfg, device)
+            per_seq[seq.name] = r
+            js += r["j"]
+            fs += r["f"]
+    if not per_seq:
+        raise ValueError(
+            f"label propagation got no usable sequence ({len(skipped)} had an empty first mask "
+            "or a single frame)"
+        )
+    j, f = 100 * sum(js) / len(js), 100 * sum(fs) / len(fs)
+    return PropagationResult((j + f) / 2, j, f, len(per_seq), len(js), skipped, per_seq)

@@ -1,0 +1,203 @@
+"""`vidrop eval all`: every probe on every backbone (and the same architecture at random init),
+one eval.json and one markdown table with the command and the machine.
+
+Features are extracted once per backbone and split (all views, patch tokens included) and shared by
+kNN, linear, attentive and low-shot probes; label propagation reads its own sequences.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from vidrop.data.manifest import read_manifest
+from vidrop.eval.attentive import AttentiveConfig, attentive_probe
+from vidrop.eval.features import Features, extract_features
+from vidrop.eval.knn import knn_accuracy
+from vidrop.eval.labels import probe_sets
+from vidrop.eval.linear import LinearConfig, linear_probe
+from vidrop.eval.lowshot import lowshot
+from vidrop.eval.propagate import PropagationConfig, evaluate_propagation
+from vidrop.eval.sequences import davis_names, davis_sequences, synth_sequences
+from vidrop.eval.views import EvalViews
+from vidrop.machine import describe_machine
+from vidrop.models.vit import VideoViT
+
+
+@dataclass
+class SuiteConfig:
+    """What `eval all` runs; `propagate`: a synthetic manifest (masks/ beside), "davis:ROOT", ""."""
+
+    feature: str = "cls"  # of kNN, linear and low-shot: cls, mean or cls+mean
+    ks: tuple[int, ...] = (10, 20, 100)
+    temp: float = 0.07
+    linear: LinearConfig = field(default_factory=LinearConfig)
+    attentive: AttentiveConfig | None = field(default_factory=AttentiveConfig)
+    lowshot_fractions: tuple[float, ...] = (0.05, 0.1, 0.5)
+    lowshot_seeds: tuple[int, ...] = (0, 1, 2)
+    propagate: str = ""
+    propagate_limit: int = 0  # first N sequences (0: all)
+    propagation: PropagationConfig = field(default_factory=PropagationConfig)
+
+
+def probe_features(train: Features, val: Features, cfg: SuiteConfig, device: str = "cpu") -> dict:
+    """kNN, linear, attentive and low-shot results of one backbone's features."""
+    classes, tr, va = probe_sets(train, val, cfg.feature)
+    n = len(classes)
+    out: dict = {
+        "classes": n,
+        "n_train": len(tr.y),
+        "n_val": len(va.y),
+        "skipped_videos": tr.skipped + va.skipped,
+        "short_videos": tr.short + va.short,
+        "views": train.views.to_dict(),
+        "feature": cfg.feature,
+    }
+    t = time.perf_counter()
+    knn = knn_accuracy(tr.x, tr.y, va.x, va.y, cfg.ks, cfg.temp)
+    out["knn"] = {str(k): v for k, v in knn.items()}
+    lin = linear_probe(tr, va, n, cfg.linear, device)
+    out["linear"] = asdict(lin)
+    if cfg.lowshot_fractions:
+        rows = lowshot(
+            tr, va, n, lin.lr, lin.wd, cfg.lowshot_fractions, cfg.lowshot_seeds, cfg.linear,
+            k=20, device=device,
+        )  # fmt: skip
+        out["lowshot"] = [asdict(r) for r in rows]
+    if cfg.attentive is not None and train.patch is not None:
+        _, tr_p, va_p = probe_sets(train, val, "patch")
+        out["attentive"] = asdict(attentive_probe(tr_p, va_p, n, cfg.attentive, device))
+    out["probe_s"] = time.perf_counter() - t
+    return out
+
+
+def propagation_results(backbone: VideoViT, cfg: SuiteConfig, device: str, name: str) -> dict:
+    if cfg.propagate.startswith("davis:"):
+        root = cfg.propagate.split(":", 1)[1]
+        names = davis_names(root)
+        names = names[: cfg.propagate_limit] if cfg.propagate_limit else names
+        total, seqs = len(names), davis_sequences(root, names)
+    else:
+        total, seqs = synth_sequences(cfg.propagate, cfg.propagate_limit)
+    t = time.perf_counter()
+    r = evaluate_propagation(backbone, seqs, total, cfg.propagation, device, f"{name} propagation")
+    res = asdict(r)
+    res.pop("per_sequence")
+    return {**res, "config": asdict(cfg.propagation), "source": cfg.propagate,
+            "seconds": time.perf_counter() - t}  # fmt: skip
+
+
+def evaluate_backbone(
+    name: str,
+    backbone: VideoViT,
+    train_csv: str,
+    val_csv: str,
+    views: EvalViews,
+    cfg: SuiteConfig,
+    device: str = "cpu",
+    batch_size: int = 8,
+    num_workers: int = 1,
+) -> dict:
+    t = time.perf_counter()
+    want_tokens = cfg.attentive is not None
+    feats = [
+        extract_features(
+            backbone,
+            read_manifest(csv),
+            views,
+            want_tokens,
+            batch_size,
+            num_workers,
+            device,
+            f"{name} {split}",
+        )  # fmt: skip
+        for split, csv in (("train", train_csv), ("val", val_csv))
+    ]
+    result = {"extract_s": time.perf_counter() - t, **probe_features(*feats, cfg, device)}
+    if cfg.propagate:
+        result["propagation"] = propagation_results(backbone, cfg, device, name)
+    return result
+
+
+def headline(r: dict) -> dict[str, float | str]:
+    """The table's columns for one backbone."""
+    row: dict[str, float | str] = {f"kNN k={k}": v for k, v in r["knn"].items()}
+    row["linear"] = r["linear"]["top1"]
+    if "attentive" in r:
+        row["attentive"] = r["attentive"]["top1"]
+    for ls in r.get("lowshot", []):
+        row[f"linear {ls['fraction']:.0%} labels"] = (
+            f"{ls['linear_mean']:.1f} ± {ls['linear_std']:.1f}"
+        )
+    if "propagation" in r:
+        row["J&F"] = r["propagation"]["jf_mean"]
+    return row
+
+
+def markdown_table(report: dict) -> str:
+    rows = {name: headline(r) for name, r in report["backbones"].items()}
+    cols = list(next(iter(rows.values())))
+    lines = [
+        f"Command: `{report['command']}`",
+        "",
+        f"Machine: {report['machine'].get('cpu')} ({report['machine'].get('cpu_cores')} cores), "
+        f"torch {report['machine'].get('torch')}, device {report['device']}",
+        "",
+        "| backbone | " + " | ".join(cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for name, row in rows.items():
+        cells = [f"{v:.1f}" if isinstance(v, float) else str(v) for v in row.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    first = next(iter(report["backbones"].values()))
+    lines += [
+        "",
+        f"Top-1 in percent; {first['classes']} classes, {first['n_train']} train / "
+        f"{first['n_val']} val videos, views {first['views']['clips']} clips x "
+        f"{first['views']['crops']} crops; feature {first['feature']}; low-shot: mean ± std over "
+        "seeds; J&F: DAVIS protocol label propagation.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    js, md = out / "eval.json", out / "eval.md"
+    js.write_text(json.dumps(report, indent=2))
+    md.write_text(markdown_table(report))
+    return js, md
+
+
+def run_suite(
+    backbones: dict[str, VideoViT],
+    train_csv: str,
+    val_csv: str,
+    views: EvalViews,
+    cfg: SuiteConfig,
+    out: str | Path,
+    command: str,
+    device: str = "cpu",
+    batch_size: int = 8,
+    num_workers: int = 1,
+) -> dict:
+    """Evaluate every backbone (name -> model) and write eval.json and eval.md under `out`."""
+    report = {
+        "command": command,
+        "machine": describe_machine(),
+        "device": device,
+        "train": train_csv,
+        "val": val_csv,
+        "backbones": {},
+    }
+    torch.manual_seed(0)
+    for name, model in backbones.items():
+        report["backbones"][name] = evaluate_backbone(
+            name, model, train_csv, val_csv, views, cfg, device, batch_size, num_workers
+        )
+    write_report(report, out)
+    return report
