@@ -27,3 +27,15 @@ def test_snippets_cover_the_video_every_step_frames(synth_data, tmp_path):
         direct = model.forward_features(normalize(frames.permute(3, 0, 1, 2)[None]))["cls"][0]
     torch.testing.assert_close(torch.from_numpy(feats[2]), direct, rtol=1e-4, atol=1e-4)
     assert json.loads((tmp_path / "index.json").read_text())["step"] == 3
+
+
+def test_two_videos_with_one_file_name_are_refused(synth_data, tmp_path):
+    import pytest
+
+    from vidrop.data.manifest import Entry, ManifestError
+
+    manifest = read_manifest(synth_data["val"])
+    manifest.entries = [manifest.entries[0], Entry("/other/" + manifest.entries[0].path[-9:], "x")]
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64))
+    with pytest.raises(ManifestError, match="occur twice"):
+        extract_snippets(model, manifest, EvalViews(4, 64, 2), tmp_path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidrop.data.manifest import Manifest
+from vidrop.data.manifest import Manifest, ManifestError
 from vidrop.data.sampling import clip_span
 from vidrop.data.video import VideoError, iter_frames, probe
 from vidrop.data.views import normalize
@@ -65,6 +65,13 @@ def extract_snippets(
 ) -> dict:
     """One OUT/<video stem>.npy per video and OUT/index.json; unreadable videos are listed there
     with the reason and skipped. Videos already written are kept (a stopped run resumes)."""
+    stems = [Path(p).stem for p in manifest.paths]
+    if len(set(stems)) < len(stems):
+        twice = sorted({s for s in stems if stems.count(s) > 1})
+        raise ManifestError(
+            f"{manifest.source}: file names {twice[:3]} occur twice; snippet files are named by "
+            "the video's file name, so give each video a distinct one"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     backbone.eval().to(device)
