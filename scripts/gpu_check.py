@@ -211,7 +211,8 @@ def summarize(r: dict) -> str:
     if "results" in r and "ratios" in r:
         parts = [f"{x['method']} {x['samples_per_s']:.1f}/s (b{x['batch']})" for x in r["results"]]
         return ", ".join(parts) + "; " + ", ".join(f"{k} {v:.2f}x" for k, v in r["ratios"].items())
-    if "results" in r and r["results"] and "largest_batch_in_budget" in r["results"][0]:
+    listed = isinstance(r.get("results"), list) and r["results"]
+    if listed and "largest_batch_in_budget" in r["results"][0]:
         x = r["results"][0]
         best = x["largest_batch_in_budget"]
         return f"largest ViT-B batch in 24 GiB: {best}, {x['samples_per_s']:.1f} samples/s"
@@ -225,8 +226,12 @@ def summarize(r: dict) -> str:
     if "encode_frames_per_s" in r:
         return f"store -> device decode: {r['clips_per_s']:.0f} clips/s, loss {r['loss']:.3f}"
     if "results" in r:
-        ours, rnd = r["results"]["vidrop"]["knn_top1"], r["results"]["random_init"]["knn_top1"]
-        return f"kNN {ours:.1f} vs random {rnd:.1f}, pretrain {r['timings']['pretrain_s']:.0f}s"
+        ours, rnd = r["results"]["vidrop"], r["results"]["random_init"]
+        scores = ", ".join(
+            f"{m} {ours[m]:.1f} vs {rnd[m]:.1f}" for m in ("kNN k=20", "linear", "J&F")
+        )
+        t = r["timings"]
+        return f"{scores}; pretrain {t['pretrain_s']:.0f}s, eval all {t['eval_s']:.0f}s"
     return str(r)[:80]
 
 

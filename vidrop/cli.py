@@ -163,6 +163,7 @@ def cmd_bench_loader(args: argparse.Namespace) -> None:
         0,
         args.json,
         args.overrides,
+        args.min_seconds,
     )
 
 
@@ -271,7 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument(
         "--config", default="vit_s", help="recipe whose views to build (default: paper)"
     )
-    bl.add_argument("--videos", type=int, default=32, help="videos timed per loader")
+    bl.add_argument("--videos", type=int, default=32, help="videos timed per loader, at least")
+    bl.add_argument(
+        "--min-seconds", type=float, default=10.0, help="time each loader this long, at least"
+    )
     bl.add_argument("--batch", type=int, default=8, help="videos per batch")
     bl.add_argument("--workers", type=int, default=2, help="loader workers (same for both)")
     bl.add_argument("--json", help="write the measurements to this JSON file")

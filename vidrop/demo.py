@@ -13,7 +13,7 @@ from rich.table import Table
 
 from vidrop.config import load_config
 from vidrop.data.synth import SynthSpec, make_dataset
-from vidrop.eval.features import views_of_backbone
+from vidrop.eval.features import default_device, views_of_backbone
 from vidrop.eval.propagate import PropagationConfig
 from vidrop.eval.suite import SuiteConfig, headline, run_suite
 from vidrop.machine import describe_machine
@@ -58,7 +58,7 @@ def run_demo(
     suite = SuiteConfig(propagate=data["val"], propagation=PropagationConfig(shifts=DEMO_SHIFTS))
     ev = run_suite(
         {"vidrop": pretrained, "random_init": random_init}, data["train"], data["val"], views,
-        suite, out, command,
+        suite, out, command, default_device(),
     )  # fmt: skip
     rows = {name: headline(r) for name, r in ev["backbones"].items()}
     timings["eval_s"] = time.perf_counter() - t2

@@ -1,11 +1,13 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import manifest_rows
 from vidrop.config import ViewsConfig
 from vidrop.data.dataset import TooManyBrokenVideos, ViewDataset, collate_views
 from vidrop.data.source import VideoSource
+from vidrop.data.views import is_channels_last
 
 VIEWS = ViewsConfig(
     large_clips=2,
@@ -65,3 +67,11 @@ def test_frame_cache_gives_the_same_views(synth_data):
     tiny = ViewDataset(VideoSource(paths(synth_data), cache_mb=0), VIEWS, seed=0)
     tiny[(1, 0)]
     assert not tiny.source.cache.videos  # disabled
+
+
+def test_batches_stay_channels_last_with_the_same_values(synth_data):
+    ds = ViewDataset(VideoSource(paths(synth_data)[:2]), VIEWS, seed=0)
+    samples = [ds[(0, 0)], ds[(1, 0)]]
+    batch = collate_views(samples)
+    assert is_channels_last(batch["large"]) and is_channels_last(batch["small"])
+    assert torch.equal(batch["large"], torch.stack([s["large"].contiguous() for s in samples]))

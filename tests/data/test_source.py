@@ -7,7 +7,7 @@ from vidrop.compress.device_decode import DeviceDecoder
 from vidrop.config import ViewsConfig
 from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.source import PendingView, PixelBlock, StoreSource, VideoSource
-from vidrop.data.views import CropBox
+from vidrop.data.views import CropBox, is_channels_last, views_buffer
 
 VIEWS = ViewsConfig(
     large_clips=2, large_frames=8, large_size=32, small_clips=3, small_frames=4, small_size=16,
@@ -26,6 +26,22 @@ def test_code_block_views_equal_views_of_the_fully_decoded_video(code_store):
             a = block.view(frames, box, 24, flip)
             b = pixels.view(frames, box, 24, flip)
             assert a.shape == (3, 4, 24, 24) and torch.equal(a, b)
+
+
+def test_channels_last_slots_hold_the_same_views(code_store):
+    """The loaders' slots are stored (T, H, W, 3); filling one gives the plain view's values."""
+    source = StoreSource(str(code_store))
+    full = source.store.codebook.decode(torch.from_numpy(source.store.codes(1).astype(np.int64)))
+    blocks = [source.load(1, np.arange(4)), PixelBlock(full, {i: i for i in range(len(full))})]
+    for block in blocks:
+        for flip in (False, True):
+            slot = views_buffer(1, 3, 24)[0]
+            assert is_channels_last(slot)
+            out = block.view(np.array([0, 2, 5]), CropBox(4, 6, 30, 41), 24, flip, slot)
+            assert out is slot
+            assert torch.equal(
+                slot, block.view(np.array([0, 2, 5]), CropBox(4, 6, 30, 41), 24, flip)
+            )
 
 
 def test_store_and_video_sources_give_same_shapes_and_deterministic_views(code_store):

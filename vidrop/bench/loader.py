@@ -13,30 +13,52 @@ from torch.utils.data import DataLoader
 
 from vidrop.config import ViewsConfig, load_config
 from vidrop.data.dataset import ViewDataset, collate_views
+from vidrop.data.malloc import worker_init
 from vidrop.data.manifest import read_manifest
 from vidrop.data.source import ClipSource, StoreSource, VideoSource
 from vidrop.machine import command_line, describe_machine
 from vidrop.progress import console
 
 
+class _Batches:
+    """Endless batches of keys cycling over the source's videos (a new epoch per cycle, so
+    every draw differs); the timing loop decides when to stop."""
+
+    def __init__(self, n_videos: int, batch: int) -> None:
+        self.n_videos, self.batch = n_videos, batch
+
+    def __iter__(self):
+        i = 0
+        while True:
+            yield [((i + j) % self.n_videos, (i + j) // self.n_videos) for j in range(self.batch)]
+            i += self.batch
+
+
 def _time_source(
-    source: ClipSource, views: ViewsConfig, videos: int, batch: int, workers: int, seed: int
+    source: ClipSource,
+    views: ViewsConfig,
+    videos: int,
+    batch: int,
+    workers: int,
+    seed: int,
+    min_seconds: float,
 ) -> dict[str, Any]:
-    """Views of `videos` samples (cycling over the source) in batches of `batch` videos; the
-    first batch per worker is excluded (worker start-up)."""
+    """Views of at least `videos` samples AND for at least `min_seconds` (a fast loader is timed
+    over as long a span as a slow one), in batches of `batch` videos; the first batch per worker
+    is excluded (worker start-up)."""
     data = ViewDataset(source, views, seed)
-    n_batches = -(-videos // batch) + max(workers, 1)
-    keys = [
-        [(i % len(source), 0) for i in range(j * batch, (j + 1) * batch)] for j in range(n_batches)
-    ]
-    loader = DataLoader(data, batch_sampler=keys, num_workers=workers, collate_fn=collate_views)
+    loader = DataLoader(
+        data, batch_sampler=_Batches(len(source), batch), num_workers=workers,
+        collate_fn=collate_views, worker_init_fn=worker_init,
+    )  # fmt: skip
     it = iter(loader)
     first = [next(it) for _ in range(max(workers, 1))]
     start = time.perf_counter()
     n = 0
-    for b in it:
-        n += len(b["large"])
+    while n < videos or time.perf_counter() - start < min_seconds:
+        n += len(next(it)["large"])
     seconds = time.perf_counter() - start
+    del it  # stops the workers
     clips = n * (views.large_clips + views.small_clips)
     b = first[0]
     return {
@@ -60,6 +82,7 @@ def bench_loader(
     seed: int = 0,
     json_path: str | None = None,
     overrides: list[str] | None = None,
+    min_seconds: float = 10.0,
 ) -> dict[str, Any]:
     """Both sources read the videos the store holds, in the store's order; `data` (the manifest
     the store was encoded from) must list them all."""
@@ -88,9 +111,10 @@ def bench_loader(
         },
         "workers": workers,
         "batch": batch,
+        "min_seconds": min_seconds,
     }
     for name, source in sources.items():
-        results[name] = _time_source(source, views, videos, batch, workers, seed)
+        results[name] = _time_source(source, views, videos, batch, workers, seed, min_seconds)
     same = all(results["pyav"][k] == results["store"][k] for k in ("large", "small"))
     results["same_shapes_and_dtype"] = same
     results["speedup"] = results["store"]["clips_per_s"] / results["pyav"]["clips_per_s"]

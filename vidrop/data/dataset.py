@@ -16,7 +16,7 @@ from vidrop.config import ViewsConfig
 from vidrop.data.sampling import clip_indices
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
-from vidrop.data.views import random_resized_box
+from vidrop.data.views import is_channels_last, random_resized_box, views_buffer
 
 
 class TooManyBrokenVideos(RuntimeError):
@@ -56,12 +56,8 @@ class ViewDataset(Dataset):
         plan = self._clip_plan(self.source.num_frames(index), rng)
         block = self.source.load(index, np.concatenate(plan))
         h, w = block.height, block.width
-        large_views = torch.empty(
-            v.large_clips, 3, v.large_frames, v.large_size, v.large_size, dtype=torch.uint8
-        )
-        small_views = torch.empty(
-            v.small_clips, 3, v.small_frames, v.small_size, v.small_size, dtype=torch.uint8
-        )
+        large_views = views_buffer(v.large_clips, v.large_frames, v.large_size)
+        small_views = views_buffer(v.small_clips, v.small_frames, v.small_size)
         clips = []
         for k, idx in enumerate(plan):
             large = k < v.large_clips
@@ -95,15 +91,20 @@ class ViewDataset(Dataset):
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """torch.stack; inside a loader worker straight into shared memory, as torch's default
-    collate does, so the batch is not copied once more on its way to the main process."""
+    """torch.stack, keeping channels-last views channels-last (a plain copy, no transposition);
+    inside a loader worker straight into shared memory, as torch's default collate does, so the
+    batch is not copied once more on its way to the main process."""
+    channels_last = all(is_channels_last(t) for t in tensors)
+    if channels_last:
+        tensors = [t.movedim(-4, -1) for t in tensors]
     if get_worker_info() is None:
-        return torch.stack(tensors)
-    first = tensors[0]
-    numel = first.numel() * len(tensors)
-    storage = first.untyped_storage()._new_shared(numel * first.element_size(), device="cpu")
-    out = first.new(storage).view(len(tensors), *first.shape)
-    return torch.stack(tensors, out=out)
+        out = torch.stack(tensors)
+    else:
+        first = tensors[0]
+        numel = first.numel() * len(tensors)
+        storage = first.untyped_storage()._new_shared(numel * first.element_size(), device="cpu")
+        out = torch.stack(tensors, out=first.new(storage).view(len(tensors), *first.shape))
+    return out.movedim(-1, -4) if channels_last else out
 
 
 def collate_views(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -145,10 +145,17 @@ class VideoSource:
         return PixelBlock(video, {int(f): i for i, f in enumerate(union)})
 
 
+def mirrored_table(table: torch.Tensor, patch: int) -> torch.Tensor:
+    """The codebook (K, p*p*3) with every patch flipped left-right."""
+    k = table.shape[0]
+    return table.view(k, patch, patch, 3).flip(2).reshape(k, -1).contiguous()
+
+
 @dataclass
 class CodeBlock:
     codes: np.ndarray  # uint16 (frames, gh, gw), usually a memory map
     table: torch.Tensor  # uint8 (K, p*p*3)
+    mirrored: torch.Tensor  # the same with every patch flipped left-right
     patch: int
     on_device: bool  # hand out PendingView (codes) instead of pixels
 
@@ -171,13 +178,18 @@ class CodeBlock:
         p = self.patch
         r0, c0 = box.top // p, box.left // p
         r1, c1 = -(-(box.top + box.height) // p), -(-(box.left + box.width) // p)
-        codes = torch.from_numpy(self.codes[np.asarray(frames), r0:r1, c0:c1].astype(np.int32))
+        codes = self.codes[np.asarray(frames), r0:r1, c0:c1]
         rel = CropBox(box.top - r0 * p, box.left - c0 * p, box.height, box.width)
         if self.on_device:
-            return PendingView(codes, rel, size, flip)
+            return PendingView(torch.from_numpy(codes.astype(np.int32)), rel, size, flip)
         from vidrop.compress.patches import decode_codes
 
-        return crop_resize(decode_codes(codes, self.table), rel, size, flip, out)
+        table = self.table
+        if flip:  # mirror the codes' columns and every patch: the lookup yields mirrored pixels
+            codes, table = codes[..., ::-1], self.mirrored
+            rel = CropBox(rel.top, (c1 - c0) * p - rel.left - rel.width, rel.height, rel.width)
+        pixels = decode_codes(torch.from_numpy(codes.astype(np.int32)), table)
+        return crop_resize(pixels, rel, size, False, out)
 
 
 class StoreSource:
@@ -189,6 +201,8 @@ class StoreSource:
 
         self.store = CodeStore(store)
         self.table = self.store.codebook.table
+        # flipped views decode from mirrored codes and patches: no flip pass over the pixels
+        self.mirrored = mirrored_table(self.table, self.store.patch)
         self.on_device = decode_on_device
 
     def __len__(self) -> int:
@@ -201,4 +215,6 @@ class StoreSource:
         return self.store.videos[index].frames
 
     def load(self, index: int, frames: np.ndarray) -> CodeBlock:
-        return CodeBlock(self.store.codes(index), self.table, self.store.patch, self.on_device)
+        return CodeBlock(
+            self.store.codes(index), self.table, self.mirrored, self.store.patch, self.on_device
+        )

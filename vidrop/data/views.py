@@ -88,18 +88,34 @@ def crop_resize(
 ) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> uint8 (3, T, size, size): crop `box`, resize (antialiased), flip.
 
-    The resize leaves (T, size, size, 3) memory; the flip and the move of channels first happen
-    in one copy (numpy's strided copy on the CPU: about 2x faster than torch's for uint8),
-    straight into `out` when given (e.g. the sample's slot, saving a stack)."""
+    The resize leaves (T, size, size, 3) memory. Into an `out` laid out channels-last
+    (`views_buffer`, the training loaders' slots) the flip happens in a plain copy with the
+    channels left in place; otherwise the flip and the move of channels first happen in one copy
+    (numpy's strided copy on the CPU: about 2x faster than torch's for uint8)."""
     x = resize_uint8(crop(frames, box).permute(0, 3, 1, 2), (size, size)).permute(1, 0, 2, 3)
     if x.device.type != "cpu":
         x = x.flip(-1) if flip else x
         return out.copy_(x) if out is not None else x.contiguous()
+    if out is not None and is_channels_last(out):
+        src = x.permute(1, 2, 3, 0).numpy()  # (T, size, size, 3), contiguous
+        np.copyto(out.permute(1, 2, 3, 0).numpy(), src[:, :, ::-1] if flip else src)
+        return out
     arr = x.numpy()[..., ::-1] if flip else x.numpy()
     if out is None:
         return torch.from_numpy(np.ascontiguousarray(arr))
     np.copyto(out.numpy(), arr)
     return out
+
+
+def views_buffer(clips: int, frames: int, size: int) -> torch.Tensor:
+    """Uninitialised uint8 (clips, 3, frames, size, size) stored channels-last, (clips, frames,
+    size, size, 3) in memory: the resize's own layout, so filling a slot moves no channel."""
+    return torch.empty(clips, frames, size, size, 3, dtype=torch.uint8).permute(0, 4, 1, 2, 3)
+
+
+def is_channels_last(views: torch.Tensor) -> bool:
+    """Whether (..., 3, T, H, W) views are stored as (..., T, H, W, 3)."""
+    return views.movedim(-4, -1).is_contiguous()
 
 
 def normalize(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from vidrop import dist
 from vidrop.config import Config, ConfigError, save_config
 from vidrop.data.dataset import ViewDataset, collate_views
+from vidrop.data.malloc import worker_init
 from vidrop.data.sampler import EpochBatchSampler
 from vidrop.machine import resolve_device
 from vidrop.models.export import save_backbone
@@ -171,6 +172,7 @@ class Trainer:
             batch_sampler=sampler,
             num_workers=workers,
             collate_fn=collate_views,
+            worker_init_fn=worker_init,
             pin_memory=self.device.type == "cuda",
             persistent_workers=workers > 0,
             prefetch_factor=4 if workers > 0 else None,
