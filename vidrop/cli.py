@@ -21,7 +21,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from vidrop.data.dataset import TooManyBrokenVideos
     from vidrop.data.manifest import ManifestError
     from vidrop.data.video import VideoError
-    from vidrop.eval.labels import LabelError
+    from vidrop.eval.errors import EvalError
     from vidrop.train.checkpoint import CheckpointError
 
     return (
@@ -31,7 +31,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         CheckpointError,
         TooManyBrokenVideos,
         StoreError,
-        LabelError,
+        EvalError,
         FileNotFoundError,
         FileExistsError,
     )

@@ -35,3 +35,16 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
         assert r["propagation"]["sequences"] + len(r["propagation"]["skipped"]) == 3
     table = (tmp_path / "eval.md").read_text()
     assert "| a |" in table and "| b |" in table and "J&F" in table and "`cmd`" in table
+
+
+def test_patch_tokens_that_would_not_fit_are_refused_before_extracting():
+    import pytest
+
+    from vidrop.eval.errors import EvalError
+    from vidrop.eval.suite import check_token_memory
+
+    model = VideoViT(ViTConfig(arch="vit_b", depth=1, num_frames=16, img_size=224))
+    views = EvalViews(frames=16, size=224, stride=4, clips=5, crops=3)
+    check_token_memory(model, views, 100, 16.0)  # 100 videos: 3.4 GiB, fine
+    with pytest.raises(EvalError, match=r"33\.6 GiB of patch tokens .*--no-attentive"):
+        check_token_memory(model, views, 1000, 16.0)

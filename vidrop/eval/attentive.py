@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidrop.eval.errors import EvalError
 from vidrop.eval.labels import LabelledSet
 from vidrop.eval.probe import average_views, standardizer, stratified_holdout, topk_accuracy
 
@@ -114,7 +115,7 @@ def attentive_probe(
 ) -> AttentiveResult:
     fit, held = stratified_holdout(train.y, cfg.holdout, cfg.seed)
     if len(held) == 0:
-        raise ValueError("the attentive probe needs at least 2 training videos in some class")
+        raise EvalError("the attentive probe needs at least 2 training videos in some class")
     x, y = train.x.to(device), train.y.to(device)
     mean, std = standardizer(x[fit.to(device)])
     held_acc = []

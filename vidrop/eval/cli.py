@@ -193,6 +193,7 @@ def cmd_propagate(args: argparse.Namespace) -> None:
 
 
 def cmd_all(args: argparse.Namespace) -> None:
+    from vidrop.eval.attentive import AttentiveConfig
     from vidrop.eval.propagate import PropagationConfig
     from vidrop.eval.suite import SuiteConfig, markdown_table, run_suite
 
@@ -205,6 +206,8 @@ def cmd_all(args: argparse.Namespace) -> None:
         models["random init"] = _backbone(args.backbone[0], True, args.seed)[0]
     cfg = SuiteConfig(
         feature=args.feature,
+        attentive=None if args.no_attentive else AttentiveConfig(),
+        max_token_gib=args.max_token_gib,
         propagate=f"davis:{args.davis}" if args.davis else (args.synth or ""),
         propagate_limit=args.limit,
         propagation=PropagationConfig(short_side=args.short_side, shifts=args.shifts),
@@ -326,6 +329,10 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
     al.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline")
     al.add_argument("--device", default="auto")
     al.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
+    al.add_argument("--no-attentive", action="store_true", help="skip the attentive probe")
+    al.add_argument(
+        "--max-token-gib", type=float, default=16.0, help="memory the attentive probe may hold"
+    )
     _add_views(al)
     _add_propagation(al)
     al.set_defaults(func=cmd_all)

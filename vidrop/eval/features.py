@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from vidrop.data.manifest import Manifest
 from vidrop.data.video import VideoError, probe
 from vidrop.data.views import normalize
+from vidrop.eval.errors import EvalError
 from vidrop.eval.views import EvalViews, is_short, read_views
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
@@ -79,7 +80,7 @@ class Features:
             meta = f.metadata() or {}
         index = json.loads(meta.get("index", "{}"))
         if index.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a vidrop features file; make one with vidrop extract")
+            raise EvalError(f"{path} is not a vidrop features file; make one with vidrop extract")
         t = load_file(str(path))
         return cls(
             t["cls"], t["mean"], t.get("patch"), t["ok"], t["short"], index["paths"],

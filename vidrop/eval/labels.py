@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import torch
 
+from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features
 
 log = logging.getLogger("vidrop")
 
 
-class LabelError(ValueError):
+class LabelError(EvalError):
     """Labels that cannot give an honest number; the message says which and what to do."""
 
 

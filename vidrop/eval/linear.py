@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from vidrop.eval.errors import EvalError
 from vidrop.eval.labels import LabelledSet
 from vidrop.eval.probe import average_views, standardizer, stratified_holdout, topk_accuracy
 
@@ -112,7 +113,7 @@ def linear_probe(
     if len(grid) > 1:
         fit, held = (i.to(device) for i in stratified_holdout(train.y, cfg.holdout, cfg.seed))
         if len(held) == 0:
-            raise ValueError("choosing (lr, wd) needs at least 2 training videos in some class")
+            raise EvalError("choosing (lr, wd) needs at least 2 training videos in some class")
         w, b, mean, std = fit_heads(fit, lrs, wds)
         probs = average_views(head_logits(w, b, (x[held] - mean) / std).flatten(0, 1))
         probs = probs.unflatten(0, (len(grid), len(held)))

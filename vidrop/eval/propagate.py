@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from vidrop.data.video import resize_short_side
 from vidrop.data.views import normalize
+from vidrop.eval.errors import EvalError
 from vidrop.eval.segmentation_metrics import boundary_f, region_j
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
@@ -90,7 +91,7 @@ def frame_features(
     else:
         step = p // shifts
         if step * shifts != p or step % 2:
-            raise ValueError(f"shifts={shifts} must split the patch size {p} into even steps")
+            raise EvalError(f"shifts={shifts} must split the patch size {p} into even steps")
         padded = F.pad(frames.permute(0, 3, 1, 2).float(), (p, p, p, p), mode="replicate")
         padded = padded.to(torch.uint8).permute(0, 2, 3, 1)
         grid = None
@@ -181,7 +182,7 @@ def evaluate_propagation(
             js += r["j"]
             fs += r["f"]
     if not per_seq:
-        raise ValueError(
+        raise EvalError(
             f"label propagation got no usable sequence ({len(skipped)} had an empty first mask "
             "or a single frame)"
         )

@@ -16,6 +16,7 @@ import torch
 
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.attentive import AttentiveConfig, attentive_probe
+from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, extract_features
 from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
@@ -42,6 +43,21 @@ class SuiteConfig:
     propagate: str = ""
     propagate_limit: int = 0  # first N sequences (0: all)
     propagation: PropagationConfig = field(default_factory=PropagationConfig)
+    max_token_gib: float = 16.0  # the attentive probe's patch tokens are held in memory
+
+
+def check_token_memory(backbone: VideoViT, views: EvalViews, videos: int, limit_gib: float) -> None:
+    """The attentive probe keeps every view's patch tokens (float16); refuse before extracting
+    when they would not fit, rather than fail hours later."""
+    cfg = backbone.cfg
+    tokens = (views.frames // cfg.tubelet) * (views.size // cfg.patch_size) ** 2
+    gib = videos * views.count * tokens * cfg.embed_dim * 2 / 2**30
+    if gib > limit_gib:
+        raise EvalError(
+            f"the attentive probe would hold {gib:.1f} GiB of patch tokens ({videos} videos x "
+            f"{views.count} views x {tokens} tokens x {cfg.embed_dim}); run eval all with "
+            "--no-attentive, fewer views, or raise --max-token-gib"
+        )
 
 
 def probe_features(train: Features, val: Features, cfg: SuiteConfig, device: str = "cpu") -> dict:
@@ -103,19 +119,15 @@ def evaluate_backbone(
     num_workers: int = 1,
 ) -> dict:
     t = time.perf_counter()
+    manifests = [read_manifest(train_csv), read_manifest(val_csv)]
     want_tokens = cfg.attentive is not None
+    if want_tokens:
+        check_token_memory(backbone, views, sum(len(m) for m in manifests), cfg.max_token_gib)
     feats = [
         extract_features(
-            backbone,
-            read_manifest(csv),
-            views,
-            want_tokens,
-            batch_size,
-            num_workers,
-            device,
-            f"{name} {split}",
-        )  # fmt: skip
-        for split, csv in (("train", train_csv), ("val", val_csv))
+            backbone, m, views, want_tokens, batch_size, num_workers, device, f"{name} {split}"
+        )
+        for split, m in zip(("train", "val"), manifests, strict=True)
     ]
     result = {"extract_s": time.perf_counter() - t, **probe_features(*feats, cfg, device)}
     if cfg.propagate:

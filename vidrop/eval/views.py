@@ -16,6 +16,7 @@ import torch
 from vidrop.data.sampling import clip_span, uniform_clip_starts
 from vidrop.data.video import read_frames, resize_short_side
 from vidrop.data.views import CropBox, crop_resize
+from vidrop.eval.errors import EvalError
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,9 @@ class EvalViews:
 
     def check(self) -> None:
         if min(self.frames, self.size, self.stride, self.clips) < 1:
-            raise ValueError(f"views need positive frames, size, stride and clips: {self}")
+            raise EvalError(f"views need positive frames, size, stride and clips: {self}")
         if self.crops not in (1, 3):
-            raise ValueError(f"crops must be 1 (centre) or 3 (start/centre/end), got {self.crops}")
+            raise EvalError(f"crops must be 1 (centre) or 3 (start/centre/end), got {self.crops}")
 
     def to_dict(self) -> dict:
         return asdict(self)
