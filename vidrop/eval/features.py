@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch.utils.data import DataLoader, Dataset
@@ -162,7 +161,3 @@ def views_of_backbone(meta: dict, backbone: VideoViT, clips: int = 1, crops: int
         clips=clips,
         crops=crops,
     )
-
-
-def as_numpy_labels(labels: list[str | None]) -> np.ndarray:
-    return np.asarray([lab if lab is not None else "" for lab in labels])
