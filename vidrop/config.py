@@ -119,6 +119,7 @@ class TrainConfig:
     activation_checkpointing: bool = False  # recompute block activations in backward (memory)
     threads: int = 0  # torch CPU threads (0 = torch's default)
     init: str = ""  # start from these backbone weights (vidrop, VideoMAE, HF VideoMAE, V-JEPA)
+    parallel: str = "ddp"  # under torchrun: ddp (a replica per rank) or fsdp (FSDP2, sharded)
 
 
 @dataclass
@@ -284,6 +285,7 @@ def validate(cfg: Config) -> None:
     _check(0 < o.layerwise_decay <= 1, "optim.layerwise_decay must be in (0, 1]")
     _check(o.teacher_temp > 0 and o.warmup_teacher_temp > 0, "teacher temperatures must be > 0")
     _check(cfg.train.precision in ("auto", "bf16", "fp32"), "train.precision: auto, bf16 or fp32")
+    _check(cfg.train.parallel in ("ddp", "fsdp"), "train.parallel: ddp or fsdp")
     _check(
         cfg.train.log_every >= 1 and cfg.train.checkpoint_every >= 1,
         "train.log_every and train.checkpoint_every must be >= 1",

@@ -103,3 +103,78 @@ def test_torchrun_two_processes_write_one_checkpoint_that_resumes_on_one(synth_d
                            timeout=300)  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming" in again.stderr and torch.load(run / "checkpoint.pt")["step"] == 3
+
+
+def fsdp_worker(rank: int, port: int, out: str) -> None:
+    """Sharded (FSDP2) student and teacher on half batches: gradients, one AdamW step and one EMA
+    update, all gathered to full tensors on rank 0."""
+    from vidrop.config import OptimConfig
+    from vidrop.train.optim import build_optimizer
+    from vidrop.train.parallel import full_state, shard_vidrop
+
+    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                                  world_size=WORLD)  # fmt: skip
+    large, small, keep, masks = inputs(b=B)
+    per = B // WORLD
+    sl = slice(rank * per, (rank + 1) * per)
+    torch.manual_seed(0)
+    model = ViDROP(MODEL_NO_DROP, HEAD, LossConfig()).train()
+    shard_vidrop(model)
+    optimizer = build_optimizer(model.student, OptimConfig(), fused=False)
+    terms = model(large[sl], small[sl], local_rows(keep, rank), local_rows(masks, rank), 0.05)
+    terms.loss.backward()
+    grads = [p.grad.full_tensor() for p in model.student.parameters()]  # averaged over ranks
+    optimizer.step()
+    model.update_teacher(0.9)
+    state = full_state(model)
+    loss = terms.loss.detach()
+    torch_dist.all_reduce(loss)
+    if rank == 0:
+        torch.save({"loss": loss / WORLD, "grads": grads, "state": state}, out)
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+
+
+def test_fsdp_two_processes_equal_one_process_on_the_whole_batch(tmp_path):
+    from vidrop.config import OptimConfig
+    from vidrop.train.optim import build_optimizer
+
+    out = str(tmp_path / "fsdp.pt")
+    mp.spawn(fsdp_worker, args=(free_port(), out), nprocs=WORLD, join=True)
+    got = torch.load(out, weights_only=True)
+    model, loss = run_step(*inputs(b=B))
+    torch.testing.assert_close(got["loss"], loss, atol=1e-6, rtol=1e-6)
+    for (name, p), g in zip(model.student.named_parameters(), got["grads"], strict=True):
+        rel = float((g - p.grad).norm() / p.grad.norm())
+        assert rel < 1e-6, f"{name}: relative gradient error {rel:.2e}"
+    build_optimizer(model.student, OptimConfig(), fused=False).step()
+    model.update_teacher(0.9)
+    for name, value in model.state_dict().items():  # student after AdamW, teacher after EMA
+        torch.testing.assert_close(got["state"][name], value, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_torchrun_fsdp_writes_one_checkpoint_that_resumes_on_one_process(synth_data, tmp_path):
+    """FSDP2 with gradient accumulation (one reduce-scatter per step) under torchrun."""
+    run = tmp_path / "run"
+    common = [
+        "--config", "tiny", "--out", str(run), f"data.train={synth_data['train']}",
+        "data.num_workers=0", "optim.batch_size=2", "views.small_clips=2",
+        "head.prototypes=32", "head.patch_prototypes=32", "head.hidden_dim=64",
+        "head.bottleneck_dim=16", "optim.accum_steps=2",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                "2", "-m", "vidrop", "pretrain"]  # fmt: skip
+    done = subprocess.run([*torchrun, *common, "train.max_steps=2", "train.parallel=fsdp"],
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in run.glob("*.pt*")) == ["checkpoint.pt"]
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2 and state["optimizer"]["format"] == "by-name"
+    assert all(not hasattr(v, "device_mesh") for v in state["model"].values())  # full tensors
+    assert (run / "export" / "backbone.safetensors").is_file()
+    again = subprocess.run([sys.executable, "-m", "vidrop", "pretrain", *common,
+                            "train.max_steps=3"], env=env, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming" in again.stderr and torch.load(run / "checkpoint.pt")["step"] == 3

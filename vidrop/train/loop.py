@@ -23,11 +23,19 @@ from vidrop.data.malloc import worker_init
 from vidrop.data.sampler import EpochBatchSampler
 from vidrop.machine import resolve_device
 from vidrop.models.export import save_backbone
+from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from vidrop.train.init import init_backbones
 from vidrop.train.inputs import build_source
 from vidrop.train.metrics import MetricsLog
+from vidrop.train.parallel import (
+    full_state,
+    is_sharded,
+    load_full_state,
+    load_optimizer_state,
+    optimizer_state,
+)
 from vidrop.train.schedules import build_schedules
 from vidrop.train.step import StepRunner, build_model_and_optimizer
 
@@ -90,7 +98,10 @@ class Trainer:
         self.stop_step = min(cfg.train.max_steps or self.total_steps, self.total_steps)
         self.schedules = build_schedules(o, self.epoch_length, self.global_batch)
 
-        self.model, self.optimizer = build_model_and_optimizer(cfg, self.device)
+        fresh_init = bool(cfg.train.init) and not (self.out / CHECKPOINT_NAME).exists()
+        self.model, self.optimizer = build_model_and_optimizer(
+            cfg, self.device, self._init_weights if fresh_init else None
+        )
         self.step = 0
         self.skipped: dict[str, str] = {}
         self._resume_or_start()
@@ -111,30 +122,38 @@ class Trainer:
         if ckpt_path.exists():
             state = load_checkpoint(ckpt_path)
             _check_resume_config(state["config"], self.cfg, self.out)
-            self.model.load_state_dict(state["model"])
+            load_full_state(self.model, state["model"])
             if state["optimizer"] is not None:  # None: a grown model (`vidrop expand`)
-                self.optimizer.load_state_dict(state["optimizer"])
+                try:
+                    load_optimizer_state(self.model, self.optimizer, state["optimizer"])
+                except ValueError as exc:
+                    raise ConfigError(f"{ckpt_path}: {exc}") from exc
             self.step = int(state["step"])
             self.skipped = dict(state.get("skipped", {}))
             resumed = self.step
             log.info("resuming %s from step %d", self.out, self.step)
-        elif self.cfg.train.init:  # a fresh run from existing weights (never on resume)
-            init_backbones(
-                self.model.student["backbone"], self.model.teacher["backbone"], self.cfg.train.init
-            )
         if dist.is_main():
             save_config(self.cfg, self.out / "config.yaml")
         self.metrics = MetricsLog(self.out / "metrics.jsonl", resume_step=resumed)
 
+    def _init_weights(self, model: torch.nn.Module) -> None:
+        """A fresh run from existing weights (never on resume), before any sharding."""
+        init_backbones(model.student["backbone"], model.teacher["backbone"], self.cfg.train.init)
+
     def checkpoint(self) -> None:
+        """One consolidated file from rank 0; under FSDP every rank takes part in gathering it."""
+        if not dist.is_main() and not is_sharded(self.model):
+            return
+        model_state = full_state(self.model)
+        optimizer = optimizer_state(self.model, self.optimizer)
         if not dist.is_main():
             return
         save_checkpoint(
             self.out / CHECKPOINT_NAME,
             {
                 "step": self.step,
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
+                "model": model_state,
+                "optimizer": optimizer,
                 "config": self.cfg.to_dict(),
                 "skipped": self.skipped,
             },
@@ -152,8 +171,12 @@ class Trainer:
                 "short_side": self.cfg.data.short_side,
             },
         }
+        teacher = self.model.teacher["backbone"]
+        state = full_state(teacher)  # a collective under FSDP: every rank calls it
         if dist.is_main():
-            save_backbone(self.out / "export", self.model.teacher["backbone"], extra)
+            plain = VideoViT(teacher.cfg)
+            plain.load_state_dict(state)
+            save_backbone(self.out / "export", plain, extra)
         return self.out / "export"
 
     # -- data --------------------------------------------------------------------------------

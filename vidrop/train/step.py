@@ -6,6 +6,7 @@ student/teacher loss -> backward, per-module gradient clipping, AdamW -> EMA tea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
@@ -18,6 +19,7 @@ from vidrop.data.views import normalize
 from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
 from vidrop.train.meta_arch import ViDROP
 from vidrop.train.optim import apply_schedule, build_optimizer
+from vidrop.train.parallel import is_sharded, set_gradient_sync, shard_vidrop
 from vidrop.train.schedules import Schedules
 
 
@@ -42,10 +44,16 @@ def token_plan(
 
 
 def build_model_and_optimizer(
-    cfg: Config, device: torch.device
+    cfg: Config, device: torch.device, prepare: Callable[[ViDROP], None] | None = None
 ) -> tuple[ViDROP, torch.optim.AdamW]:
+    """The meta-arch (its weights set by `prepare`, e.g. train.init, while still whole), sharded
+    when train.parallel=fsdp under torchrun, and its optimizer over the (sharded) student."""
     torch.manual_seed(cfg.train.seed)  # same seed -> same initial weights
     model = ViDROP(cfg.model, cfg.head, cfg.loss).to(device)
+    if prepare is not None:
+        prepare(model)
+    if cfg.train.parallel == "fsdp" and dist.is_enabled():
+        shard_vidrop(model)
     optimizer = build_optimizer(model.student, cfg.optim, fused=device.type == "cuda")
     return model, optimizer
 
@@ -65,8 +73,9 @@ class StepRunner:
         # Under torchrun, DDP averages the student's gradients over ranks during backward; the
         # losses are written so that this equals one process on the global batch
         # (tests/train/test_distributed.py). Buffers (softmax centres) are already all-reduced.
+        # Under train.parallel=fsdp the model is already sharded (and is its own forward model).
         self.forward_model: torch.nn.Module = model
-        if dist.is_enabled():
+        if dist.is_enabled() and not is_sharded(model):
             ids = [device.index] if device.type == "cuda" else None
             self.forward_model = DistributedDataParallel(
                 model, device_ids=ids, broadcast_buffers=False
@@ -91,9 +100,10 @@ class StepRunner:
         logs: list[dict[str, torch.Tensor]] = []
         ddp = isinstance(self.forward_model, DistributedDataParallel)
         for j, b in enumerate(micro):
-            # DDP syncs gradients once, on the last micro-batch
-            skip_sync = ddp and j < len(micro) - 1
-            with self.forward_model.no_sync() if skip_sync else nullcontext():
+            # DDP and FSDP sync gradients once, on the last micro-batch
+            last = j == len(micro) - 1
+            set_gradient_sync(self.model, last)
+            with self.forward_model.no_sync() if ddp and not last else nullcontext():
                 logs.append(self._accumulate(b, step * len(micro) + j, sched, len(micro)))
         if self.cfg.optim.clip_grad > 0:
             for module in self.model.student.values():
