@@ -155,7 +155,7 @@ def mirrored_table(table: torch.Tensor, patch: int) -> torch.Tensor:
 class CodeBlock:
     codes: np.ndarray  # uint16 (frames, gh, gw), usually a memory map
     table: torch.Tensor  # uint8 (K, p*p*3)
-    mirrored: torch.Tensor  # the same with every patch flipped left-right
+    mirrored: torch.Tensor | None  # every patch flipped left-right (None: decoded on device)
     patch: int
     on_device: bool  # hand out PendingView (codes) instead of pixels
 
@@ -202,7 +202,8 @@ class StoreSource:
         self.store = CodeStore(store)
         self.table = self.store.codebook.table
         # flipped views decode from mirrored codes and patches: no flip pass over the pixels
-        self.mirrored = mirrored_table(self.table, self.store.patch)
+        # (on the device the flip is free: the table is only needed where workers decode)
+        self.mirrored = None if decode_on_device else mirrored_table(self.table, self.store.patch)
         self.on_device = decode_on_device
 
     def __len__(self) -> int:

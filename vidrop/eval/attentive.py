@@ -118,10 +118,11 @@ def attentive_probe(
         raise EvalError("the attentive probe needs at least 2 training videos in some class")
     x, y = train.x.to(device), train.y.to(device)
     mean, std = standardizer(x[fit.to(device)])
+    x_fit, x_held = (x[fit] - mean) / std, (x[held] - mean) / std
     held_acc = []
     for lr in cfg.lrs:
-        probe = train_pooler((x[fit] - mean) / std, y[fit], n_classes, lr, cfg)
-        held_acc.append(topk_accuracy(pooler_scores(probe, (x[held] - mean) / std), y[held]))
+        probe = train_pooler(x_fit, y[fit], n_classes, lr, cfg)
+        held_acc.append(topk_accuracy(pooler_scores(probe, x_held), y[held]))
     best = max(range(len(cfg.lrs)), key=lambda i: held_acc[i])
     mean, std = standardizer(x)
     probe = train_pooler((x - mean) / std, y, n_classes, cfg.lrs[best], cfg)

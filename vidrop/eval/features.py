@@ -27,6 +27,17 @@ FEATURES = ("cls", "mean", "cls+mean")
 FORMAT = "vidrop-features-1"
 
 
+def pooled_feature(cls: torch.Tensor, mean: torch.Tensor, kind: str) -> torch.Tensor:
+    """float32 CLS token, mean patch token, or both concatenated (the last dim)."""
+    if kind == "cls":
+        return cls.float()
+    if kind == "mean":
+        return mean.float()
+    if kind == "cls+mean":
+        return torch.cat((cls, mean), dim=-1).float()
+    raise ValueError(f"unknown feature {kind!r}; choose one of {FEATURES}")
+
+
 @dataclass
 class Features:
     """Per video n and view v: cls[n, v], mean[n, v] (D floats), patch[n, v] (L, D) or None."""
@@ -46,13 +57,7 @@ class Features:
 
     def vector(self, kind: str) -> torch.Tensor:
         """(N, V, D') float32 features of one kind."""
-        if kind == "cls":
-            return self.cls.float()
-        if kind == "mean":
-            return self.mean.float()
-        if kind == "cls+mean":
-            return torch.cat((self.cls, self.mean), dim=-1).float()
-        raise ValueError(f"unknown feature {kind!r}; choose one of {FEATURES}")
+        return pooled_feature(self.cls, self.mean, kind)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -20,6 +20,7 @@ from vidrop.data.manifest import Manifest, ManifestError
 from vidrop.data.sampling import clip_span
 from vidrop.data.video import VideoError, iter_frames, probe
 from vidrop.data.views import normalize
+from vidrop.eval.features import pooled_feature
 from vidrop.eval.views import EvalViews, make_views
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
@@ -48,9 +49,7 @@ def video_snippets(
         rows = [np.minimum(s + offsets, n - 1) for s in starts[i : i + batch_size]]
         clips = make_views(frames, rows, single).to(device)
         o = backbone.forward_features(normalize(clips))
-        f = {"cls": o["cls"], "mean": o["patch"].mean(1)}
-        feat = torch.cat((f["cls"], f["mean"]), -1) if feature == "cls+mean" else f[feature]
-        out.append(feat.float().cpu())
+        out.append(pooled_feature(o["cls"], o["patch"].mean(1), feature).cpu())
     return torch.cat(out).numpy()
 
 

@@ -53,13 +53,13 @@ def set_gradient_sync(model: nn.Module, sync: bool) -> None:
 
 def full_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """Full (unsharded) CPU state dict; a collective when sharded: call it on every rank."""
-    if not is_sharded(module) and not any(_is_dtensor(p) for p in module.parameters()):
+    if not _has_shards(module):
         return module.state_dict()
     return get_model_state_dict(module, options=FULL)
 
 
 def load_full_state(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    if any(_is_dtensor(p) for p in module.parameters()):
+    if _has_shards(module):
         set_model_state_dict(module, state, options=StateDictOptions(full_state_dict=True))
     else:
         module.load_state_dict(state)
@@ -92,7 +92,8 @@ def load_optimizer_state(
         optimizer.load_state_dict(saved)
 
 
-def _is_dtensor(t: torch.Tensor) -> bool:
+def _has_shards(module: nn.Module) -> bool:
+    """Whether any parameter is a DTensor (the module or a submodule was fully_shard-ed)."""
     from torch.distributed.tensor import DTensor
 
-    return isinstance(t, DTensor)
+    return any(isinstance(p, DTensor) for p in module.parameters())
