@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 
-from vidrop.bench.step import bench_step
 from vidrop.config import load_config
 from vidrop.data.views import normalize
 from vidrop.machine import command_line, describe_machine
@@ -60,27 +59,52 @@ def bf16_agreement(config: str, device: str) -> dict:
 
 
 def compress_encode_rate(device: str, k: int, frames: int, size: tuple[int, int]) -> dict:
-    """Codes assigned per second on frames already on the device (the codebook search alone)."""
+    """Codes assigned per second to frames already on the device (the codebook search alone,
+    video decoding excluded), by the fused kernel and by the chunked torch search, and whether
+    they agree (both exact: equal codes except between equally near entries)."""
     from vidrop.compress.codebook import Codebook, CodebookMeta
 
     g = torch.Generator().manual_seed(0)
     cb = Codebook(
         torch.randint(0, 256, (k, 300), generator=g).float(), CodebookMeta(10, k, size[0])
     ).to(device)
-    x = torch.randint(0, 256, (frames, *size, 3), dtype=torch.uint8, generator=g).to(device)
-    cb.encode(x[:2])  # warm-up
+    # smooth frames, as camera footage is (uniform noise would be a needlessly odd input)
+    low = torch.rand(frames, 3, size[0] // 20, size[1] // 20, generator=g) * 255
+    img = torch.nn.functional.interpolate(low, size=size, mode="bilinear")
+    x = img.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().to(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    sync()
-    t = time.perf_counter()
-    codes = cb.encode(x)
-    sync()
-    dt = time.perf_counter() - t
-    return {"k": k, "frames": frames, "size": list(size), "seconds": dt,
-            "frames_per_s": frames / dt, "codes_max": int(codes.max())}  # fmt: skip
+    out: dict = {"k": k, "frames": frames, "size": list(size)}
+    codes = {}
+    for name, fused in (("fused", True), ("torch", False)):
+        if fused and device != "cuda":
+            continue
+        cb.encode(x, fused=fused)  # warm-up (and the kernel's tile choice, timed once per size)
+        sync()
+        t = time.perf_counter()
+        codes[name] = cb.encode(x, fused=fused)
+        sync()
+        dt = time.perf_counter() - t
+        out[f"{name}_seconds"] = dt
+        out[f"{name}_frames_per_s"] = frames / dt
+    out["frames_per_s"] = max(v for n, v in out.items() if n.endswith("_frames_per_s"))
+    if "fused" in codes:
+        same = codes["fused"] == codes["torch"]
+        out["codes_equal_fraction"] = float(same.float().mean())
+        if not bool(same.all()):  # differing codes must be equally near (ties), checked exactly
+            from vidrop.compress.patches import patchify
+
+            p = patchify(x, 10).reshape(-1, 300)[~same.flatten()][:4096].double()
+            table = cb.table.double()
+            d = lambda ids: ((p - table[ids]) ** 2).sum(1)  # noqa: E731
+            gap = d(codes["fused"].flatten()[~same.flatten()][:4096])
+            gap = gap - d(codes["torch"].flatten()[~same.flatten()][:4096])
+            out["differing_codes_max_distance_gap"] = float(gap.abs().max())
+    return out
 
 
 def compress_fit_rate(device: str, k: int, samples: int, iterations: int) -> dict:
-    """k-means on `samples` patches of smooth random images: seconds per Lloyd iteration."""
+    """A whole k-means fit (init + up to `iterations` Lloyd passes, stopping as `vidrop compress
+    fit` does) on `samples` patches of smooth random images: total seconds."""
     from vidrop.compress.kmeans import kmeans
 
     g = torch.Generator(device=device).manual_seed(0)
@@ -95,46 +119,113 @@ def compress_fit_rate(device: str, k: int, samples: int, iterations: int) -> dic
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     sync()
     t = time.perf_counter()
-    r = kmeans(x, k, iterations=iterations, seed=0, tol=0.0)
+    r = kmeans(x, k, iterations=iterations, seed=0)
     sync()
     dt = time.perf_counter() - t
     return {"k": k, "samples": len(x), "iterations": r.iterations, "seconds": dt,
             "s_per_iteration": dt / r.iterations, "inertia": r.inertia}  # fmt: skip
 
 
-def store_training(out: Path, train_csv: str, device: str, steps: int) -> dict:
-    """Codebook fit + encode of the demo videos on the device, then tiny pretraining steps from
+def store_training(out: Path, device: str, videos: int, steps: int, batch: int) -> dict:
+    """Synthetic videos -> codebook fit and encode on the device -> tiny pretraining steps from
     the store with the lookup on the device (data.decode_on=device): the GPU data path."""
     from vidrop.compress.encode import encode_dataset
     from vidrop.compress.fit import fit_codebook
+    from vidrop.data.synth import SynthSpec, make_dataset
     from vidrop.train.loop import pretrain
 
-    cb = out / "store_check" / "codebook"
-    fit_codebook(train_csv, cb, patch=8, clusters=1024, samples=200_000, short_side=0,
+    root = out / "store_check"
+    data = make_dataset(root / "data", SynthSpec(videos=videos), workers=8)
+    cb = root / "codebook"
+    fit_codebook(data["train"], cb, patch=8, clusters=1024, samples=200_000, short_side=0,
                  iterations=5, device=device, workers=4)  # fmt: skip
-    enc = encode_dataset(train_csv, cb, out / "store_check" / "store", workers=4, device=device)
-    cfg = load_config("tiny", [f"data.store={out / 'store_check' / 'store'}",
-                               "data.decode_on=device", f"train.device={device}",
-                               f"train.max_steps={steps}", "data.num_workers=4"])  # fmt: skip
-    run = pretrain(cfg, out / "store_check" / "run")
+    enc = encode_dataset(data["train"], cb, root / "store", workers=4, device=device)
+    cfg = load_config("tiny", [f"data.store={root / 'store'}", "data.decode_on=device",
+                               f"train.device={device}", f"train.max_steps={steps}",
+                               "data.num_workers=4", f"optim.batch_size={batch}"])  # fmt: skip
+    run = pretrain(cfg, root / "run")
     last = json.loads(run.metrics.read_text().splitlines()[-1])
     return {"encode_frames_per_s": enc.frames_per_s, "steps": run.step, "loss": last["loss"],
             "clips_per_s": last["clips_per_s"], "ok": math.isfinite(last["loss"])}  # fmt: skip
 
 
+def profile_step(out: Path, config: str, batch: int, overrides: list[str]) -> dict:
+    """One eager ViDROP step under torch.profiler: the ops that take the GPU's time (a table in
+    profile_<config>.txt), to see where a step goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from vidrop.bench.step import build_runner, sync_device
+
+    cfg = load_config(config, [f"optim.batch_size={batch}", *overrides])
+    device = torch.device(cfg.train.device if cfg.train.device != "auto" else "cuda")
+    runner, views = build_runner(cfg, batch, device, 100)
+    for i in range(2):
+        runner(views, 50 + i)
+    sync_device(device)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        runner(views, 52)
+        sync_device(device)
+    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    table = prof.key_averages().table(sort_by=key, row_limit=40)
+    tag = "_compiled" if cfg.train.compile else ""
+    path = out / f"profile_{config}{tag}.txt"
+    path.write_text(table)
+    print(table)
+    from torch._dynamo.utils import counters  # did compiled code run? (graphs, breaks, kernels)
+
+    dynamo = {k: dict(v) for k, v in counters.items() if k in ("frames", "stats", "graph_break")}
+    return {"table": str(path), "batch": batch, "dynamo": dynamo}
+
+
+def host_syncs(config: str, batch: int) -> dict:
+    """Synchronising CUDA calls in one eager training step (torch.cuda.set_sync_debug_mode): each
+    one stalls the host until the GPU catches up, so the host cannot queue the next work ahead."""
+    import warnings
+
+    from vidrop.bench.step import build_runner, sync_device
+
+    cfg = load_config(config, [f"optim.batch_size={batch}"])
+    device = torch.device("cuda")
+    runner, views = build_runner(cfg, batch, device, 100)
+    runner(views, 50)
+    sync_device(device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            runner(views, 51)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    where = sorted({f"{w.filename}:{w.lineno}" for w in syncs})
+    return {"syncs_per_step": len(syncs), "where": where[:10]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--budget-s", type=float, default=480, help="start no section after this")
+    ap.add_argument("--only", default="", help="comma-separated section names to run")
+    ap.add_argument("--demo", action="store_true", help="also run `vidrop demo` on the GPU")
     ap.add_argument("--smoke", action="store_true", help="CPU dry run of this script, tiny sizes")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = "cpu" if args.smoke else "cuda"
+    smoke = args.smoke
+    device = "cpu" if smoke else "cuda"
     results: dict = {"command": command_line(), "machine": describe_machine(device)}
     print(results["machine"])
+    t_start = time.perf_counter()
+    only = {x for x in args.only.split(",") if x}
 
     def section(name: str, fn) -> None:
+        if only and name not in only:
+            return
+        if time.perf_counter() - t_start > args.budget_s:
+            results[name] = {"skipped": f"past --budget-s {args.budget_s:.0f}", "wall_s": 0.0}
+            print(f"== {name}: skipped (time budget)")
+            return
         t = time.perf_counter()
         try:
             results[name] = fn()
@@ -144,88 +235,110 @@ def main() -> None:
             print(results[name]["trace"])
         results[name]["wall_s"] = time.perf_counter() - t
         shown = {k: v for k, v in results[name].items() if k != "trace"}
-        print(f"== {name}: {json.dumps(shown, default=str)[:600]}")
+        print(f"== {name}: {json.dumps(shown, default=str)[:600]}", flush=True)
+        # written after every section: a run cut short still leaves what it measured
+        (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
         if device == "cuda":
             torch.cuda.empty_cache()
 
-    section("bf16_agreement", lambda: bf16_agreement("tiny" if args.smoke else "vit_s", device))
-    benches = [
-        ("vit_s_b32_eager", "vit_s", 32, []),
-        ("vit_b_b32_eager", "vit_b", 32, []),
-        ("vit_b_b32_compile", "vit_b", 32, ["train.compile=true"]),
-        ("vit_b_b16_dense", "vit_b", 16, ["mask.drop_ratio=0.0"]),
-    ]
-    if args.smoke:
-        benches = [(n, "tiny", 2, [*e, "train.device=cpu"]) for n, _, _, e in benches[2:]]
-    for name, config, batch, extra in benches:
-        warmup = 3 if "compile" in name else 2
-        section(name, lambda c=config, b=batch, e=extra, w=warmup: bench_step(c, b, 5, w, None, e))
     from vidrop.bench.train import bench_train
 
-    if args.smoke:
-        tiny = ["views.small_clips=2", "train.device=cpu", "head.prototypes=64"]
-        section("bench_train", lambda: bench_train("tiny", batch=2, steps=1, warmup=1,
-                                                   overrides=tiny))  # fmt: skip
-    else:
-        section("bench_train_vit_b", lambda: bench_train("vit_b", batch=32, steps=5, warmup=3))
-        section("largest_batch_24gib", lambda: bench_train("vit_b", ("vidrop",), "auto", 3, 2))
-    if args.smoke:
+    # in order of what matters most, so a short lease loses the least
+    if smoke:
+        tiny = ["views.small_clips=2", "train.device=cpu", "head.prototypes=64",
+                "head.patch_prototypes=64"]  # fmt: skip
+        batches = {"vidrop": 2, "dense": 2, "videomae": 2}
+        section("bench_train_vit_b", lambda: bench_train("tiny", batch=batches, steps=1,
+                                                         warmup=1, overrides=tiny))  # fmt: skip
         section("compress_encode", lambda: compress_encode_rate(device, 256, 4, (40, 60)))
-        section("compress_fit", lambda: compress_fit_rate(device, 64, 5000, 2))
+        section("compress_fit", lambda: compress_fit_rate(device, 64, 5000, 20))
+        section("profile_vit_b", lambda: profile_step(out, "tiny", 2, tiny))
+        section("bf16_agreement", lambda: bf16_agreement("tiny", device))
+        compiled = [*tiny, "train.compile=true"]
+        section(
+            "vit_b_compiled", lambda: bench_train("tiny", ("vidrop",), 2, 1, 1, overrides=compiled)
+        )
+        section("store_training", lambda: store_training(out, device, 24, 3, 8))
     else:
+        batches = {"vidrop": 64, "dense": 16, "videomae": 128}
+        compiled = ["train.compile=true"]
+        section("bench_train_vit_b", lambda: bench_train("vit_b", batch=batches, steps=5,
+                                                         warmup=3))  # fmt: skip
+        section("host_syncs", lambda: host_syncs("vit_s", 8))
         section("compress_encode", lambda: compress_encode_rate(device, 65536, 256, (240, 320)))
-        section("compress_fit", lambda: compress_fit_rate(device, 65536, 2_500_000, 3))
-    if not args.skip_demo:
+        section("store_training", lambda: store_training(out, device, 96, 50, 32))
+        section("bf16_agreement", lambda: bf16_agreement("vit_s", device))
+        section(
+            "bench_train_vit_b_compiled",
+            lambda: bench_train("vit_b", batch=batches, steps=5, warmup=3, overrides=compiled),
+        )
+        section("profile_vit_b_compiled", lambda: profile_step(out, "vit_b", 64, compiled))
+        section("largest_batch_24gib", lambda: bench_train("vit_b", ("vidrop",), "auto", 3, 2))
+        section("profile_vit_b", lambda: profile_step(out, "vit_b", 64, []))
+        section("compress_fit", lambda: compress_fit_rate(device, 65536, 2_500_000, 20))
+    if args.demo:
         from vidrop.demo import run_demo
 
-        smoke = ["train.max_steps=3", "data.num_workers=0"]
-        extra = smoke if args.smoke else ["data.num_workers=8"]
-        videos = 48 if args.smoke else 720
-        section("demo_on_gpu", lambda: run_demo(out / "demo", videos=videos, overrides=extra))
-        train_csv = str(out / "demo" / "data" / "train.csv")
-        section(
-            "store_training",
-            lambda: store_training(out, train_csv, device, 3 if args.smoke else 100),
-        )
+        extra = ["train.max_steps=3", "data.num_workers=0"] if smoke else ["data.num_workers=8"]
+        section("demo_on_gpu", lambda: run_demo(out / "demo", videos=48 if smoke else 720,
+                                                overrides=extra))  # fmt: skip
 
-    (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"\ncommand: {results['command']}\nmachine: {results['machine']}")
     print("\n| check | result | wall s |\n|---|---|---|")
     for name, r in results.items():
         if name not in ("command", "machine"):
             print(f"| {name} | {summarize(r)} | {r['wall_s']:.0f} |")
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
 def summarize(r: dict) -> str:
     if "error" in r:
         return "ERROR " + r["error"][:80]
-    if "videos_per_s" in r:
-        peak = f"{r['peak_mem_gib']:.1f} GiB" if r["peak_mem_gib"] is not None else "-"
-        step_ms = r["step_s_median"] * 1000
-        rate = f"{r['videos_per_s']:.1f} videos/s"
-        return f"{rate}, step {step_ms:.0f} ms, peak {peak}, {r['precision']}"
+    if "skipped" in r:
+        return "skipped: " + r["skipped"]
     if "loss_rel_diff" in r:
         return (
             f"loss rel {r['loss_rel_diff']:.1e}, grad rel {r['grad_rel_diff']:.1e}, "
             f"grad cos {r['grad_cosine']:.4f}, ok={r['ok']}"
         )
-    if "results" in r and "ratios" in r:
-        parts = [f"{x['method']} {x['samples_per_s']:.1f}/s (b{x['batch']})" for x in r["results"]]
-        return ", ".join(parts) + "; " + ", ".join(f"{k} {v:.2f}x" for k, v in r["ratios"].items())
     listed = isinstance(r.get("results"), list) and r["results"]
-    if listed and "largest_batch_in_budget" in r["results"][0]:
+    if listed and r["results"][0].get("largest_batch_in_budget"):
         x = r["results"][0]
-        best = x["largest_batch_in_budget"]
-        return f"largest ViT-B batch in 24 GiB: {best}, {x['samples_per_s']:.1f} samples/s"
-    if "frames_per_s" in r:
-        return f"{r['frames_per_s']:.0f} frames/s ({r['size'][0]}x{r['size'][1]}, k={r['k']})"
+        return (
+            f"largest ViT-B batch in 24 GiB: {x['largest_batch_in_budget']}, "
+            f"{x['samples_per_s']:.1f} samples/s"
+        )
+    if listed:
+        parts = [
+            f"{x['method']} {x['samples_per_s']:.1f}/s (b{x['batch']}, MFU {_pct(x['mfu'])})"
+            for x in r["results"]
+        ]
+        ratios = ", ".join(f"{k} {v:.2f}x" for k, v in r.get("ratios", {}).items())
+        return ", ".join(parts) + (f"; {ratios}" if ratios else "")
+    if "fused_frames_per_s" in r or "torch_frames_per_s" in r:
+        rates = ", ".join(
+            f"{n} {r[f'{n}_frames_per_s']:.0f}"
+            for n in ("fused", "torch")
+            if f"{n}_frames_per_s" in r
+        )
+        agree = r.get("codes_equal_fraction")
+        agree = f", codes equal {agree:.6f}" if agree is not None else ""
+        return f"frames/s {rates} ({r['size'][0]}x{r['size'][1]}, k={r['k']}){agree}"
     if "s_per_iteration" in r:
         return (
-            f"k-means k={r['k']} on {r['samples']} patches: {r['s_per_iteration']:.1f} s per "
-            f"iteration ({r['iterations']} run)"
+            f"k-means k={r['k']} on {r['samples']} patches: {r['seconds']:.0f} s for "
+            f"{r['iterations']} iterations ({r['s_per_iteration']:.1f} s each)"
         )
     if "encode_frames_per_s" in r:
         return f"store -> device decode: {r['clips_per_s']:.0f} clips/s, loss {r['loss']:.3f}"
-    if "results" in r:
+    if "table" in r:
+        return f"op table in {r['table']}"
+    if "syncs_per_step" in r:
+        return f"{r['syncs_per_step']} host syncs per step: {', '.join(r['where'])[:120]}"
+    if "timings" in r:
         ours, rnd = r["results"]["vidrop"], r["results"]["random_init"]
         scores = ", ".join(
             f"{m} {ours[m]:.1f} vs {rnd[m]:.1f}" for m in ("kNN k=20", "linear", "J&F")

@@ -134,9 +134,9 @@ def cmd_expand(args: argparse.Namespace) -> None:
 
 
 def cmd_bench_train(args: argparse.Namespace) -> None:
-    from vidrop.bench.train import bench_train
+    from vidrop.bench.train import bench_train, parse_batch
 
-    batch = args.batch if args.batch == "auto" else int(args.batch)
+    batch = parse_batch(args.batch)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     bench_train(
         args.config, methods, batch, args.steps, args.warmup, args.budget_gib, args.json,
@@ -259,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     bt = b.add_parser("train", help="samples/s of vidrop, dense and VideoMAE training steps")
     bt.add_argument("--config", default="vit_b", help="recipe (model size and views)")
     bt.add_argument("--methods", default="vidrop,dense,videomae", help="comma-separated")
-    bt.add_argument("--batch", default="32", help="videos per step, or auto (largest that fits)")
+    bt.add_argument(
+        "--batch",
+        default="32",
+        help="videos per step, auto (largest that fits), or per method: vidrop=64,videomae=128",
+    )
     bt.add_argument("--budget-gib", type=float, default=24.0, help="memory budget for auto")
     bt.add_argument("--steps", type=int, default=5)
     bt.add_argument("--warmup", type=int, default=3)

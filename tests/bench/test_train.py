@@ -1,6 +1,6 @@
 import pytest
 
-from vidrop.bench.train import bench_train
+from vidrop.bench.train import bench_train, parse_batch
 
 pytest.importorskip("transformers")
 
@@ -8,10 +8,12 @@ pytest.importorskip("transformers")
 def test_bench_train_times_all_three_methods_in_one_run(tmp_path):
     tiny = ["views.small_clips=2", "head.prototypes=64", "head.patch_prototypes=64",
             "head.hidden_dim=64", "head.bottleneck_dim=32", "train.device=cpu"]  # fmt: skip
-    r = bench_train("tiny", batch=2, steps=1, warmup=1, json_path=str(tmp_path / "b.json"),
+    batch = parse_batch("vidrop=2,dense=2,videomae=3")
+    r = bench_train("tiny", batch=batch, steps=1, warmup=1, json_path=str(tmp_path / "b.json"),
                     overrides=tiny)  # fmt: skip
     by = {x["method"]: x for x in r["results"]}
     assert set(by) == {"vidrop", "dense", "videomae"}
+    assert [by[m]["batch"] for m in ("vidrop", "dense", "videomae")] == [2, 2, 3]
     assert all(x["samples_per_s"] > 0 and x["flops_per_step"] > 0 for x in by.values())
     # dropping half the student's tokens does less work than the dense mode
     assert by["vidrop"]["flops_per_step"] < by["dense"]["flops_per_step"]
@@ -19,3 +21,10 @@ def test_bench_train_times_all_three_methods_in_one_run(tmp_path):
     assert (
         r["ratios"]["vidrop/dense"] == by["vidrop"]["samples_per_s"] / by["dense"]["samples_per_s"]
     )
+
+
+def test_parse_batch():
+    assert parse_batch("32") == 32 and parse_batch("auto") == "auto"
+    assert parse_batch("vidrop=64, videomae=128") == {"vidrop": 64, "videomae": 128}
+    with pytest.raises(ValueError, match="no batch for method 'dense'"):
+        bench_train("tiny", ("dense",), {"vidrop": 2}, overrides=["train.device=cpu"])

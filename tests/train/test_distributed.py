@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +37,8 @@ def local_rows(rows: torch.Tensor, rank: int) -> torch.Tensor:
     return rows[idx]
 
 
-def worker(rank: int, port: int, out: str) -> None:
-    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                                  world_size=WORLD)  # fmt: skip
+def worker(rank: int, init: str, out: str) -> None:
+    torch_dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
     large, small, keep, masks = inputs(b=B)
     per = B // WORLD
     sl = slice(rank * per, (rank + 1) * per)
@@ -56,15 +54,14 @@ def worker(rank: int, port: int, out: str) -> None:
     torch_dist.destroy_process_group()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def rendezvous(tmp_path: Path) -> str:
+    """A file rendezvous: no port to pick, so no race with other processes for a free one."""
+    return f"file://{tmp_path / 'rendezvous'}"
 
 
 def test_two_processes_equal_one_process_on_the_whole_batch(tmp_path):
     out = str(tmp_path / "ddp.pt")
-    mp.spawn(worker, args=(free_port(), out), nprocs=WORLD, join=True)
+    mp.spawn(worker, args=(rendezvous(tmp_path), out), nprocs=WORLD, join=True)
     model, loss = run_step(*inputs(b=B))
     got = torch.load(out, weights_only=True)
     torch.testing.assert_close(got["loss"], loss, atol=1e-6, rtol=1e-6)
@@ -105,15 +102,14 @@ def test_torchrun_two_processes_write_one_checkpoint_that_resumes_on_one(synth_d
     assert "resuming" in again.stderr and torch.load(run / "checkpoint.pt")["step"] == 3
 
 
-def fsdp_worker(rank: int, port: int, out: str) -> None:
+def fsdp_worker(rank: int, init: str, out: str) -> None:
     """Sharded (FSDP2) student and teacher on half batches: gradients, one AdamW step and one EMA
     update, all gathered to full tensors on rank 0."""
     from vidrop.config import OptimConfig
     from vidrop.train.optim import build_optimizer
     from vidrop.train.parallel import full_state, shard_vidrop
 
-    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                                  world_size=WORLD)  # fmt: skip
+    torch_dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
     large, small, keep, masks = inputs(b=B)
     per = B // WORLD
     sl = slice(rank * per, (rank + 1) * per)
@@ -140,7 +136,7 @@ def test_fsdp_two_processes_equal_one_process_on_the_whole_batch(tmp_path):
     from vidrop.train.optim import build_optimizer
 
     out = str(tmp_path / "fsdp.pt")
-    mp.spawn(fsdp_worker, args=(free_port(), out), nprocs=WORLD, join=True)
+    mp.spawn(fsdp_worker, args=(rendezvous(tmp_path), out), nprocs=WORLD, join=True)
     got = torch.load(out, weights_only=True)
     model, loss = run_step(*inputs(b=B))
     torch.testing.assert_close(got["loss"], loss, atol=1e-6, rtol=1e-6)

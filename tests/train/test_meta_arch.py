@@ -80,3 +80,20 @@ def test_no_masked_clip_still_trains():
     terms = model(*inputs(mask_prob=0.0), teacher_temp=0.05)
     terms.loss.backward()
     assert torch.isfinite(terms.loss) and float(terms.logs["ibot_loss"]) == 0.0
+
+
+def test_masked_positions_from_the_host_give_the_same_loss():
+    """Training passes masks.nonzero() computed on the host (no device sync); the loss and every
+    gradient equal those of the forward that derives it from the masks itself."""
+    large, small, keep, masks = inputs(mask_prob=0.5)
+    results = []
+    for masked in (None, masks.nonzero(as_tuple=True)):
+        torch.manual_seed(0)
+        model = ViDROP(MODEL, HEAD, LossConfig()).train()
+        torch.manual_seed(1)
+        terms = model(large, small, keep, masks, 0.05, masked)
+        terms.loss.backward()
+        results.append((terms.loss, [p.grad for p in model.student.parameters()]))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert float(masks.sum()) > 0 and torch.equal(loss_a, loss_b)
+    assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b, strict=True))

@@ -12,7 +12,7 @@ import torch
 from vidrop.config import load_config
 from vidrop.machine import command_line, describe_machine, resolve_device
 from vidrop.train.schedules import build_schedules
-from vidrop.train.step import StepRunner, build_model_and_optimizer
+from vidrop.train.step import StepRunner, build_model_and_optimizer, compile_backbones
 
 
 def random_views(cfg, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -38,8 +38,7 @@ def build_runner(
     """A StepRunner for `cfg` (compiled when train.compile) and device-resident random views."""
     model, optimizer = build_model_and_optimizer(cfg, device)
     if cfg.train.compile:
-        model.student["backbone"].compile()
-        model.teacher["backbone"].compile()
+        compile_backbones(model)
     schedules = build_schedules(cfg.optim, schedule_steps, batch)
     return StepRunner(cfg, model, optimizer, schedules, device), random_views(cfg, batch, device)
 

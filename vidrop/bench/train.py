@@ -3,9 +3,11 @@ and transformers' VideoMAE pretraining, in one run, on device-resident inputs (d
 excluded, as in the paper's Table 5). One sample = one video (ViDROP: its 2 large + 8 small clips;
 VideoMAE: one 16-frame clip with 90% tube masking).
 
-Per method: samples/s and step time (median), peak memory, FLOPs per step counted by torch's
-FlopCounterMode on one step, MFU against the card's dense bf16 peak when the card is known, and
-with `--batch auto` (CUDA) the largest batch that fits a memory budget.
+Per method: samples/s and step time (median of 3 windows of back-to-back steps), peak memory,
+FLOPs per step counted by torch's FlopCounterMode on one step, MFU against the card's dense bf16
+peak when the card is known, and with `--batch auto` (CUDA) the largest batch that fits a memory
+budget. `train.compile=true` compiles every method (our backbones; VideoMAE's whole model). A
+method that fails (out of memory, no transformers) is reported in the table; the others still run.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def videomae_step(cfg: Config, batch: int, device: torch.device) -> Callable[[in
         use_mean_pooling=False, norm_pix_loss=True, attn_implementation="sdpa",
     )  # fmt: skip
     model = transformers.VideoMAEForPreTraining(hf_cfg).to(device).train()
+    if cfg.train.compile:
+        model.compile()
     fused = device.type == "cuda"
     optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, fused=fused)
     t, hw = v.large_frames // m.tubelet, (v.large_size // m.patch_size) ** 2
@@ -86,7 +90,13 @@ def dense_config(cfg: Config) -> Config:
 
 
 def measure(
-    method: str, cfg: Config, batch: int, device: torch.device, steps: int, warmup: int
+    method: str,
+    cfg: Config,
+    batch: int,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+    windows: int = 3,
 ) -> dict[str, Any]:
     step = make_step(method, cfg, batch, device)
     if device.type == "cuda":
@@ -97,13 +107,16 @@ def measure(
     with FlopCounterMode(display=False) as counter:
         step(warmup)
     flops = counter.get_total_flops()
+    # steps back to back, one sync per window (as in training, where the host prepares the next
+    # step while the GPU runs this one); median over `windows` windows
     times = []
-    for i in range(steps):
+    for w in range(windows):
         sync_device(device)
         t = time.perf_counter()
-        step(warmup + 1 + i)
+        for i in range(steps):
+            step(warmup + 1 + w * steps + i)
         sync_device(device)
-        times.append(time.perf_counter() - t)
+        times.append((time.perf_counter() - t) / steps)
     median = statistics.median(times)
     peak = PEAK_TFLOPS.get(_card(device))
     return {
@@ -127,9 +140,11 @@ def _card(device: torch.device) -> str:
     return next((k for k in PEAK_TFLOPS if k in name), name)
 
 
-def largest_batch(method: str, cfg: Config, device: torch.device, budget_gib: float) -> int:
-    """Largest batch whose training step fits `budget_gib` of GPU memory (doubling, then
-    bisection; each try runs two steps)."""
+def largest_batch(
+    method: str, cfg: Config, device: torch.device, budget_gib: float, start: int = 8
+) -> int:
+    """Largest batch whose training step fits `budget_gib` of GPU memory (doubling from `start`,
+    then bisection; each try runs two steps)."""
     total = torch.cuda.get_device_properties(device).total_memory / 2**30
     torch.cuda.set_per_process_memory_fraction(min(1.0, budget_gib / total), device)
 
@@ -145,7 +160,9 @@ def largest_batch(method: str, cfg: Config, device: torch.device, budget_gib: fl
         finally:
             torch.cuda.empty_cache()
 
-    lo, hi = 0, 1
+    lo, hi = 0, start
+    while not fits(hi) and hi > 1:
+        hi //= 2
     while fits(hi):
         lo, hi = hi, hi * 2
     while hi - lo > 1:
@@ -155,10 +172,21 @@ def largest_batch(method: str, cfg: Config, device: torch.device, budget_gib: fl
     return lo
 
 
+def parse_batch(text: str) -> int | str | dict[str, int]:
+    """--batch: "32", "auto", or per method "vidrop=64,videomae=128" (one method's best batch
+    differs from another's: VideoMAE's light step needs a larger batch to fill a GPU)."""
+    if text == "auto":
+        return text
+    if "=" not in text:
+        return int(text)
+    pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+    return {m.strip(): int(n) for m, n in pairs}
+
+
 def bench_train(
     config: str = "vit_b",
     methods: tuple[str, ...] = METHODS,
-    batch: int | str = 32,
+    batch: int | str | dict[str, int] = 32,
     steps: int = 5,
     warmup: int = 3,
     budget_gib: float = 24.0,
@@ -170,17 +198,25 @@ def bench_train(
     out: dict[str, Any] = {"command": command_line(), "machine": describe_machine(device),
                            "config": config, "arch": cfg.model.arch, "results": []}  # fmt: skip
     for method in methods:
-        b = batch
+        b = batch.get(method) if isinstance(batch, dict) else batch
+        if b is None:
+            raise ValueError(f"--batch names no batch for method {method!r}: {batch}")
         fit = None
-        if batch == "auto":
+        if b == "auto":
             if device.type != "cuda":
                 raise ValueError("--batch auto needs a CUDA device (it searches GPU memory)")
             fit = b = largest_batch(method, cfg, device, budget_gib)
-        r = measure(method, cfg, int(b), device, steps, warmup)
+        try:
+            r = measure(method, cfg, int(b), device, steps, warmup)
+        except (RuntimeError, ImportError) as exc:  # OOM, a failed compile, no transformers
+            r = {"method": method, "batch": int(b), "error": f"{type(exc).__name__}: {exc}"}
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
         r["largest_batch_in_budget"] = fit
         out["results"].append(r)
         print(json.dumps(r), flush=True)
-    base = {r["method"]: r["samples_per_s"] for r in out["results"]}
+    ok = [r for r in out["results"] if "error" not in r]
+    base = {r["method"]: r["samples_per_s"] for r in ok}
     if "vidrop" in base:
         out["ratios"] = {
             f"vidrop/{k}": base["vidrop"] / v for k, v in base.items() if k != "vidrop"
@@ -189,6 +225,9 @@ def bench_train(
     print("| method | batch | samples/s | step ms | TFLOP/s | MFU | peak GiB |")
     print("|---|---|---|---|---|---|---|")
     for r in out["results"]:
+        if "error" in r:
+            print(f"| {r['method']} | {r['batch']} | {r['error'][:120]} | | | | |")
+            continue
         mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
         mem = f"{r['peak_mem_gib']:.1f}" if r["peak_mem_gib"] is not None else "-"
         print(

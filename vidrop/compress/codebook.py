@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from vidrop.compress.fused_search import CENTRE, PreparedTable, available, fused_nearest
 from vidrop.compress.kmeans import nearest
 from vidrop.compress.patches import decode_codes, patchify
 
@@ -40,9 +41,12 @@ class Codebook:
         self.meta = meta
         self.centroids = centroids.float().contiguous()
         self.table = centroids.round().clamp(0, 255).to(torch.uint8)
-        # Encoding searches the uint8 table (what decoding gives back), as exact integers.
-        self._search = self.table.float()
+        # Encoding searches the uint8 table (what decoding gives back). Centred on 128 every
+        # distance is an exact integer in fp32 (and TF32/fp16 inputs): CPU, GPU and the fused
+        # kernel choose the same code.
+        self._search = self.table.float() - CENTRE
         self._search_sq = (self._search * self._search).sum(1)
+        self._fused: PreparedTable | None = None  # built on first fused encode
 
     @property
     def patch(self) -> int:
@@ -52,11 +56,28 @@ class Codebook:
         other = Codebook(self.centroids.to(device), self.meta)
         return other
 
-    def encode(self, frames: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    def encode(
+        self, frames: torch.Tensor, chunk: int = 4096, fused: bool | None = None
+    ) -> torch.Tensor:
         """uint8 (..., H, W, 3), H and W multiples of the patch -> int64 codes (..., H/p, W/p):
-        for each patch the nearest DECODED patch (table entry), on the codebook's device."""
-        x = patchify(frames.to(self.centroids.device), self.patch)
-        ids, _ = nearest(x.reshape(-1, x.shape[-1]), self._search, chunk, self._search_sq)
+        for each patch the first nearest DECODED patch (table entry), on the codebook's device.
+        `fused` (default: on CUDA with Triton) searches in one kernel (fused_search.py)."""
+        device = self.centroids.device
+        x = patchify(frames.to(device), self.patch)
+        flat = x.reshape(-1, x.shape[-1])
+        if fused is None:
+            fused = available(device)
+        if fused:
+            if self._fused is None:
+                self._fused = PreparedTable(self.table)
+            ids, _ = fused_nearest(flat, self._fused)
+        else:
+            ids = torch.cat(
+                [
+                    nearest(part.float() - CENTRE, self._search, chunk, self._search_sq)[0]
+                    for part in flat.split(16 * chunk)
+                ]
+            )
         return ids.reshape(x.shape[:-1])
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:

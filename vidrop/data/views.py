@@ -6,6 +6,7 @@ float); `normalize` turns them into ImageNet-normalised float on the training de
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -119,8 +120,19 @@ def is_channels_last(views: torch.Tensor) -> bool:
 
 
 def normalize(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 (..., C, T, H, W) -> ImageNet-normalised float, on whatever device `video` is."""
-    shape = (3, 1, 1, 1)
-    mean = torch.tensor(IMAGENET_MEAN, device=video.device, dtype=torch.float32).view(shape) * 255
-    std = torch.tensor(IMAGENET_STD, device=video.device, dtype=torch.float32).view(shape) * 255
+    """uint8 (..., C, T, H, W) -> ImageNet-normalised float, on whatever device `video` is.
+
+    Training under bf16 autocast asks for bf16 here: the first matmul would round to bf16 anyway,
+    and every copy before it (patchify, token gather) then moves half the bytes."""
+    mean, std = _mean_std(video.device)
     return ((video.float() - mean) / std).to(dtype)
+
+
+@functools.cache
+def _mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The constants once per device (building them from a list on a GPU each call would wait
+    for the GPU: a host sync in every training step)."""
+    shape = (3, 1, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(shape) * 255
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(shape) * 255
+    return mean.to(device), std.to(device)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from vidrop.models.layers import Block
+from vidrop.models.layers import Block, LayerNorm
 from vidrop.models.pos_embed import resample_grid
 from vidrop.tokens.grid import TokenGrid
 
@@ -101,7 +101,7 @@ class VideoViT(nn.Module):
             Block(d, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, r, cfg.layerscale, cfg.norm_eps)
             for r in rates
         )
-        self.norm = nn.LayerNorm(d, eps=cfg.norm_eps) if cfg.final_norm else nn.Identity()
+        self.norm = LayerNorm(d, eps=cfg.norm_eps) if cfg.final_norm else nn.Identity()
         self.activation_checkpointing = False  # a training choice (train.activation_checkpointing)
         self._init_weights()
 

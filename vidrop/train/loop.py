@@ -37,7 +37,7 @@ from vidrop.train.parallel import (
     optimizer_state,
 )
 from vidrop.train.schedules import build_schedules
-from vidrop.train.step import StepRunner, build_model_and_optimizer
+from vidrop.train.step import StepRunner, build_model_and_optimizer, compile_backbones
 
 log = logging.getLogger("vidrop")
 
@@ -108,8 +108,7 @@ class Trainer:
         self._note_skipped(list(self._known_broken.items()))  # a store's failed videos
         self.model.student["backbone"].activation_checkpointing = cfg.train.activation_checkpointing
         if cfg.train.compile:
-            self.model.student["backbone"].compile()
-            self.model.teacher["backbone"].compile()
+            compile_backbones(self.model)
         self.step_runner = StepRunner(
             cfg, self.model, self.optimizer, self.schedules, self.device, self.rank
         )
@@ -260,7 +259,9 @@ class Trainer:
             (others, dist.all_reduce_mean, float),
         ):
             if keys:
-                values = reduce(torch.stack([logs[k].detach().float() for k in keys])).tolist()
+                # logs live on the device (losses) and on the CPU (schedule values, counts)
+                stacked = torch.stack([logs[k].detach().float().to(self.device) for k in keys])
+                values = reduce(stacked).tolist()
                 record.update({k: cast(v) for k, v in zip(keys, values, strict=True)})
         record.update(
             epoch=self.step / self.epoch_length,

@@ -71,15 +71,15 @@ class ViDROP(nn.Module):
         self,
         large: torch.Tensor,
         keep: torch.Tensor,
-        masks: torch.Tensor,
+        masked: tuple[torch.Tensor, torch.Tensor],
         n_large: int,
         temp: float,
     ) -> tuple[list[torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
         """Centred teacher probabilities: CLS per large clip, and patches at the student's masked
-        positions (keep[masks] indexes the teacher's dense token grid)."""
+        positions (keep at the masked (clip, kept position) indexes the teacher's dense grid)."""
         out = self.teacher["backbone"].forward_features(large)
         cls_probs = self._center(self.teacher["dino_head"](out["cls"]), temp, "dino")
-        clip_idx, kept_pos = masks.nonzero(as_tuple=True)
+        clip_idx, kept_pos = masked
         targets = out["patch"][clip_idx, keep[clip_idx, kept_pos]]
         patch_probs = self._center(self.teacher["ibot_head"](targets), temp, "ibot")
         entropy = -(cls_probs * cls_probs.clamp_min(1e-12).log()).sum(-1).mean()
@@ -97,13 +97,20 @@ class ViDROP(nn.Module):
         keep: torch.Tensor,
         masks: torch.Tensor,
         teacher_temp: float,
+        masked: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> LossTerms:
         """large (B, L, C, T, H, W) and small (B, M, C, t, h, w) normalised views; keep and masks
-        (L*B, K) in clip-major order (see clip_major)."""
+        (L*B, K) in clip-major order (see clip_major). masked: masks.nonzero(as_tuple=True), the
+        (clip, kept position) of each masked token; training computes it on the host, where the
+        masks are drawn, because on a GPU nonzero() and masks-as-index wait for the device."""
         cfg = self.loss_cfg
         n_large, n_small = large.shape[1], small.shape[1]
+        if masked is None:
+            masked = masks.nonzero(as_tuple=True)
         large_flat = clip_major(large)
-        t_cls, t_patch, stats = self.teacher_targets(large_flat, keep, masks, n_large, teacher_temp)
+        t_cls, t_patch, stats = self.teacher_targets(
+            large_flat, keep, masked, n_large, teacher_temp
+        )
 
         s = self.student["backbone"].forward_features(large_flat, keep, masks)
         cls = [s["cls"]]
@@ -127,7 +134,11 @@ class ViDROP(nn.Module):
             dino_loss(s_small, t_cls, cfg.student_temp) / n_terms if n_small else dino_global * 0
         )
         ibot = ibot_masked_loss(
-            self.student["ibot_head"](s["patch"][masks]), t_patch, masks, cfg.student_temp
+            self.student["ibot_head"](s["patch"][masked]),
+            t_patch,
+            masks,
+            cfg.student_temp,
+            token_clip=masked[0],
         )
         # over the GLOBAL batch: identical on every rank, so data parallelism keeps it exact
         koleo = sum(koleo_loss(dist.all_gather_with_grad(c)) for c in s["cls"].chunk(n_large))

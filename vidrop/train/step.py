@@ -31,6 +31,14 @@ def step_seed(seed: int, rank: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host tensor -> device without stalling the host: pinned, then an asynchronous copy (from
+    pageable memory a CUDA copy waits)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
 def token_plan(
     cfg: Config, n_clips: int, step: int, rank: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,6 +64,14 @@ def build_model_and_optimizer(
         shard_vidrop(model)
     optimizer = build_optimizer(model.student, cfg.optim, fused=device.type == "cuda")
     return model, optimizer
+
+
+def compile_backbones(model: ViDROP) -> None:
+    """torch.compile the student and teacher backbones (train.compile), static shapes: the
+    student meets two shapes (kept large tokens, small clips) and the teacher one, so each gets
+    its own specialised graph instead of one generic dynamic-shape graph."""
+    model.student["backbone"].compile(dynamic=False)
+    model.teacher["backbone"].compile(dynamic=False)
 
 
 class StepRunner:
@@ -121,13 +137,17 @@ class StepRunner:
         per step micro_step == step, so every seed is what it was without accumulation."""
         cfg, dev = self.cfg, self.device
         torch.manual_seed(step_seed(cfg.train.seed, self.rank, micro_step) + 1)  # drop path
-        large = normalize(batch["large"].to(dev, non_blocking=True))
-        small = normalize(batch["small"].to(dev, non_blocking=True))
+        dtype = torch.bfloat16 if self.bf16 else torch.float32
+        large = normalize(batch["large"].to(dev, non_blocking=True), dtype)
+        small = normalize(batch["small"].to(dev, non_blocking=True), dtype)
         n_clips = large.shape[0] * large.shape[1]
         keep, masks = token_plan(cfg, n_clips, micro_step, self.rank)
-        keep, masks = keep.to(dev, non_blocking=True), masks.to(dev, non_blocking=True)
+        masked = masks.nonzero(as_tuple=True)  # here on the host: the GPU never waits for it
+        keep, masks, *masked = (to_device(t, dev) for t in (keep, masks, *masked))
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
-            terms = self.forward_model(large, small, keep, masks, sched["teacher_temp"])
+            terms = self.forward_model(
+                large, small, keep, masks, sched["teacher_temp"], tuple(masked)
+            )
         (terms.loss / n_micro).backward()
         n_small = small.shape[0] * small.shape[1]
         return {
