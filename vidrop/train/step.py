@@ -69,7 +69,16 @@ def build_model_and_optimizer(
 def compile_backbones(model: ViDROP) -> None:
     """torch.compile the student and teacher backbones (train.compile), static shapes: the
     student meets two shapes (kept large tokens, small clips) and the teacher one, so each gets
-    its own specialised graph instead of one generic dynamic-shape graph."""
+    its own specialised graph instead of one generic dynamic-shape graph.
+
+    Dynamo caches graphs per function, shared by every model instance (each adds its own): a
+    process that builds several compiled models (`bench train`, its batch search) passes the
+    default limit of 8 and Dynamo then silently runs eager (the third ViT-B built in one process
+    on the H200 ran eager: its profile had no compiled region)."""
+    import torch._dynamo
+
+    limit = torch._dynamo.config.recompile_limit
+    torch._dynamo.config.recompile_limit = max(limit, 64)
     model.student["backbone"].compile(dynamic=False)
     model.teacher["backbone"].compile(dynamic=False)
 
