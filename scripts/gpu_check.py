@@ -17,7 +17,7 @@ import torch
 
 from vidrop.config import load_config
 from vidrop.data.views import normalize
-from vidrop.machine import command_line, describe_machine
+from vidrop.machine import command_line, describe_machine, resolve_device
 from vidrop.train.meta_arch import ViDROP
 from vidrop.train.step import token_plan
 
@@ -157,7 +157,7 @@ def profile_step(out: Path, config: str, batch: int, overrides: list[str]) -> di
     from vidrop.bench.step import build_runner, sync_device
 
     cfg = load_config(config, [f"optim.batch_size={batch}", *overrides])
-    device = torch.device(cfg.train.device if cfg.train.device != "auto" else "cuda")
+    device = resolve_device(cfg.train.device)
     runner, views = build_runner(cfg, batch, device, 100)
     for i in range(2):
         runner(views, 50 + i)

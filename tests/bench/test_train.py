@@ -1,6 +1,6 @@
 import pytest
 
-from vidrop.bench.train import bench_train, parse_batch
+from vidrop.bench.train import bench_train, largest_fitting, parse_batch
 
 pytest.importorskip("transformers")
 
@@ -28,3 +28,15 @@ def test_parse_batch():
     assert parse_batch("vidrop=64, videomae=128") == {"vidrop": 64, "videomae": 128}
     with pytest.raises(ValueError, match="no batch for method 'dense'"):
         bench_train("tiny", ("dense",), {"vidrop": 2}, overrides=["train.device=cpu"])
+
+
+def test_largest_fitting_searches_each_size_once():
+    for limit in (0, 1, 5, 8, 39, 64, 100):
+        tried: list[int] = []
+
+        def fits(n: int, limit: int = limit, tried: list[int] = tried) -> bool:
+            tried.append(n)
+            return n <= limit
+
+        assert largest_fitting(fits, start=8) == limit
+        assert len(tried) == len(set(tried)), tried

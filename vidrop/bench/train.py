@@ -160,15 +160,23 @@ def largest_batch(
         finally:
             torch.cuda.empty_cache()
 
-    lo, hi = 0, start
-    while not fits(hi) and hi > 1:
-        hi //= 2
-    while fits(hi):
-        lo, hi = hi, hi * 2
+    try:
+        return largest_fitting(fits, start)
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0, device)
+
+
+def largest_fitting(fits: Callable[[int], bool], start: int = 8) -> int:
+    """Largest n >= 1 with fits(n) (0 if none), for a `fits` that stays False once False:
+    doubling from `start` while it fits, then bisection; every size is tried at most once."""
+    lo, hi = 0, start  # invariant: fits(lo) or lo == 0; not fits(hi) once the doubling stops
+    if fits(start):
+        lo, hi = start, 2 * start
+        while fits(hi):
+            lo, hi = hi, 2 * hi
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    torch.cuda.set_per_process_memory_fraction(1.0, device)
     return lo
 
 
