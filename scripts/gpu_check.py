@@ -202,6 +202,103 @@ def host_syncs(config: str, batch: int) -> dict:
     return {"syncs_per_step": len(syncs), "where": where[:10]}
 
 
+def sdpa_kernels(device: str, shapes: dict[str, tuple[int, int, int, int]], reps: int) -> dict:
+    """Forward + backward of scaled_dot_product_attention at a step's shapes, per kernel (the
+    `train.attention` choices), bf16: milliseconds, and each output's largest difference from the
+    flash kernel's (same inputs), so a faster kernel is also shown to compute the same thing."""
+    import torch.nn.functional as F
+
+    from vidrop.models.layers import attention_backend
+
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    out: dict = {}
+    for where, shape in shapes.items():
+        g = torch.Generator(device=device).manual_seed(0)
+        q, k, v = (torch.randn(shape, generator=g, device=device, dtype=dtype) for _ in range(3))
+        grad = torch.randn(shape, generator=g, device=device, dtype=dtype)
+        ref = None
+        for name in ("flash", "cudnn", "efficient"):
+            qq, kk, vv = (t.detach().requires_grad_() for t in (q, k, v))
+            try:
+                with attention_backend(name):
+                    o = F.scaled_dot_product_attention(qq, kk, vv)
+                    o.backward(grad)
+                    sync()
+                    t = time.perf_counter()
+                    for _ in range(reps):
+                        o = F.scaled_dot_product_attention(qq, kk, vv)
+                        o.backward(grad)
+                    sync()
+            except RuntimeError as exc:  # a kernel that cannot run this shape or card
+                out[f"{where}_{name}"] = f"{type(exc).__name__}: {str(exc)[:100]}"
+                continue
+            entry = {"ms": (time.perf_counter() - t) / reps * 1000}
+            if ref is None:
+                ref = o.detach().float()
+            entry["max_abs_diff_vs_flash"] = float((o.detach().float() - ref).abs().max())
+            out[f"{where}_{name}"] = entry
+    return out
+
+
+def step_anatomy(out: Path, config: str, batch: int, overrides: list[str], tag: str) -> dict:
+    """Where a step's wall time goes: back-to-back steps timed by the host (until each call
+    returns: the host's own cost when nothing makes it wait) and by CUDA events (the GPU's
+    span, idle gaps included); the profiler's kernel time (the GPU's busy time); the host ops
+    by self CPU time (profile_<tag>_cpu.txt); and the Python stack of the first synchronising
+    call (sync debug mode 'error' raises there)."""
+    import traceback as tb
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from vidrop.bench.step import build_runner, sync_device
+
+    torch._dynamo.reset()  # compiled graphs bake in the SDPA kernel: never reuse another run's
+    cfg = load_config(config, [f"optim.batch_size={batch}", *overrides])
+    device = resolve_device(cfg.train.device)
+    cuda = device.type == "cuda"
+    runner, views = build_runner(cfg, batch, device, 100)
+    for i in range(3):
+        runner(views, 50 + i)
+    sync_device(device)
+    n = 6
+    host: list[float] = []
+    if cuda:
+        start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+        start.record()
+    t0 = time.perf_counter()
+    for i in range(n):
+        t = time.perf_counter()
+        runner(views, 53 + i)
+        host.append(time.perf_counter() - t)
+    if cuda:
+        end.record()
+    sync_device(device)
+    wall = (time.perf_counter() - t0) / n
+    gpu_span = start.elapsed_time(end) / 1000 / n if cuda else wall
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=acts) as prof:
+        runner(views, 60)
+        sync_device(device)
+    events = prof.key_averages()
+    kernel_s = sum(e.self_device_time_total for e in events) / 1e6
+    table = events.table(sort_by="self_cpu_time_total", row_limit=30)
+    (out / f"profile_{tag}_cpu.txt").write_text(table)
+    print(table)
+    stack = None
+    if cuda:
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            runner(views, 61)
+        except RuntimeError:
+            stack = tb.format_exc().splitlines()[-14:]
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return {"tag": tag, "batch": batch, "wall_s_per_step": wall, "samples_per_s": batch / wall,
+            "host_s_per_step": sorted(host)[n // 2], "gpu_span_s_per_step": gpu_span,
+            "gpu_kernel_s_one_step": kernel_s, "first_sync_stack": stack}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -251,6 +348,8 @@ def main() -> None:
         section("bench_train_vit_b", lambda: bench_train("tiny", batch=batches, steps=1,
                                                          warmup=1, overrides=tiny))  # fmt: skip
         section("compress_encode", lambda: compress_encode_rate(device, 256, 4, (40, 60)))
+        section("sdpa_kernels", lambda: sdpa_kernels(device, {"tiny": (2, 3, 17, 64)}, 1))
+        section("anatomy_eager", lambda: step_anatomy(out, "tiny", 2, tiny, "eager"))
         section("compress_fit", lambda: compress_fit_rate(device, 64, 5000, 20))
         section("profile_vit_b", lambda: profile_step(out, "tiny", 2, tiny))
         section("bf16_agreement", lambda: bf16_agreement("tiny", device))
@@ -265,12 +364,28 @@ def main() -> None:
         section("bench_train_vit_b", lambda: bench_train("vit_b", batch=batches, steps=5,
                                                          warmup=3))  # fmt: skip
         section("host_syncs", lambda: host_syncs("vit_s", 8))
+        # ViT-B, batch 64: teacher 128 clips x 1569 tokens, student kept 128 x 236, small 512 x 145
+        shapes = {"teacher": (128, 12, 1569, 64), "student_large": (128, 12, 236, 64),
+                  "student_small": (512, 12, 145, 64)}  # fmt: skip
+        section("sdpa_kernels", lambda: sdpa_kernels(device, shapes, 10))
+        cudnn = [*compiled, "train.attention=cudnn"]
+        anatomies = {"eager": [], "eager_cudnn": cudnn[1:], "compiled": compiled,
+                     "compiled_cudnn": cudnn}  # fmt: skip
+        for tag, extra in anatomies.items():
+            section(f"anatomy_{tag}", lambda t=tag, e=extra: step_anatomy(out, "vit_b", 64, e, t))
         section("compress_encode", lambda: compress_encode_rate(device, 65536, 256, (240, 320)))
         section("store_training", lambda: store_training(out, device, 96, 50, 32))
         section("bf16_agreement", lambda: bf16_agreement("vit_s", device))
         section(
             "bench_train_vit_b_compiled",
             lambda: bench_train("vit_b", batch=batches, steps=5, warmup=3, overrides=compiled),
+        )
+        section(  # Dynamo bakes the SDPA kernel into its graphs: drop the flash ones first
+            "bench_train_vit_b_compiled_cudnn",
+            lambda: (
+                torch._dynamo.reset()
+                or bench_train("vit_b", batch=batches, steps=5, warmup=3, overrides=cudnn)
+            ),
         )
         section("profile_vit_b_compiled", lambda: profile_step(out, "vit_b", 64, compiled))
         section("largest_batch_24gib", lambda: bench_train("vit_b", ("vidrop",), "auto", 3, 2))
@@ -336,6 +451,18 @@ def summarize(r: dict) -> str:
         return f"store -> device decode: {r['clips_per_s']:.0f} clips/s, loss {r['loss']:.3f}"
     if "table" in r:
         return f"op table in {r['table']}"
+    if any(k.endswith("_flash") for k in r):
+        return ", ".join(
+            f"{k} {v['ms']:.2f} ms" if isinstance(v, dict) else f"{k} failed"
+            for k, v in r.items()
+            if k != "wall_s"
+        )
+    if "host_s_per_step" in r:
+        return (
+            f"{r['samples_per_s']:.1f} samples/s: wall {r['wall_s_per_step'] * 1e3:.0f} ms, host "
+            f"{r['host_s_per_step'] * 1e3:.0f} ms, GPU span {r['gpu_span_s_per_step'] * 1e3:.0f}"
+            f" ms, kernels {r['gpu_kernel_s_one_step'] * 1e3:.0f} ms"
+        )
     if "syncs_per_step" in r:
         return f"{r['syncs_per_step']} host syncs per step: {', '.join(r['where'])[:120]}"
     if "timings" in r:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from vidrop.models.layers import ATTENTION_BACKENDS
 from vidrop.models.vit import ARCHS, ViTConfig
 from vidrop.tokens.drop import DROP_PATTERNS
 
@@ -120,6 +121,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
     init: str = ""  # start from these backbone weights (vidrop, VideoMAE, HF VideoMAE, V-JEPA)
     parallel: str = "ddp"  # under torchrun: ddp (a replica per rank) or fsdp (FSDP2, sharded)
+    attention: str = "auto"  # SDPA kernel first tried: auto (torch's order) | cudnn | flash | ...
 
 
 @dataclass
@@ -286,6 +288,10 @@ def validate(cfg: Config) -> None:
     _check(o.teacher_temp > 0 and o.warmup_teacher_temp > 0, "teacher temperatures must be > 0")
     _check(cfg.train.precision in ("auto", "bf16", "fp32"), "train.precision: auto, bf16 or fp32")
     _check(cfg.train.parallel in ("ddp", "fsdp"), "train.parallel: ddp or fsdp")
+    _check(
+        cfg.train.attention in ATTENTION_BACKENDS,
+        f"train.attention: one of {', '.join(ATTENTION_BACKENDS)}",
+    )
     _check(
         cfg.train.log_every >= 1 and cfg.train.checkpoint_every >= 1,
         "train.log_every and train.checkpoint_every must be >= 1",

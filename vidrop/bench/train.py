@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from vidrop.bench.step import build_runner, sync_device
 from vidrop.config import Config, load_config
 from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.models.layers import attention_backend
 
 METHODS = ("vidrop", "dense", "videomae")
 # dense bf16 tensor-core peaks (TFLOP/s), for MFU; unknown cards report no MFU
@@ -62,7 +63,10 @@ def videomae_step(cfg: Config, batch: int, device: torch.device) -> Callable[[in
     bf16 = device.type == "cuda"
 
     def step(i: int) -> Any:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with (
+            torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
+            attention_backend(cfg.train.attention),  # the same kernels as ours: a fair ratio
+        ):
             loss = model(pixel_values=video, bool_masked_pos=tube).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

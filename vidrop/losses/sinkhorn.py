@@ -20,7 +20,7 @@ def sinkhorn_knopp(logits: torch.Tensor, temp: float, n_iterations: int = 3) -> 
     local_max = logits.max() if logits.numel() else logits.new_tensor(float("-inf"))
     shift = dist.all_reduce_max(local_max.detach().clone())
     q = torch.exp((logits - shift) / temp).t()  # K x B
-    n_samples = dist.all_reduce_sum(torch.tensor(float(q.shape[1]), device=q.device))
+    n_samples = dist.all_reduce_sum(q.new_full((), float(q.shape[1])))  # fill: no host sync
     k = q.shape[0]
     q /= dist.all_reduce_sum(q.sum())
     for _ in range(n_iterations):
@@ -44,7 +44,7 @@ class SoftmaxCenter(nn.Module):
     def forward(self, logits: torch.Tensor, temp: float) -> torch.Tensor:
         probs = torch.softmax((logits.float() - self.center) / temp, dim=-1)
         batch_sum = dist.all_reduce_sum(logits.float().sum(dim=0, keepdim=True))
-        count = dist.all_reduce_sum(torch.tensor(float(logits.shape[0]), device=logits.device))
+        count = dist.all_reduce_sum(self.center.new_full((), float(logits.shape[0])))
         updated = self.center * self.momentum + batch_sum / count.clamp(min=1.0) * (
             1 - self.momentum
         )

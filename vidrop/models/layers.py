@@ -3,9 +3,34 @@ block."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+# train.attention names -> SDPA kernels; "auto" leaves torch's own order (flash first on CUDA)
+ATTENTION_BACKENDS: dict[str, SDPBackend | None] = {
+    "auto": None,
+    "cudnn": SDPBackend.CUDNN_ATTENTION,
+    "flash": SDPBackend.FLASH_ATTENTION,
+    "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    "math": SDPBackend.MATH,
+}
+
+
+def attention_backend(name: str) -> AbstractContextManager:
+    """Try the named SDPA kernel first, the others after it where it cannot run (a CPU has no
+    cuDNN attention). On Hopper, cuDNN's attention outruns the flash kernel torch tries first;
+    the choice is made at forward time and the backward follows it."""
+    if name not in ATTENTION_BACKENDS:
+        raise ValueError(f"unknown attention backend {name!r}; one of {list(ATTENTION_BACKENDS)}")
+    first = ATTENTION_BACKENDS[name]
+    if first is None:
+        return nullcontext()
+    order = [first, *(b for b in ATTENTION_BACKENDS.values() if b is not None and b != first)]
+    return sdpa_kernel(order, set_priority=True)
 
 
 class LayerNorm(nn.LayerNorm):

@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from vidrop import dist
 from vidrop.config import Config
 from vidrop.data.views import normalize
+from vidrop.models.layers import attention_backend
 from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
 from vidrop.train.meta_arch import ViDROP
 from vidrop.train.optim import apply_schedule, build_optimizer
@@ -153,7 +154,10 @@ class StepRunner:
         keep, masks = token_plan(cfg, n_clips, micro_step, self.rank)
         masked = masks.nonzero(as_tuple=True)  # here on the host: the GPU never waits for it
         keep, masks, *masked = (to_device(t, dev) for t in (keep, masks, *masked))
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
+        with (
+            torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16),
+            attention_backend(cfg.train.attention),
+        ):
             terms = self.forward_model(
                 large, small, keep, masks, sched["teacher_temp"], tuple(masked)
             )
