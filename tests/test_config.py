@@ -35,6 +35,8 @@ def test_value_checks_name_the_key():
         load_config("tiny", ["views.large_frames=15"])
     with pytest.raises(ConfigError, match="mask.drop_pattern='zigzag'"):
         load_config("tiny", ["mask.drop_pattern=zigzag"])
+    with pytest.raises(ConfigError, match="train.attention='fa3'; choose one of auto, cudnn"):
+        load_config("tiny", ["train.attention=fa3"])
     with pytest.raises(ConfigError, match="not found"):
         load_config("no_such_recipe")
 

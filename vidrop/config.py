@@ -290,7 +290,7 @@ def validate(cfg: Config) -> None:
     _check(cfg.train.parallel in ("ddp", "fsdp"), "train.parallel: ddp or fsdp")
     _check(
         cfg.train.attention in ATTENTION_BACKENDS,
-        f"train.attention: one of {', '.join(ATTENTION_BACKENDS)}",
+        f"train.attention={cfg.train.attention!r}; choose one of {', '.join(ATTENTION_BACKENDS)}",
     )
     _check(
         cfg.train.log_every >= 1 and cfg.train.checkpoint_every >= 1,
