@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vidrop.config import ViewsConfig, load_config
+from vidrop.data.batch_pool import BatchPool
 from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
 from vidrop.data.manifest import read_manifest
@@ -46,21 +47,25 @@ def _time_source(
     """Views of at least `videos` samples AND for at least `min_seconds` (a fast loader is timed
     over as long a span as a slow one), in batches of `batch` videos; the first batch per worker
     is excluded (worker start-up)."""
-    data = ViewDataset(source, views, seed)
+    pool = BatchPool(workers) if workers else None  # as training does: batches given back
+    data = ViewDataset(source, views, seed, pool=pool)
     loader = DataLoader(
         data, batch_sampler=_Batches(len(source), batch), num_workers=workers,
         collate_fn=collate_views, worker_init_fn=worker_init,
     )  # fmt: skip
     it = iter(loader)
     first = [next(it) for _ in range(max(workers, 1))]
+    b = {k: first[0][k] for k in ("large", "small")}  # the first batch stays held: never reused
     start = time.perf_counter()
     n = 0
     while n < videos or time.perf_counter() - start < min_seconds:
-        n += len(next(it)["large"])
+        got = next(it)
+        n += len(got["large"])
+        if pool:
+            pool.give_back(got)
     seconds = time.perf_counter() - start
     del it  # stops the workers
     clips = n * (views.large_clips + views.small_clips)
-    b = first[0]
     return {
         "videos": n,
         "clips": clips,

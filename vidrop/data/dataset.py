@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from vidrop.config import ViewsConfig
+from vidrop.data.batch_pool import BatchPool
 from vidrop.data.sampling import clip_indices
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
@@ -27,12 +28,18 @@ class ViewDataset(Dataset):
     """Sample (index, epoch) -> the uint8 views of video `index` from any `ClipSource`."""
 
     def __init__(
-        self, source: ClipSource, views: ViewsConfig, seed: int, max_retries: int = 10
+        self,
+        source: ClipSource,
+        views: ViewsConfig,
+        seed: int,
+        max_retries: int = 10,
+        pool: BatchPool | None = None,
     ) -> None:
         self.source = source
         self.views = views
         self.seed = seed
         self.max_retries = max_retries
+        self.pool = pool  # workers reuse the batch buffers the main process gives back
 
     def __len__(self) -> int:
         return len(self.source)
@@ -49,15 +56,23 @@ class ViewDataset(Dataset):
         ]
         return plan
 
-    def views_of(self, index: int, rng: np.random.Generator) -> tuple[Any, Any]:
-        """Views of one video: uint8 large (L, 3, T, S, S) and small (M, 3, t, s, s) tensors, or
-        lists of `PendingView` when the source leaves decoding to the training device."""
+    def views_of(
+        self,
+        index: int,
+        rng: np.random.Generator,
+        slots: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[Any, Any]:
+        """Views of one video: uint8 large (L, 3, T, S, S) and small (M, 3, t, s, s) tensors
+        (written into `slots` when given), or lists of `PendingView` when the source leaves
+        decoding to the training device."""
         v = self.views
         plan = self._clip_plan(self.source.num_frames(index), rng)
         block = self.source.load(index, np.concatenate(plan))
         h, w = block.height, block.width
-        large_views = views_buffer(v.large_clips, v.large_frames, v.large_size)
-        small_views = views_buffer(v.small_clips, v.small_frames, v.small_size)
+        large_views, small_views = slots or (
+            views_buffer(v.large_clips, v.large_frames, v.large_size),
+            views_buffer(v.small_clips, v.small_frames, v.small_size),
+        )
         clips = []
         for k, idx in enumerate(plan):
             large = k < v.large_clips
@@ -74,12 +89,38 @@ class ViewDataset(Dataset):
         return large_views, small_views
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        return self._sample(key, None)
+
+    def __getitems__(self, keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """One batch's samples (the DataLoader's batched fetch). Pixel views are written straight
+        into one buffer per view kind, in a loader worker a shared-memory one: the batch that
+        goes to the main process, so collating copies nothing (copying every ~50 MB batch once
+        more cost a worker about a fifth of its time)."""
+        if getattr(self.source, "on_device", False):  # views stay codes: nothing to stack
+            return [self._sample(k, None) for k in keys]
+        v, n, shared = self.views, len(keys), get_worker_info() is not None
+
+        def make() -> tuple[torch.Tensor, torch.Tensor]:
+            return (
+                views_buffer(v.large_clips, v.large_frames, v.large_size, n, shared),
+                views_buffer(v.small_clips, v.small_frames, v.small_size, n, shared),
+            )
+
+        (large, small), token = self.pool.take(n, make) if self.pool else (make(), None)
+        samples = [self._sample(k, (large[i], small[i])) for i, k in enumerate(keys)]
+        for s in samples:
+            s["batch_views"], s["pool_token"] = (large, small), token
+        return samples
+
+    def _sample(
+        self, key: tuple[int, int], slots: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> dict[str, Any]:
         index, epoch = key
         rng = np.random.default_rng([self.seed, epoch, index])
         skipped: list[tuple[str, str]] = []
         for _ in range(self.max_retries + 1):
-            try:
-                large, small = self.views_of(index, rng)
+            try:  # a retry rewrites every clip of the slots
+                large, small = self.views_of(index, rng, slots)
                 return {"large": large, "small": small, "index": index, "skipped": skipped}
             except VideoError as exc:
                 skipped.append((self.source.name(index), str(exc)))
@@ -107,12 +148,31 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
     return out.movedim(-1, -4) if channels_last else out
 
 
+def _batched(samples: list[dict[str, Any]], kind: int) -> torch.Tensor | None:
+    """The batch buffer `ViewDataset.__getitems__` wrote these samples' views into, when they
+    are its rows in order (then there is nothing to stack)."""
+    batch = samples[0].get("batch_views")
+    if batch is None or batch[kind].shape[0] != len(samples):
+        return None
+    name = ("large", "small")[kind]
+    rows = all(s[name].data_ptr() == batch[kind][i].data_ptr() for i, s in enumerate(samples))
+    return batch[kind] if rows else None
+
+
 def collate_views(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stacks pixel views; views still in codes stay per-sample lists for `DeviceDecoder`."""
+    """Stacks pixel views (or takes the batch buffer they were written into); views still in
+    codes stay per-sample lists for `DeviceDecoder`."""
     pixels = isinstance(samples[0]["large"], torch.Tensor)
+    out: dict[str, Any] = {}
+    for kind, name in enumerate(("large", "small")):
+        views = [s[name] for s in samples]
+        batch = _batched(samples, kind) if pixels else None
+        out[name] = views if not pixels else _stack(views) if batch is None else batch
+    whole = samples[0].get("batch_views")
+    if whole is not None and out["large"] is whole[0] and out["small"] is whole[1]:
+        out["pool_token"] = samples[0]["pool_token"]  # the batch IS the (pooled) buffers
     return {
-        "large": _stack([s["large"] for s in samples]) if pixels else [s["large"] for s in samples],
-        "small": _stack([s["small"] for s in samples]) if pixels else [s["small"] for s in samples],
+        **out,
         "index": torch.tensor([s["index"] for s in samples]),
         "skipped": [item for s in samples for item in s["skipped"]],
     }

@@ -108,10 +108,22 @@ def crop_resize(
     return out
 
 
-def views_buffer(clips: int, frames: int, size: int) -> torch.Tensor:
+def views_buffer(
+    clips: int, frames: int, size: int, batch: int | None = None, shared: bool = False
+) -> torch.Tensor:
     """Uninitialised uint8 (clips, 3, frames, size, size) stored channels-last, (clips, frames,
-    size, size, 3) in memory: the resize's own layout, so filling a slot moves no channel."""
-    return torch.empty(clips, frames, size, size, 3, dtype=torch.uint8).permute(0, 4, 1, 2, 3)
+    size, size, 3) in memory: the resize's own layout, so filling a slot moves no channel. With
+    `batch`, (batch, clips, 3, frames, size, size) of such slots; `shared` puts it in shared
+    memory, where a loader worker's batch must be to reach the main process without a copy."""
+    lead = (clips,) if batch is None else (batch, clips)
+    shape = (*lead, frames, size, size, 3)
+    if shared:
+        storage = torch.UntypedStorage._new_shared(math.prod(shape))
+        flat = torch.empty(0, dtype=torch.uint8).set_(storage)
+        x = flat.view(shape)
+    else:
+        x = torch.empty(shape, dtype=torch.uint8)
+    return x.movedim(-1, len(lead))
 
 
 def is_channels_last(views: torch.Tensor) -> bool:

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from vidrop import dist
 from vidrop.config import Config, ConfigError, save_config
+from vidrop.data.batch_pool import BatchPool
 from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
 from vidrop.data.sampler import EpochBatchSampler
@@ -84,7 +85,11 @@ class Trainer:
         self.rank, self.world = dist.rank(), dist.world_size()
 
         self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
-        self.dataset = ViewDataset(self.source, cfg.views, cfg.train.seed, cfg.data.max_retries)
+        workers = cfg.data.num_workers
+        self.pool = BatchPool(workers) if workers else None  # batch buffers workers reuse
+        self.dataset = ViewDataset(
+            self.source, cfg.views, cfg.train.seed, cfg.data.max_retries, self.pool
+        )
         o = cfg.optim
         self.global_batch = o.batch_size * self.world * o.accum_steps
         if len(self.source) < self.global_batch:
@@ -222,9 +227,12 @@ class Trainer:
                     micro = [next(batches) for _ in range(cfg.optim.accum_steps)]
                     for batch in micro:
                         self._note_skipped(batch["skipped"])
-                    logs = self.step_runner([self.decoder(b) for b in micro], self.step)
-                    self.step += 1
                     window_videos += sum(len(b["large"]) for b in micro) * self.world
+                    logs = self.step_runner([self.decoder(b) for b in micro], self.step)
+                    if self.pool:  # the step is done with them (or copied them to the device)
+                        for b in micro:
+                            self.pool.give_back(b)
+                    self.step += 1
                     if self.step % cfg.train.log_every == 0 or self.step == self.stop_step:
                         elapsed = time.perf_counter() - window_start
                         record = self._record(logs, window_videos / elapsed, clips_per_video)
