@@ -17,7 +17,7 @@ from vidrop.data.batch_pool import BatchPool
 from vidrop.data.sampling import clip_indices
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
-from vidrop.data.views import is_channels_last, random_resized_box, views_buffer
+from vidrop.data.views import empty_shared, is_channels_last, random_resized_box, views_buffer
 
 
 class TooManyBrokenVideos(RuntimeError):
@@ -94,8 +94,8 @@ class ViewDataset(Dataset):
     def __getitems__(self, keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
         """One batch's samples (the DataLoader's batched fetch). Pixel views are written straight
         into one buffer per view kind, in a loader worker a shared-memory one: the batch that
-        goes to the main process, so collating copies nothing (copying every ~50 MB batch once
-        more cost a worker about a fifth of its time)."""
+        goes to the main process, so collating copies nothing. With a `pool`, the buffers are
+        ones the main process gave back (`BatchPool`): no fresh shared memory per batch."""
         if getattr(self.source, "on_device", False):  # views stay codes: nothing to stack
             return [self._sample(k, None) for k in keys]
         v, n, shared = self.views, len(keys), get_worker_info() is not None
@@ -142,9 +142,7 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
         out = torch.stack(tensors)
     else:
         first = tensors[0]
-        numel = first.numel() * len(tensors)
-        storage = first.untyped_storage()._new_shared(numel * first.element_size(), device="cpu")
-        out = torch.stack(tensors, out=first.new(storage).view(len(tensors), *first.shape))
+        out = torch.stack(tensors, out=empty_shared((len(tensors), *first.shape), first.dtype))
     return out.movedim(-1, -4) if channels_last else out
 
 

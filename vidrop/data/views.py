@@ -117,13 +117,16 @@ def views_buffer(
     memory, where a loader worker's batch must be to reach the main process without a copy."""
     lead = (clips,) if batch is None else (batch, clips)
     shape = (*lead, frames, size, size, 3)
-    if shared:
-        storage = torch.UntypedStorage._new_shared(math.prod(shape))
-        flat = torch.empty(0, dtype=torch.uint8).set_(storage)
-        x = flat.view(shape)
-    else:
-        x = torch.empty(shape, dtype=torch.uint8)
+    x = empty_shared(shape) if shared else torch.empty(shape, dtype=torch.uint8)
     return x.movedim(-1, len(lead))
+
+
+def empty_shared(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> torch.Tensor:
+    """An uninitialised contiguous tensor in shared memory (what a loader worker sends to the
+    main process without a copy; torch's default collate allocates its batches the same way)."""
+    numel = math.prod(shape)
+    storage = torch.UntypedStorage._new_shared(numel * dtype.itemsize)
+    return torch.empty(0, dtype=dtype).set_(storage, 0, (numel,)).view(shape)
 
 
 def is_channels_last(views: torch.Tensor) -> bool:
