@@ -3,6 +3,7 @@ batch the main process still holds."""
 
 import os
 
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
@@ -57,21 +58,22 @@ def test_main_process_takes_plain_buffers():
     assert token is None and isinstance(a[0], torch.Tensor)
 
 
-def _loader(source, pool, workers):
+def _loader(source, pool, workers, context=None):
     data = ViewDataset(source, VIEWS, seed=0, pool=pool)
     keys = [[(i % len(source), i // len(source)) for i in range(j, j + 4)] for j in range(0, 64, 4)]
     return DataLoader(
         data, batch_sampler=keys, num_workers=workers, collate_fn=collate_views,
-        worker_init_fn=worker_init,
+        worker_init_fn=worker_init, multiprocessing_context=context,
     )  # fmt: skip
 
 
-def test_pooled_loader_gives_the_exact_batches_and_never_touches_a_held_one(code_store):
+@pytest.mark.parametrize("context", ["fork", "spawn"])  # spawn: macOS's and Windows' default
+def test_pooled_loader_gives_the_exact_batches_and_never_touches_a_held_one(code_store, context):
     source = StoreSource(str(code_store))
     want = [{k: b[k].clone() for k in ("large", "small")} for b in _loader(source, None, 0)]
     pool = BatchPool(workers=2)
     held, held_copy, tokens = None, None, []
-    for i, batch in enumerate(_loader(source, pool, 2)):
+    for i, batch in enumerate(_loader(source, pool, 2, context)):
         assert torch.equal(batch["large"], want[i]["large"])
         assert torch.equal(batch["small"], want[i]["small"])
         tokens.append(batch["pool_token"])

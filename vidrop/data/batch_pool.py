@@ -25,12 +25,14 @@ Token = tuple[int, int, int]  # (worker id, worker pid, buffer id)
 
 
 class BatchPool:
-    """Create in the main process before the DataLoader (its queues reach the workers with the
+    """Create in the main process before the DataLoader (its pipes reach the workers with the
     dataset); workers `take` buffers, the main process `give_back`s batches."""
 
     def __init__(self, workers: int, keep: int = 4) -> None:
         self.keep = keep  # buffers a worker holds at most (lent + free); more are not pooled
-        self._returns = [mp.get_context().SimpleQueue() for _ in range(workers)]
+        # one pipe per worker (main process writes, that worker reads): no lock, so the pool
+        # works under any start method the DataLoader uses (fork, spawn, forkserver)
+        self._returns = [mp.Pipe(duplex=False) for _ in range(workers)]
         self._pid = -1  # worker-side state below belongs to this process only
         self._held: dict[int, tuple[Hashable, Any]] = {}  # buffer id -> (key, buffers)
         self._free: list[int] = []
@@ -69,15 +71,15 @@ class BatchPool:
             batch.pop(name, None)
         if token is not None:
             worker, pid, bid = token
-            self._returns[worker].put((pid, bid))
+            self._returns[worker][1].send((pid, bid))
 
     def _own_state(self) -> None:
         if self._pid != os.getpid():  # first call in this worker: drop what the parent held
             self._pid, self._held, self._free, self._next = os.getpid(), {}, [], 0
 
     def _collect(self, worker: int) -> None:
-        queue = self._returns[worker]
-        while not queue.empty():
-            pid, bid = queue.get()
+        reader = self._returns[worker][0]
+        while reader.poll():
+            pid, bid = reader.recv()
             if pid == self._pid and bid in self._held and bid not in self._free:
                 self._free.append(bid)
