@@ -40,6 +40,8 @@ from vidrop.train.parallel import (
 from vidrop.train.schedules import build_schedules
 from vidrop.train.step import StepRunner, build_model_and_optimizer, compile_backbones
 
+PREFETCH = 4  # batches each loader worker prepares ahead
+
 log = logging.getLogger("vidrop")
 
 
@@ -86,7 +88,10 @@ class Trainer:
 
         self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
         workers = cfg.data.num_workers
-        self.pool = BatchPool(workers) if workers else None  # batch buffers workers reuse
+        # batch buffers workers reuse: room for each worker's prefetched batches plus the ones
+        # the step holds, so a worker in steady state never needs a fresh shared segment
+        keep = PREFETCH + 2 * cfg.optim.accum_steps
+        self.pool = BatchPool(workers, keep) if workers else None
         self.dataset = ViewDataset(
             self.source, cfg.views, cfg.train.seed, cfg.data.max_retries, self.pool
         )
@@ -202,7 +207,7 @@ class Trainer:
             worker_init_fn=worker_init,
             pin_memory=self.device.type == "cuda",
             persistent_workers=workers > 0,
-            prefetch_factor=4 if workers > 0 else None,
+            prefetch_factor=PREFETCH if workers > 0 else None,
         )
 
     def _note_skipped(self, skipped: list[tuple[str, str]]) -> None:
