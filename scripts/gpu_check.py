@@ -149,35 +149,6 @@ def store_training(out: Path, device: str, videos: int, steps: int, batch: int) 
             "clips_per_s": last["clips_per_s"], "ok": math.isfinite(last["loss"])}  # fmt: skip
 
 
-def profile_step(out: Path, config: str, batch: int, overrides: list[str]) -> dict:
-    """One eager ViDROP step under torch.profiler: the ops that take the GPU's time (a table in
-    profile_<config>.txt), to see where a step goes."""
-    from torch.profiler import ProfilerActivity, profile
-
-    from vidrop.bench.step import build_runner, sync_device
-
-    cfg = load_config(config, [f"optim.batch_size={batch}", *overrides])
-    device = resolve_device(cfg.train.device)
-    runner, views = build_runner(cfg, batch, device, 100)
-    for i in range(2):
-        runner(views, 50 + i)
-    sync_device(device)
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=acts) as prof:
-        runner(views, 52)
-        sync_device(device)
-    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
-    table = prof.key_averages().table(sort_by=key, row_limit=40)
-    tag = "_compiled" if cfg.train.compile else ""
-    path = out / f"profile_{config}{tag}.txt"
-    path.write_text(table)
-    print(table)
-    from torch._dynamo.utils import counters  # did compiled code run? (graphs, breaks, kernels)
-
-    dynamo = {k: dict(v) for k, v in counters.items() if k in ("frames", "stats", "graph_break")}
-    return {"table": str(path), "batch": batch, "dynamo": dynamo}
-
-
 def host_syncs(config: str, batch: int) -> dict:
     """Synchronising CUDA calls in one eager training step (torch.cuda.set_sync_debug_mode): each
     one stalls the host until the GPU catches up, so the host cannot queue the next work ahead."""
@@ -244,11 +215,13 @@ def sdpa_kernels(device: str, shapes: dict[str, tuple[int, int, int, int]], reps
 def step_anatomy(out: Path, config: str, batch: int, overrides: list[str], tag: str) -> dict:
     """Where a step's wall time goes: back-to-back steps timed by the host (until each call
     returns: the host's own cost when nothing makes it wait) and by CUDA events (the GPU's
-    span, idle gaps included); the profiler's kernel time (the GPU's busy time); the host ops
-    by self CPU time (profile_<tag>_cpu.txt); and the Python stack of the first synchronising
-    call (sync debug mode 'error' raises there)."""
+    span, idle gaps included); one step under torch.profiler: its kernel time (the GPU's busy
+    time), the ops by GPU time (profile_<tag>.txt) and by self CPU time (profile_<tag>_cpu.txt),
+    Dynamo's graph counts (did compiled code run?); and the Python stack of the first
+    synchronising call (sync debug mode 'error' raises there)."""
     import traceback as tb
 
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     from vidrop.bench.step import build_runner, sync_device
@@ -281,10 +254,22 @@ def step_anatomy(out: Path, config: str, batch: int, overrides: list[str], tag: 
         runner(views, 60)
         sync_device(device)
     events = prof.key_averages()
-    kernel_s = sum(e.self_device_time_total for e in events) / 1e6
-    table = events.table(sort_by="self_cpu_time_total", row_limit=30)
-    (out / f"profile_{tag}_cpu.txt").write_text(table)
+    # kernels only, as torch's own table totals them (an op's entry repeats its kernels' time)
+    kernel_s = (
+        sum(
+            e.self_device_time_total
+            for e in events
+            if e.device_type != DeviceType.CPU and not e.is_user_annotation
+        )
+        / 1e6
+    )
+    for sort_by, suffix in (("self_cpu_time_total", "_cpu"), ("self_device_time_total", "")):
+        table = events.table(sort_by=sort_by, row_limit=40)
+        (out / f"profile_{tag}{suffix}.txt").write_text(table)
     print(table)
+    from torch._dynamo.utils import counters
+
+    dynamo = {k: dict(v) for k, v in counters.items() if k in ("frames", "stats", "graph_break")}
     stack = None
     if cuda:
         torch.cuda.set_sync_debug_mode("error")
@@ -296,7 +281,8 @@ def step_anatomy(out: Path, config: str, batch: int, overrides: list[str], tag: 
             torch.cuda.set_sync_debug_mode("default")
     return {"tag": tag, "batch": batch, "wall_s_per_step": wall, "samples_per_s": batch / wall,
             "host_s_per_step": sorted(host)[n // 2], "gpu_span_s_per_step": gpu_span,
-            "gpu_kernel_s_one_step": kernel_s, "first_sync_stack": stack}  # fmt: skip
+            "gpu_kernel_s_one_step": kernel_s, "first_sync_stack": stack,
+            "dynamo": dynamo}  # fmt: skip
 
 
 def main() -> None:
@@ -351,7 +337,6 @@ def main() -> None:
         section("sdpa_kernels", lambda: sdpa_kernels(device, {"tiny": (2, 3, 17, 64)}, 1))
         section("anatomy_eager", lambda: step_anatomy(out, "tiny", 2, tiny, "eager"))
         section("compress_fit", lambda: compress_fit_rate(device, 64, 5000, 20))
-        section("profile_vit_b", lambda: profile_step(out, "tiny", 2, tiny))
         section("bf16_agreement", lambda: bf16_agreement("tiny", device))
         compiled = [*tiny, "train.compile=true"]
         section(
@@ -384,9 +369,7 @@ def main() -> None:
             "bench_train_vit_b_compiled_cudnn",
             lambda: bench_train("vit_b", batch=batches, steps=5, warmup=3, overrides=cudnn),
         )
-        section("profile_vit_b_compiled", lambda: profile_step(out, "vit_b", 64, compiled))
         section("largest_batch_24gib", lambda: bench_train("vit_b", ("vidrop",), "auto", 3, 2))
-        section("profile_vit_b", lambda: profile_step(out, "vit_b", 64, []))
         section("compress_fit", lambda: compress_fit_rate(device, 65536, 2_500_000, 20))
     if args.demo:
         from vidrop.demo import run_demo
@@ -446,8 +429,6 @@ def summarize(r: dict) -> str:
         )
     if "encode_frames_per_s" in r:
         return f"store -> device decode: {r['clips_per_s']:.0f} clips/s, loss {r['loss']:.3f}"
-    if "table" in r:
-        return f"op table in {r['table']}"
     if any(k.endswith("_flash") for k in r):
         return ", ".join(
             f"{k} {v['ms']:.2f} ms" if isinstance(v, dict) else f"{k} failed"
