@@ -146,31 +146,31 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
     return out.movedim(-1, -4) if channels_last else out
 
 
-def _batched(samples: list[dict[str, Any]], kind: int) -> torch.Tensor | None:
-    """The batch buffer `ViewDataset.__getitems__` wrote these samples' views into, when they
-    are its rows in order (then there is nothing to stack)."""
-    batch = samples[0].get("batch_views")
-    if batch is None or batch[kind].shape[0] != len(samples):
+def _written_batch(samples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (large, small) batch buffers `ViewDataset.__getitems__` wrote these samples' views
+    into, when the samples are their rows in order (then there is nothing to stack)."""
+    whole = samples[0].get("batch_views")
+    if whole is None or whole[0].shape[0] != len(samples):
         return None
-    name = ("large", "small")[kind]
-    rows = all(s[name].data_ptr() == batch[kind][i].data_ptr() for i, s in enumerate(samples))
-    return batch[kind] if rows else None
+    rows = all(
+        s["large"].data_ptr() == whole[0][i].data_ptr()
+        and s["small"].data_ptr() == whole[1][i].data_ptr()
+        for i, s in enumerate(samples)
+    )
+    return whole if rows else None
 
 
 def collate_views(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stacks pixel views (or takes the batch buffer they were written into); views still in
-    codes stay per-sample lists for `DeviceDecoder`."""
-    pixels = isinstance(samples[0]["large"], torch.Tensor)
-    out: dict[str, Any] = {}
-    for kind, name in enumerate(("large", "small")):
-        views = [s[name] for s in samples]
-        batch = _batched(samples, kind) if pixels else None
-        out[name] = views if not pixels else _stack(views) if batch is None else batch
-    whole = samples[0].get("batch_views")
-    if whole is not None and out["large"] is whole[0] and out["small"] is whole[1]:
-        out["pool_token"] = samples[0]["pool_token"]  # the batch IS the (pooled) buffers
-    return {
-        **out,
+    """Stacks pixel views (or takes the batch buffers they were written into, with their pool
+    token); views still in codes stay per-sample lists for `DeviceDecoder`."""
+    batch: dict[str, Any] = {
         "index": torch.tensor([s["index"] for s in samples]),
         "skipped": [item for s in samples for item in s["skipped"]],
     }
+    large, small = [s["large"] for s in samples], [s["small"] for s in samples]
+    if not isinstance(large[0], torch.Tensor):
+        return {"large": large, "small": small, **batch}
+    whole = _written_batch(samples)
+    if whole is None:
+        return {"large": _stack(large), "small": _stack(small), **batch}
+    return {"large": whole[0], "small": whole[1], "pool_token": samples[0]["pool_token"], **batch}
