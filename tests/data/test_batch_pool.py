@@ -7,16 +7,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from vidrop.config import ViewsConfig
+from tests.data.test_source import VIEWS  # the store tests' small views
 from vidrop.data.batch_pool import BatchPool
 from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
 from vidrop.data.source import StoreSource
-
-VIEWS = ViewsConfig(
-    large_clips=2, large_frames=8, large_size=32, small_clips=3, small_frames=4, small_size=16,
-    frame_stride=2, large_scale=(0.2, 1.0), small_scale=(0.05, 0.3),
-)  # fmt: skip
 
 
 def _make():
