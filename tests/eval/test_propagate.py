@@ -5,9 +5,10 @@ from vidrop.eval.propagate import (
     PropagationConfig,
     Sequence,
     evaluate_propagation,
+    first_labels,
     frame_features,
-    one_hot_down,
     propagate,
+    rescale_labels,
 )
 from vidrop.models.vit import VideoViT, ViTConfig
 
@@ -20,8 +21,31 @@ def test_features_that_encode_the_object_propagate_it_exactly():
     for i in range(t):
         labels[i, 2:4, i : i + 2] = 1  # a 2x2 object moving right one cell per frame
     feats = F.one_hot(labels, 2).float()  # (T, h, w, 2): unit vectors
-    soft = propagate(feats, one_hot_down(labels[0], 2, h, w), PropagationConfig(topk=3))
+    soft = propagate(feats, first_labels(labels[0], 2, h, w), PropagationConfig(topk=3))
     assert torch.equal(soft.argmax(1), labels)
+
+
+def test_first_labels_take_each_cells_centre_pixel():
+    """DINO resizes the first mask to the grid with nearest-neighbour sampling: hard labels, the
+    label at the centre of each cell (pixel 4 + 8i for 8-pixel cells), not the area share."""
+    mask = torch.zeros(16, 16, dtype=torch.long)
+    mask[0:5, 0:5] = 1  # cell (0, 0): 25/64 of its area, but its centre pixel (4, 4)
+    mask[8:16, 0:4] = 1  # cell (1, 0): half its area, not its centre pixel (12, 4)
+    mask[10:16, 10:16] = 2  # cell (1, 1): its centre pixel (12, 12)
+    labels = first_labels(mask, 3, 2, 2)
+    assert labels.shape == (3, 2, 2) and torch.equal(labels.sum(0), torch.ones(2, 2))
+    assert labels.argmax(0).tolist() == [[1, 0], [0, 2]]
+
+
+def test_rescaled_labels_let_a_faded_label_win_where_it_is_strongest():
+    """Votes for the object fade over the frames (0.4 at best): a plain argmax would call every
+    pixel background; DINO's per-label min-max scaling keeps the object where it is strongest."""
+    soft = torch.tensor([[[0.9, 0.6]], [[0.1, 0.4]]])  # (K=2, 1, 2): background, object
+    assert soft.argmax(0).tolist() == [[0, 0]]
+    assert rescale_labels(soft).argmax(0).tolist() == [[0, 1]]
+    absent = torch.zeros(2, 1, 2)
+    absent[0] = 1.0  # a label with no votes anywhere stays zero (no division by zero)
+    assert torch.equal(rescale_labels(absent)[1], torch.zeros(1, 2))
 
 
 def test_radius_limits_where_labels_come_from():
@@ -29,7 +53,7 @@ def test_radius_limits_where_labels_come_from():
     labels = torch.zeros(t, h, w, dtype=torch.long)
     labels[0, 0, 0], labels[1, 0, 9] = 1, 1  # the object jumps 9 cells
     feats = F.one_hot(labels, 2).float()
-    first = one_hot_down(labels[0], 2, h, w)
+    first = first_labels(labels[0], 2, h, w)
     far = propagate(feats, first, PropagationConfig(topk=1, radius=9)).argmax(1)
     near = propagate(feats, first, PropagationConfig(topk=1, radius=2)).argmax(1)
     assert far[1, 0, 9] == 1 and near[1, 0, 9] == 0

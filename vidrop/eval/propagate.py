@@ -1,10 +1,12 @@
 """DAVIS-protocol label propagation with frozen patch features (DINO's video segmentation eval).
 
-The first frame's ground-truth mask is given; every later frame's labels are a weighted vote of
-the `topk` most similar feature cells among the first frame and the `context` previous frames,
-within `radius` cells, weights exp(cosine / temperature). Labels stay soft at feature resolution
-and are upsampled (bilinear) to pixels for scoring. A video ViT has one feature map per tubelet
-(2 frames); both frames of a tubelet share it.
+The first frame's ground-truth mask is given (sampled to the feature grid, nearest: hard labels);
+every later frame's labels are a weighted vote of the `topk` most similar feature cells among the
+first frame and the `context` previous frames, within `radius` cells, weights
+exp(cosine / temperature). Labels stay soft at feature resolution; for scoring they are upsampled
+(bilinear), each label's map is rescaled to [0, 1] and the largest wins. Every default and step is
+DINO's `eval_video_segmentation.py` (topk 5, 7 previous frames, radius 12, temperature 0.1). A
+video ViT has one feature map per tubelet (2 frames); both frames of a tubelet share it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vidrop.progress import ProgressBar
 class PropagationConfig:
     short_side: int = 0  # frames resized to this short side before the backbone (0: as they are)
     shifts: int = 1  # n > 1: an n-times finer feature grid from n^2 shifted passes
-    topk: int = 7
+    topk: int = 5
     context: int = 7  # previous frames used besides the first
     radius: int = 12  # in feature cells
     temperature: float = 0.1
@@ -133,10 +135,19 @@ def propagate(feats: torch.Tensor, first: torch.Tensor, cfg: PropagationConfig) 
     return torch.stack(labels).view(t, -1, h, w)
 
 
-def one_hot_down(mask: torch.Tensor, n_labels: int, h: int, w: int) -> torch.Tensor:
-    """int (H, W) -> (n_labels, h, w) share of each label in each cell (area average)."""
-    onehot = F.one_hot(mask, n_labels).permute(2, 0, 1).float()[None]
-    return F.adaptive_avg_pool2d(onehot, (h, w))[0]
+def first_labels(mask: torch.Tensor, n_labels: int, h: int, w: int) -> torch.Tensor:
+    """int (H, W) -> one-hot (n_labels, h, w): the label at each cell's centre pixel (DINO resizes
+    the first mask to the feature grid with nearest-neighbour sampling)."""
+    small = F.interpolate(mask[None, None].float(), size=(h, w), mode="nearest-exact")
+    return F.one_hot(small[0, 0].long(), n_labels).permute(2, 0, 1).float()
+
+
+def rescale_labels(soft: torch.Tensor) -> torch.Tensor:
+    """(..., K, H, W) -> each label's map min-max scaled to [0, 1] (an all-zero map stays zero),
+    as DINO does before the argmax: a label whose votes faded over the frames still wins where it
+    is strongest relative to its own range."""
+    lo, hi = soft.amin((-2, -1), keepdim=True), soft.amax((-2, -1), keepdim=True)
+    return torch.where(hi > 0, (soft - lo) / (hi - lo).clamp_min(1e-12), soft)
 
 
 def evaluate_sequence(
@@ -149,9 +160,9 @@ def evaluate_sequence(
     objects = [o for o in torch.unique(seq.masks[0]).tolist() if o != 0]
     masks = torch.where(torch.isin(seq.masks, torch.tensor(objects)), seq.masks, 0)
     n_labels = int(masks.max()) + 1
-    soft = propagate(feats, one_hot_down(masks[0], n_labels, h, w), cfg)
+    soft = propagate(feats, first_labels(masks[0], n_labels, h, w), cfg)
     full = F.interpolate(soft, size=masks.shape[1:], mode="bilinear", align_corners=False)
-    pred = full.argmax(1)
+    pred = rescale_labels(full).argmax(1)
     frames = range(1, t - 1) if t > 2 else range(1, t)
     js = [sum(region_j(pred[i] == o, masks[i] == o) for i in frames) / len(frames) for o in objects]
     fs = [
