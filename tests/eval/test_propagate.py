@@ -9,6 +9,7 @@ from vidrop.eval.propagate import (
     frame_features,
     propagate,
     rescale_labels,
+    score_features,
 )
 from vidrop.models.vit import VideoViT, ViTConfig
 
@@ -23,6 +24,20 @@ def test_features_that_encode_the_object_propagate_it_exactly():
     feats = F.one_hot(labels, 2).float()  # (T, h, w, 2): unit vectors
     soft = propagate(feats, first_labels(labels[0], 2, h, w), PropagationConfig(topk=3))
     assert torch.equal(soft.argmax(1), labels)
+
+
+def test_score_features_of_exact_features_is_perfect():
+    """Features that are the true label of each 8x8-pixel cell, masks aligned to the cells: the
+    prediction is the mask and J = F = 1 (the path that scores backbones and diagnostics alike).
+    The object is a band two cells high moving down: bilinear upsampling would round a corner."""
+    t, h, w = 5, 4, 4
+    cells = torch.zeros(t, h, w, dtype=torch.long)
+    for i in range(t):
+        cells[i, i % 3 : i % 3 + 2] = 1
+    masks = cells.repeat_interleave(8, 1).repeat_interleave(8, 2)  # (T, 32, 32)
+    scores, pred = score_features(F.one_hot(cells, 2).float(), masks, PropagationConfig(topk=3))
+    assert torch.equal(pred, masks)
+    assert scores["j"] == [1.0] and scores["f"] == [1.0] and scores["jf"] == 1.0
 
 
 def test_first_labels_take_each_cells_centre_pixel():

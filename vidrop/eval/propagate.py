@@ -150,15 +150,17 @@ def rescale_labels(soft: torch.Tensor) -> torch.Tensor:
     return torch.where(hi > 0, (soft - lo) / (hi - lo).clamp_min(1e-12), soft)
 
 
-def evaluate_sequence(
-    backbone: VideoViT, seq: Sequence, cfg: PropagationConfig, device: str = "cpu"
-) -> dict:
-    """Per object of the first frame, J and F averaged over frames 1..T-2 (DAVIS leaves out the
-    given first frame and the last); labels absent from the first frame count as background."""
-    feats = frame_features(backbone, seq.frames, cfg.short_side, device, cfg.shifts)
+def score_features(
+    feats: torch.Tensor, masks: torch.Tensor, cfg: PropagationConfig
+) -> tuple[dict, torch.Tensor]:
+    """Propagate the first frame's objects with unit-length features (T, h, w, D) over masks
+    (T, H, W) and score them: per object J and F averaged over frames 1..T-2 (DAVIS leaves out the
+    given first frame and the last; labels absent from the first frame count as background), and
+    the predicted label map (T, H, W). Features need not come from a backbone: diagnostics score
+    colour or oracle features the same way (scripts/propagation_diagnosis.py)."""
     t, h, w, _ = feats.shape
-    objects = [o for o in torch.unique(seq.masks[0]).tolist() if o != 0]
-    masks = torch.where(torch.isin(seq.masks, torch.tensor(objects)), seq.masks, 0)
+    objects = [o for o in torch.unique(masks[0]).tolist() if o != 0]
+    masks = torch.where(torch.isin(masks, torch.tensor(objects)), masks, 0)
     n_labels = int(masks.max()) + 1
     soft = propagate(feats, first_labels(masks[0], n_labels, h, w), cfg)
     full = F.interpolate(soft, size=masks.shape[1:], mode="bilinear", align_corners=False)
@@ -168,7 +170,15 @@ def evaluate_sequence(
     fs = [
         sum(boundary_f(pred[i] == o, masks[i] == o) for i in frames) / len(frames) for o in objects
     ]
-    return {"j": js, "f": fs, "jf": (sum(js) + sum(fs)) / (2 * len(objects))}
+    return {"j": js, "f": fs, "jf": (sum(js) + sum(fs)) / (2 * len(objects))}, pred
+
+
+def evaluate_sequence(
+    backbone: VideoViT, seq: Sequence, cfg: PropagationConfig, device: str = "cpu"
+) -> dict:
+    """J and F of one sequence with the backbone's patch features (see `score_features`)."""
+    feats = frame_features(backbone, seq.frames, cfg.short_side, device, cfg.shifts)
+    return score_features(feats, seq.masks, cfg)[0]
 
 
 def evaluate_propagation(
