@@ -29,7 +29,7 @@ from vidrop.machine import command_line, describe_machine
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
 
-FRAMES = (1, 4, 8, 16, 30)  # frames whose precision and recall are printed
+FRAMES = (1, 4, 8, 16, 30)  # frames whose precision and recall are printed (those the videos have)
 
 Features = Callable[[Sequence], torch.Tensor]  # sequence -> unit-length (T, h, w, D)
 
@@ -65,6 +65,10 @@ def jf(pred: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
     return j, sum(boundary_f(pred[i], truth[i]) for i in frames) / len(frames)
 
 
+def shown_frames(seqs: list[Sequence]) -> list[int]:
+    return [i for i in FRAMES if i < max(len(s.masks) for s in seqs)]
+
+
 def score(name: str, seqs: list[Sequence], predict: Callable[[Sequence], torch.Tensor]) -> None:
     js, fs = [], []
     tp, fp, fn = (torch.zeros(max(len(s.masks) for s in seqs)) for _ in range(3))
@@ -78,8 +82,8 @@ def score(name: str, seqs: list[Sequence], predict: Callable[[Sequence], torch.T
         fp[:n] += (pred & ~truth).flatten(1).sum(1)
         fn[:n] += (~pred & truth).flatten(1).sum(1)
     j, f = 100 * sum(js) / len(js), 100 * sum(fs) / len(fs)
-    prec = [round(100 * (tp[i] / (tp[i] + fp[i]).clamp_min(1)).item()) for i in FRAMES]
-    rec = [round(100 * (tp[i] / (tp[i] + fn[i]).clamp_min(1)).item()) for i in FRAMES]
+    prec = [round(100 * (tp[i] / (tp[i] + fp[i]).clamp_min(1)).item()) for i in shown_frames(seqs)]
+    rec = [round(100 * (tp[i] / (tp[i] + fn[i]).clamp_min(1)).item()) for i in shown_frames(seqs)]
     print(
         f"| {name} | {(j + f) / 2:.1f} | {j:.1f} | {f:.1f} | "
         f"{' / '.join(map(str, prec))} | {' / '.join(map(str, rec))} |",
@@ -105,7 +109,7 @@ def main() -> None:
 
     print(f"command: {command_line()}\nmachine: {describe_machine()}")
     print(f"{len(seqs)} sequences, {grid[0]}x{grid[1]} grid, {cfg}\n")
-    print(f"| features | J&F | J | F | precision at frames {FRAMES} | recall |")
+    print(f"| features | J&F | J | F | precision at frames {shown_frames(seqs)} | recall |")
     print("|---|---:|---:|---:|---|---|")
     score("true masks on the grid", seqs, lambda s: pooled_truth(s, grid))
     rows: dict[str, Features] = {
