@@ -22,8 +22,13 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from vidrop.eval.propagate import PropagationConfig, Sequence, frame_features, score_features
-from vidrop.eval.segmentation_metrics import boundary_f, region_j
+from vidrop.eval.propagate import (
+    PropagationConfig,
+    Sequence,
+    frame_features,
+    jf_scores,
+    score_features,
+)
 from vidrop.eval.sequences import synth_sequences
 from vidrop.machine import command_line, describe_machine
 from vidrop.models.load import load_backbone
@@ -39,9 +44,14 @@ def grid_of(model: VideoViT, shifts: int, size: tuple[int, int]) -> tuple[int, i
     return size[0] // step, size[1] // step
 
 
+def object_share(seq: Sequence, grid: tuple[int, int]) -> torch.Tensor:
+    """(T, 1, h, w): the share of each cell the object covers."""
+    return F.adaptive_avg_pool2d((seq.masks > 0).float()[:, None], grid)
+
+
 def share_features(seq: Sequence, grid: tuple[int, int]) -> torch.Tensor:
     """(T, h, w, 2): each cell's object share and background share, unit length."""
-    share = F.adaptive_avg_pool2d((seq.masks > 0).float()[:, None], grid)[:, 0]
+    share = object_share(seq, grid)[:, 0]
     return F.normalize(torch.stack((share, 1 - share), -1), dim=-1)
 
 
@@ -53,16 +63,10 @@ def colour_features(seq: Sequence, grid: tuple[int, int]) -> torch.Tensor:
 
 def pooled_truth(seq: Sequence, grid: tuple[int, int]) -> torch.Tensor:
     """Predicted labels (T, H, W) of the true object share on the grid, upsampled back."""
-    share = F.adaptive_avg_pool2d((seq.masks > 0).float()[:, None], grid)
+    share = object_share(seq, grid)
     both = torch.cat((1 - share, share), 1)
     full = F.interpolate(both, size=seq.masks.shape[1:], mode="bilinear")
     return full.argmax(1)
-
-
-def jf(pred: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
-    frames = range(1, len(truth) - 1)
-    j = sum(region_j(pred[i], truth[i]) for i in frames) / len(frames)
-    return j, sum(boundary_f(pred[i], truth[i]) for i in frames) / len(frames)
 
 
 def shown_frames(seqs: list[Sequence]) -> list[int]:
@@ -74,16 +78,17 @@ def score(name: str, seqs: list[Sequence], predict: Callable[[Sequence], torch.T
     tp, fp, fn = (torch.zeros(max(len(s.masks) for s in seqs)) for _ in range(3))
     for seq in seqs:
         pred, truth = predict(seq) > 0, seq.masks > 0
-        j, f = jf(pred, truth)
-        js.append(j)
-        fs.append(f)
+        r = jf_scores(pred.long(), truth.long(), [1])
+        js += r["j"]
+        fs += r["f"]
         n = len(truth)
         tp[:n] += (pred & truth).flatten(1).sum(1)
         fp[:n] += (pred & ~truth).flatten(1).sum(1)
         fn[:n] += (~pred & truth).flatten(1).sum(1)
     j, f = 100 * sum(js) / len(js), 100 * sum(fs) / len(fs)
-    prec = [round(100 * (tp[i] / (tp[i] + fp[i]).clamp_min(1)).item()) for i in shown_frames(seqs)]
-    rec = [round(100 * (tp[i] / (tp[i] + fn[i]).clamp_min(1)).item()) for i in shown_frames(seqs)]
+    shown = shown_frames(seqs)
+    prec = [round(100 * (tp[i] / (tp[i] + fp[i]).clamp_min(1)).item()) for i in shown]
+    rec = [round(100 * (tp[i] / (tp[i] + fn[i]).clamp_min(1)).item()) for i in shown]
     print(
         f"| {name} | {(j + f) / 2:.1f} | {j:.1f} | {f:.1f} | "
         f"{' / '.join(map(str, prec))} | {' / '.join(map(str, rec))} |",

@@ -154,23 +154,30 @@ def score_features(
     feats: torch.Tensor, masks: torch.Tensor, cfg: PropagationConfig
 ) -> tuple[dict, torch.Tensor]:
     """Propagate the first frame's objects with unit-length features (T, h, w, D) over masks
-    (T, H, W) and score them: per object J and F averaged over frames 1..T-2 (DAVIS leaves out the
-    given first frame and the last; labels absent from the first frame count as background), and
-    the predicted label map (T, H, W). Features need not come from a backbone: diagnostics score
-    colour or oracle features the same way (scripts/propagation_diagnosis.py)."""
-    t, h, w, _ = feats.shape
+    (T, H, W) and score them: `jf_scores` of the first frame's objects (labels absent from the
+    first frame count as background), and the predicted label map (T, H, W). Features need not
+    come from a backbone: diagnostics score colour or oracle features the same way
+    (scripts/propagation_diagnosis.py)."""
+    h, w = feats.shape[1:3]
     objects = [o for o in torch.unique(masks[0]).tolist() if o != 0]
     masks = torch.where(torch.isin(masks, torch.tensor(objects)), masks, 0)
     n_labels = int(masks.max()) + 1
     soft = propagate(feats, first_labels(masks[0], n_labels, h, w), cfg)
     full = F.interpolate(soft, size=masks.shape[1:], mode="bilinear", align_corners=False)
     pred = rescale_labels(full).argmax(1)
+    return jf_scores(pred, masks, objects), pred
+
+
+def jf_scores(pred: torch.Tensor, masks: torch.Tensor, objects: list[int]) -> dict:
+    """Per object, J and F of predicted labels (T, H, W) averaged over frames 1..T-2 (DAVIS
+    leaves out the given first frame and the last), and J&F over the objects."""
+    t = len(masks)
     frames = range(1, t - 1) if t > 2 else range(1, t)
     js = [sum(region_j(pred[i] == o, masks[i] == o) for i in frames) / len(frames) for o in objects]
     fs = [
         sum(boundary_f(pred[i] == o, masks[i] == o) for i in frames) / len(frames) for o in objects
     ]
-    return {"j": js, "f": fs, "jf": (sum(js) + sum(fs)) / (2 * len(objects))}, pred
+    return {"j": js, "f": fs, "jf": (sum(js) + sum(fs)) / (2 * len(objects))}
 
 
 def evaluate_sequence(
