@@ -27,7 +27,7 @@ from vidrop.eval.propagate import (
     Sequence,
     frame_features,
     jf_scores,
-    score_features,
+    predict_labels,
 )
 from vidrop.eval.sequences import synth_sequences
 from vidrop.machine import command_line, describe_machine
@@ -124,7 +124,7 @@ def main() -> None:
     for name, model in models.items():
         rows[name] = lambda s, m=model: frame_features(m, s.frames, shifts=args.shifts)
     for name, feats in rows.items():
-        score(name, seqs, lambda s, fe=feats: score_features(fe(s), (s.masks > 0).long(), cfg)[1])
+        score(name, seqs, lambda s, fe=feats: predict_labels(fe(s), (s.masks > 0).long(), cfg))
 
 
 if __name__ == "__main__":

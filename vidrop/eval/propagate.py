@@ -150,21 +150,33 @@ def rescale_labels(soft: torch.Tensor) -> torch.Tensor:
     return torch.where(hi > 0, (soft - lo) / (hi - lo).clamp_min(1e-12), soft)
 
 
+def first_frame_objects(masks: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    """Masks (T, H, W) with labels absent from the first frame made background, and the first
+    frame's objects (DAVIS tracks what the first frame shows)."""
+    objects = [o for o in torch.unique(masks[0]).tolist() if o != 0]
+    return torch.where(torch.isin(masks, torch.tensor(objects)), masks, 0), objects
+
+
+def predict_labels(
+    feats: torch.Tensor, masks: torch.Tensor, cfg: PropagationConfig
+) -> torch.Tensor:
+    """Propagate the first frame of `masks` (T, H, W; made by `first_frame_objects`) with
+    unit-length features (T, h, w, D): the predicted label map (T, H, W). Features need not come
+    from a backbone: diagnostics propagate colour or oracle features the same way
+    (scripts/propagation_diagnosis.py)."""
+    h, w = feats.shape[1:3]
+    soft = propagate(feats, first_labels(masks[0], int(masks.max()) + 1, h, w), cfg)
+    full = F.interpolate(soft, size=masks.shape[1:], mode="bilinear", align_corners=False)
+    return rescale_labels(full).argmax(1)
+
+
 def score_features(
     feats: torch.Tensor, masks: torch.Tensor, cfg: PropagationConfig
 ) -> tuple[dict, torch.Tensor]:
-    """Propagate the first frame's objects with unit-length features (T, h, w, D) over masks
-    (T, H, W) and score them: `jf_scores` of the first frame's objects (labels absent from the
-    first frame count as background), and the predicted label map (T, H, W). Features need not
-    come from a backbone: diagnostics score colour or oracle features the same way
-    (scripts/propagation_diagnosis.py)."""
-    h, w = feats.shape[1:3]
-    objects = [o for o in torch.unique(masks[0]).tolist() if o != 0]
-    masks = torch.where(torch.isin(masks, torch.tensor(objects)), masks, 0)
-    n_labels = int(masks.max()) + 1
-    soft = propagate(feats, first_labels(masks[0], n_labels, h, w), cfg)
-    full = F.interpolate(soft, size=masks.shape[1:], mode="bilinear", align_corners=False)
-    pred = rescale_labels(full).argmax(1)
+    """`jf_scores` of the first frame's objects propagated with `feats` over `masks`, and the
+    predicted label map (T, H, W)."""
+    masks, objects = first_frame_objects(masks)
+    pred = predict_labels(feats, masks, cfg)
     return jf_scores(pred, masks, objects), pred
 
 
