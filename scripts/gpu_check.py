@@ -126,6 +126,94 @@ def compress_fit_rate(device: str, k: int, samples: int, iterations: int) -> dic
             "s_per_iteration": dt / r.iterations, "inertia": r.inertia}  # fmt: skip
 
 
+def _decode_all(paths: list[str], shared: bool, threads: bool) -> tuple[float, list]:
+    """Seconds to decode every frame of `paths` to RGB, and the frames: PyAV's per-frame
+    conversion or one reformatter per video (what vidrop.data.video does), frame threading on
+    ("AUTO") or off."""
+    import av
+    from av.video.reformatter import VideoReformatter
+
+    out = []
+    t = time.perf_counter()
+    for p in paths:
+        with av.open(p) as container:
+            stream = container.streams.video[0]
+            if threads:
+                stream.thread_type = "AUTO"
+            r = VideoReformatter()
+            for f in container.decode(stream):
+                rgb = r.reformat(f, format="rgb24") if shared else f.reformat(format="rgb24")
+                out.append(rgb.to_ndarray())
+    return time.perf_counter() - t, out
+
+
+def decode_rates(out: Path, videos: int, sizes: tuple[int, ...]) -> dict:
+    """Frames/s of decoding synthetic mp4s to RGB on this host, one process: PyAV's per-frame
+    conversion against a reformatter kept per video, frame threading on and off; and whether
+    the pixels agree."""
+    from vidrop.data.synth import SynthSpec, make_dataset
+
+    res: dict = {}
+    for size in sizes:
+        data = make_dataset(out / f"decode_{size}", SynthSpec(videos=videos, size=size), workers=8)
+        paths = [str(Path(data["train"]).parent / ln.split(",")[0])
+                 for ln in Path(data["train"]).read_text().splitlines()[1:]]  # fmt: skip
+        _decode_all(paths[:4], True, True)  # warm the codec and the page cache
+        row, ref = {}, None
+        for name, shared, threads in (("per_frame_auto", False, True),
+                                      ("shared_auto", True, True),
+                                      ("shared_no_threads", True, False)):  # fmt: skip
+            s, frames = _decode_all(paths, shared, threads)
+            row[f"{name}_frames_per_s"] = len(frames) / s
+            ref = frames if ref is None else ref
+            row[f"{name}_equal"] = all(
+                bool((a == b).all()) for a, b in zip(ref, frames, strict=True)
+            )
+        res[f"{size}px"] = row
+    return res
+
+
+def eval_path(out: Path, device: str, videos: int) -> dict:
+    """The frozen-evaluation path on this machine, random-init tiny ViT: feature extraction with
+    one decoding worker and with `default_workers()`, and label propagation profiled (where its
+    seconds per video go; the top of the table in eval_profile.txt)."""
+    import cProfile
+    import io
+    import pstats
+
+    from vidrop.data.manifest import read_manifest
+    from vidrop.data.synth import SynthSpec, make_dataset
+    from vidrop.eval.features import extract_features
+    from vidrop.eval.propagate import PropagationConfig, evaluate_propagation
+    from vidrop.eval.sequences import synth_sequences
+    from vidrop.eval.views import EvalViews
+    from vidrop.machine import default_workers
+    from vidrop.models.vit import VideoViT
+
+    data = make_dataset(out / "eval_data", SynthSpec(videos=videos), workers=8)
+    torch.manual_seed(0)
+    model = VideoViT(load_config("tiny", []).model).eval()
+    views = EvalViews(frames=8, size=64, stride=2, clips=3)
+    manifest = read_manifest(data["train"])
+    res: dict = {"videos": len(manifest), "default_workers": default_workers()}
+    for workers in sorted({1, default_workers()}):
+        t = time.perf_counter()
+        extract_features(model, manifest, views, False, 8, workers, device)
+        res[f"extract_videos_per_s_{workers}_workers"] = len(manifest) / (time.perf_counter() - t)
+    n, seqs = synth_sequences(data["val"])
+    prof = cProfile.Profile()
+    t = time.perf_counter()
+    prof.enable()
+    evaluate_propagation(model, seqs, n, PropagationConfig(shifts=2), device)
+    prof.disable()
+    res["propagation_s_per_video"] = (time.perf_counter() - t) / n
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
+    (out / "eval_profile.txt").write_text(text.getvalue())
+    print(text.getvalue()[:4000])
+    return res
+
+
 def store_training(out: Path, device: str, videos: int, steps: int, batch: int) -> dict:
     """Synthetic videos -> codebook fit and encode on the device -> tiny pretraining steps from
     the store with the lookup on the device (data.decode_on=device): the GPU data path."""
@@ -333,6 +421,8 @@ def main() -> None:
         batches = {"vidrop": 2, "dense": 2, "videomae": 2}
         section("bench_train_vit_b", lambda: bench_train("tiny", batch=batches, steps=1,
                                                          warmup=1, overrides=tiny))  # fmt: skip
+        section("decode_rates", lambda: decode_rates(out, 24, (64,)))
+        section("eval_path", lambda: eval_path(out, device, 48))
         section("compress_encode", lambda: compress_encode_rate(device, 256, 4, (40, 60)))
         section("sdpa_kernels", lambda: sdpa_kernels(device, {"tiny": (2, 3, 17, 64)}, 1))
         section("anatomy_eager", lambda: step_anatomy(out, "tiny", 2, tiny, "eager"))
@@ -371,6 +461,8 @@ def main() -> None:
         )
         section("largest_batch_24gib", lambda: bench_train("vit_b", ("vidrop",), "auto", 3, 2))
         section("compress_fit", lambda: compress_fit_rate(device, 65536, 2_500_000, 20))
+        section("decode_rates", lambda: decode_rates(out, 96, (64, 224)))
+        section("eval_path", lambda: eval_path(out, device, 360))
     if args.demo:
         from vidrop.demo import run_demo
 
@@ -441,6 +533,17 @@ def summarize(r: dict) -> str:
             f"{r['host_s_per_step'] * 1e3:.0f} ms, GPU span {r['gpu_span_s_per_step'] * 1e3:.0f}"
             f" ms, kernels {r['gpu_kernel_s_one_step'] * 1e3:.0f} ms"
         )
+    if "propagation_s_per_video" in r:
+        rates = ", ".join(f"{k.split('_')[4]} workers {v:.0f}" for k, v in r.items()
+                          if k.startswith("extract_videos_per_s"))  # fmt: skip
+        return (f"extract videos/s: {rates}; propagation "
+                f"{r['propagation_s_per_video'] * 1e3:.0f} ms/video")  # fmt: skip
+    if any(k.endswith("px") for k in r):
+        return "; ".join(
+            f"{k}: " + ", ".join(f"{n[:-13]} {x:.0f}" for n, x in v.items() if n.endswith("_per_s"))
+            + f" frames/s, equal {all(x for n, x in v.items() if n.endswith('_equal'))}"
+            for k, v in r.items() if k.endswith("px")
+        )  # fmt: skip
     if "syncs_per_step" in r:
         return f"{r['syncs_per_step']} host syncs per step: {', '.join(r['where'])[:120]}"
     if "timings" in r:

@@ -37,6 +37,17 @@ def describe_machine(device: torch.device | str | None = None) -> dict[str, str 
     return info
 
 
+def default_workers(cap: int = 8) -> int:
+    """Decoding processes when the user names none: every core this process may use but one (the
+    main process runs the model and the probes), at most `cap` (beyond it small clips outrun the
+    model anyway); 1 on a 2-core machine."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cap, cores - 1))
+
+
 def command_line() -> str:
     """The running command as a user would retype it (`vidrop ...` or `python x.py ...`)."""
     prog = os.path.basename(sys.argv[0]) if sys.argv else "python"

@@ -1,10 +1,18 @@
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
 
-from vidrop.data.video import VideoError, probe, read_frames, resize_short_side, write_video
+from vidrop.data.video import (
+    VideoError,
+    iter_frames,
+    probe,
+    read_frames,
+    resize_short_side,
+    write_video,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +44,19 @@ def test_read_exact_frames_with_seek(numbered_video):
 def test_indices_past_the_end_repeat_the_last_frame(numbered_video):
     frames = read_frames(numbered_video, [38, 39, 45, 60])
     assert [index_of(f) for f in frames] == [38, 39, 39, 39]
+
+
+def test_frames_equal_pyav_own_rgb_conversion(tmp_path):
+    """The shared per-video reformatter changes the speed, not one pixel: textured frames (all
+    chroma values in play) compared with PyAV's per-frame `to_ndarray(format="rgb24")`."""
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "noise.mp4")
+    write_video(path, rng.integers(0, 256, (12, 38, 50, 3), dtype=np.uint8), fps=10, gop=4)
+    with av.open(path) as container:
+        reference = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    np.testing.assert_array_equal(read_frames(path, list(range(12))), reference)
+    np.testing.assert_array_equal(read_frames(path, [9, 5, 11]), reference[[9, 5, 11]])
+    np.testing.assert_array_equal(np.concatenate(list(iter_frames(path, chunk=5))), reference)
 
 
 def test_broken_and_empty_files_raise_video_error(tmp_path):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 
 from vidrop.data.views import resize_uint8
 
@@ -34,6 +35,15 @@ def _open(path: str) -> av.container.InputContainer:
         container.close()
         raise VideoError(f"{path}: has no video stream")
     return container
+
+
+def _rgb(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
+    """uint8 (H, W, 3), the same pixels as `frame.to_ndarray(format="rgb24")`.
+
+    One reformatter per opened video keeps one swscale context for all its frames; PyAV's
+    per-frame conversion builds a new one each time, which for small frames costs twice the
+    decoding itself (64x64: 0.9 ms against 0.3 ms per frame)."""
+    return reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 
 def probe(path: str) -> VideoInfo:
@@ -66,6 +76,7 @@ def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        reformatter = VideoReformatter()
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
         tb = float(stream.time_base) if stream.time_base else 1.0 / fps
         start = stream.start_time or 0
@@ -84,7 +95,7 @@ def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
                     continue
                 last_seen = (idx, frame)
                 if idx in wanted_set:
-                    got[idx] = frame.to_ndarray(format="rgb24")
+                    got[idx] = _rgb(frame, reformatter)
                 if idx >= last:
                     break
         except Exception as exc:
@@ -92,7 +103,7 @@ def read_frames(path: str, indices: Sequence[int]) -> np.ndarray:
         if last_seen is None:
             raise VideoError(f"{path}: contains no frames at or after index {first}")
         if last_seen[0] not in got:  # the video ended before `last`: keep its final frame
-            got[last_seen[0]] = last_seen[1].to_ndarray(format="rgb24")
+            got[last_seen[0]] = _rgb(last_seen[1], reformatter)
     available = sorted(got)
     out = []
     for i in indices:
@@ -107,10 +118,11 @@ def iter_frames(path: str, chunk: int = 64) -> Iterator[np.ndarray]:
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        reformatter = VideoReformatter()
         buf: list[np.ndarray] = []
         try:
             for frame in container.decode(stream):
-                buf.append(frame.to_ndarray(format="rgb24"))
+                buf.append(_rgb(frame, reformatter))
                 if len(buf) == chunk:
                     yield np.stack(buf)
                     buf = []

@@ -251,7 +251,9 @@ def _add_views(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=0, help="crop size (default: backbone's)")
     p.add_argument("--stride", type=int, default=0, help="frame stride (default: backbone's)")
     p.add_argument("--batch-size", type=int, default=8, help="videos per batch")
-    p.add_argument("--workers", type=int, default=1, help="decoding processes")
+    p.add_argument(
+        "--workers", type=int, default=None, help="decoding processes (default: cores - 1, max 8)"
+    )
 
 
 def _add_probe(p: argparse.ArgumentParser, feature: bool = True) -> None:

@@ -20,6 +20,7 @@ from vidrop.data.video import VideoError, probe
 from vidrop.data.views import normalize
 from vidrop.eval.errors import EvalError
 from vidrop.eval.views import EvalViews, is_short, read_views
+from vidrop.machine import default_workers
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
 
@@ -120,19 +121,22 @@ def extract_features(
     views: EvalViews,
     patch_tokens: bool = False,
     batch_size: int = 8,
-    num_workers: int = 1,
+    num_workers: int | None = None,
     device: str | torch.device = "cpu",
     description: str = "features",
     info: dict | None = None,
 ) -> Features:
     """Features of every view of every video in `manifest` (batch_size counts videos).
 
-    Patch tokens are kept in float16 (N * V * L * D * 2 bytes: size them before asking)."""
+    Patch tokens are kept in float16 (N * V * L * D * 2 bytes: size them before asking).
+    `num_workers` decoding processes; None: `default_workers()` (all cores but one, at most 8)."""
     views.check()
     dev = torch.device(device)
     backbone.eval().to(dev)
     loader = DataLoader(
-        ViewsDataset(manifest.paths, views), batch_size=batch_size, num_workers=num_workers
+        ViewsDataset(manifest.paths, views),
+        batch_size=batch_size,
+        num_workers=default_workers() if num_workers is None else num_workers,
     )
     cls, mean, patch, ok, short = [], [], [], [], []
     with ProgressBar(len(manifest), description, unit="video") as bar:

@@ -116,7 +116,7 @@ def evaluate_backbone(
     cfg: SuiteConfig,
     device: str = "cpu",
     batch_size: int = 8,
-    num_workers: int = 1,
+    num_workers: int | None = None,
 ) -> dict:
     t = time.perf_counter()
     manifests = [read_manifest(train_csv), read_manifest(val_csv)]
@@ -195,7 +195,7 @@ def run_suite(
     command: str,
     device: str = "cpu",
     batch_size: int = 8,
-    num_workers: int = 1,
+    num_workers: int | None = None,
 ) -> dict:
     """Evaluate every backbone (name -> model) and write eval.json and eval.md under `out`."""
     report = {
