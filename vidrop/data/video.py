@@ -41,8 +41,8 @@ def _rgb(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
     """uint8 (H, W, 3), the same pixels as `frame.to_ndarray(format="rgb24")`.
 
     One reformatter per opened video keeps one swscale context for all its frames; PyAV's
-    per-frame conversion builds a new one each time, which for small frames costs twice the
-    decoding itself (64x64: 0.9 ms against 0.3 ms per frame)."""
+    per-frame conversion builds a new one each time, which for small frames costs three times
+    the decoding itself (64x64 on the 2-core CI machine: 0.9 ms against 0.3 ms per frame)."""
     return reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 
