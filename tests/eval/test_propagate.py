@@ -7,6 +7,7 @@ from vidrop.eval.propagate import (
     evaluate_propagation,
     first_labels,
     frame_features,
+    predict_labels,
     propagate,
     rescale_labels,
     score_features,
@@ -35,8 +36,9 @@ def test_score_features_of_exact_features_is_perfect():
     for i in range(t):
         cells[i, i % 3 : i % 3 + 2] = 1
     masks = cells.repeat_interleave(8, 1).repeat_interleave(8, 2)  # (T, 32, 32)
-    scores, pred = score_features(F.one_hot(cells, 2).float(), masks, PropagationConfig(topk=3))
-    assert torch.equal(pred, masks)
+    feats, cfg = F.one_hot(cells, 2).float(), PropagationConfig(topk=3)
+    scores = score_features(feats, masks, cfg)
+    assert torch.equal(predict_labels(feats, masks, cfg), masks)
     assert scores["j"] == [1.0] and scores["f"] == [1.0] and scores["jf"] == 1.0
 
 

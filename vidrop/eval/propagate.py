@@ -170,14 +170,10 @@ def predict_labels(
     return rescale_labels(full).argmax(1)
 
 
-def score_features(
-    feats: torch.Tensor, masks: torch.Tensor, cfg: PropagationConfig
-) -> tuple[dict, torch.Tensor]:
-    """`jf_scores` of the first frame's objects propagated with `feats` over `masks`, and the
-    predicted label map (T, H, W)."""
+def score_features(feats: torch.Tensor, masks: torch.Tensor, cfg: PropagationConfig) -> dict:
+    """`jf_scores` of the first frame's objects propagated with `feats` over `masks`."""
     masks, objects = first_frame_objects(masks)
-    pred = predict_labels(feats, masks, cfg)
-    return jf_scores(pred, masks, objects), pred
+    return jf_scores(predict_labels(feats, masks, cfg), masks, objects)
 
 
 def jf_scores(pred: torch.Tensor, masks: torch.Tensor, objects: list[int]) -> dict:
@@ -197,7 +193,7 @@ def evaluate_sequence(
 ) -> dict:
     """J and F of one sequence with the backbone's patch features (see `score_features`)."""
     feats = frame_features(backbone, seq.frames, cfg.short_side, device, cfg.shifts)
-    return score_features(feats, seq.masks, cfg)[0]
+    return score_features(feats, seq.masks, cfg)
 
 
 def evaluate_propagation(
