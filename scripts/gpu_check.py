@@ -11,8 +11,10 @@ import json
 import math
 import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vidrop.config import load_config
@@ -126,44 +128,54 @@ def compress_fit_rate(device: str, k: int, samples: int, iterations: int) -> dic
             "s_per_iteration": dt / r.iterations, "inertia": r.inertia}  # fmt: skip
 
 
-def _decode_all(paths: list[str], shared: bool, threads: bool) -> tuple[float, list]:
-    """Seconds to decode every frame of `paths` to RGB, and the frames: PyAV's per-frame
-    conversion or one reformatter per video (what vidrop.data.video does), frame threading on
-    ("AUTO") or off."""
+def _pyav_frames(path: str, shared: bool, threads: bool) -> Iterator[np.ndarray]:
+    """Every frame of `path` as RGB, decoded by PyAV directly: its per-frame conversion or one
+    reformatter for the video, frame threading ("AUTO") on or off (variants vidrop does not ship,
+    timed against the one it does)."""
     import av
     from av.video.reformatter import VideoReformatter
 
-    out = []
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        if threads:
+            stream.thread_type = "AUTO"
+        r = VideoReformatter()
+        for f in container.decode(stream):
+            yield (
+                r.reformat(f, format="rgb24") if shared else f.reformat(format="rgb24")
+            ).to_ndarray()
+
+
+def _timed_frames(
+    read: Callable[[str], Iterable[np.ndarray]], paths: list[str]
+) -> tuple[float, list]:
+    """Seconds to read every frame of `paths` with `read`, and the frames."""
     t = time.perf_counter()
-    for p in paths:
-        with av.open(p) as container:
-            stream = container.streams.video[0]
-            if threads:
-                stream.thread_type = "AUTO"
-            r = VideoReformatter()
-            for f in container.decode(stream):
-                rgb = r.reformat(f, format="rgb24") if shared else f.reformat(format="rgb24")
-                out.append(rgb.to_ndarray())
-    return time.perf_counter() - t, out
+    frames = [f for p in paths for f in read(p)]
+    return time.perf_counter() - t, frames
 
 
 def decode_rates(out: Path, videos: int, sizes: tuple[int, ...]) -> dict:
     """Frames/s of decoding synthetic mp4s to RGB on this host, one process: PyAV's per-frame
-    conversion against a reformatter kept per video, frame threading on and off; and whether
-    the pixels agree."""
+    conversion against vidrop's `iter_frames` (one reformatter per video, frame threading on) and
+    the same without frame threading; and whether the pixels agree."""
+    from vidrop.data.manifest import read_manifest
     from vidrop.data.synth import SynthSpec, make_dataset
+    from vidrop.data.video import iter_frames
 
+    readers = {
+        "per_frame_auto": lambda p: _pyav_frames(p, shared=False, threads=True),
+        "shared_auto": lambda p: (f for chunk in iter_frames(p) for f in chunk),
+        "shared_no_threads": lambda p: _pyav_frames(p, shared=True, threads=False),
+    }
     res: dict = {}
     for size in sizes:
         data = make_dataset(out / f"decode_{size}", SynthSpec(videos=videos, size=size), workers=8)
-        paths = [str(Path(data["train"]).parent / ln.split(",")[0])
-                 for ln in Path(data["train"]).read_text().splitlines()[1:]]  # fmt: skip
-        _decode_all(paths[:4], True, True)  # warm the codec and the page cache
+        paths = read_manifest(data["train"]).paths
+        _timed_frames(readers["shared_auto"], paths[:4])  # warm the codec and the page cache
         row, ref = {}, None
-        for name, shared, threads in (("per_frame_auto", False, True),
-                                      ("shared_auto", True, True),
-                                      ("shared_no_threads", True, False)):  # fmt: skip
-            s, frames = _decode_all(paths, shared, threads)
+        for name, read in readers.items():
+            s, frames = _timed_frames(read, paths)
             row[f"{name}_frames_per_s"] = len(frames) / s
             ref = frames if ref is None else ref
             row[f"{name}_equal"] = all(
