@@ -234,6 +234,27 @@ def test_export_from_a_training_checkpoint(synth_data, tmp_path, capsys):
     assert main([*hf, "--lossy"]) == 0 and (tmp_path / "h" / "config.json").is_file()
 
 
+def test_a_full_disk_in_pretraining_is_one_clear_line(synth_data, tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    args = ["pretrain", "--config", "tiny", "--out", str(run), f"data.train={synth_data['train']}",
+            "data.num_workers=0", "optim.batch_size=4", "train.max_steps=1",
+            "head.prototypes=32", "head.patch_prototypes=32", "head.hidden_dim=64",
+            "head.bottleneck_dim=16"]  # fmt: skip
+
+    def full_disk(obj, f):
+        f.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 768 vs 662")
+
+    monkeypatch.setattr("vidrop.train.checkpoint.torch.save", full_disk)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.pt: could not be written" in err and "GiB free" in err
+    assert "run the same command again" in err and "Traceback" not in err
+    assert not (run / "checkpoint.pt.tmp").exists()
+    monkeypatch.undo()
+    assert main(args) == 0 and (run / "checkpoint.pt").is_file()
+
+
 def test_pretrain_init_from_a_hf_videomae_folder(synth_data, tmp_path):
     transformers = pytest.importorskip("transformers")
     hf_cfg = transformers.VideoMAEConfig(

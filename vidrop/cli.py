@@ -16,6 +16,7 @@ from vidrop.progress import console
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from vidrop.atomic import WriteError
     from vidrop.compress.store import StoreError
     from vidrop.config import ConfigError
     from vidrop.data.dataset import TooManyBrokenVideos
@@ -34,6 +35,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         EvalError,
         FileNotFoundError,
         FileExistsError,
+        WriteError,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from vidrop.atomic import write_bytes_atomic
 from vidrop.compress.codebook import Codebook, codes_to_numpy
 from vidrop.compress.patches import storage_size
 from vidrop.compress.store import (
@@ -28,7 +29,6 @@ from vidrop.compress.store import (
     StoreWriter,
     VideoEntry,
     finished_shard,
-    write_atomic,
 )
 from vidrop.data.manifest import read_manifest
 from vidrop.data.video import VideoError, iter_frames, probe, resize_frames
@@ -100,7 +100,7 @@ def _prepare(out: Path, codebook: Codebook, manifest_src: str, n_videos: int, vp
         return
     (out / "shards").mkdir(parents=True, exist_ok=True)
     codebook.save(out / "codebook")
-    write_atomic(meta_path, json.dumps(meta, indent=2).encode())
+    write_bytes_atomic(meta_path, json.dumps(meta, indent=2).encode())
 
 
 def encode_dataset(
@@ -188,7 +188,7 @@ def write_index_if_complete(out: Path, n_shards: int) -> bool:
             return False
         records.append(record)
     index = {"format": FORMAT, "shards": [r.to_json() for r in records]}
-    write_atomic(out / "index.json", json.dumps(index).encode())
+    write_bytes_atomic(out / "index.json", json.dumps(index).encode())
     return True
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from vidrop.atomic import write_bytes_atomic
 from vidrop.compress.codebook import Codebook
 
 FORMAT = "vidrop-store/1"
@@ -86,16 +87,6 @@ def shard_name(shard: int) -> str:
     return f"shard-{shard:05d}"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name, fsync, rename: a crash leaves the old file or none, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class StoreWriter:
     """Writes one shard at a time: codes appended to a temporary file, then the record."""
 
@@ -128,7 +119,7 @@ class StoreWriter:
             self.videos,
         )
         record_path = self.codes_path.with_suffix(".json")
-        write_atomic(record_path, json.dumps(record.to_json(), indent=1).encode())
+        write_bytes_atomic(record_path, json.dumps(record.to_json(), indent=1).encode())
         return record
 
     def abort(self) -> None:

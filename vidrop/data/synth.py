@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from vidrop.atomic import atomic_path
 from vidrop.data.video import write_video
 
 # Convex polygons in object coordinates (unit radius); a shape is their union.
@@ -234,10 +235,9 @@ def _write_one(out: Path, spec: SynthSpec, index: int, label: str) -> None:
     video, mask = out / "videos" / f"{index:05d}.mp4", out / "masks" / f"{index:05d}.npz"
     rng = np.random.default_rng([spec.seed, index])
     frames, masks = render_video(spec, label, rng, _BACKGROUNDS)
-    tmp = video.with_name(video.stem + ".tmp.mp4")
-    write_video(str(tmp), frames, spec.fps, crf=0)  # lossless: the decoded pixels are fixed
     np.savez_compressed(mask, masks=np.packbits(masks, axis=-1), shape=np.array(masks.shape))
-    tmp.replace(video)  # the video appears last: its presence means both files are complete
+    with atomic_path(video, ".tmp.mp4") as tmp:  # appears last: both files are then complete
+        write_video(str(tmp), frames, spec.fps, crf=0)  # lossless: the decoded pixels are fixed
 
 
 def make_dataset(

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch.utils.data import DataLoader, Dataset
 
+from vidrop.atomic import atomic_path
 from vidrop.data.manifest import Manifest
 from vidrop.data.video import VideoError, probe
 from vidrop.data.views import normalize
@@ -73,10 +74,9 @@ class Features:
             "views": self.views.to_dict(),
             "info": self.info,
         }
-        tmp = path.with_name(path.name + ".tmp")
         tensors = {k: v.contiguous() for k, v in tensors.items()}
-        save_file(tensors, tmp, {"index": json.dumps(index)})
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), {"index": json.dumps(index)})
         return path
 
     @classmethod

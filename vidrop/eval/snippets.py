@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidrop.atomic import atomic_path
 from vidrop.data.manifest import Manifest, ManifestError
 from vidrop.data.sampling import clip_span
 from vidrop.data.video import VideoError, iter_frames, probe
@@ -83,9 +84,8 @@ def extract_snippets(
                 info = probe(path)
                 if not target.exists():
                     feats = video_snippets(backbone, path, views, step, feature, device=device)
-                    tmp = target.with_name(target.stem + ".tmp.npy")
-                    np.save(tmp, feats)
-                    tmp.replace(target)
+                    with atomic_path(target, ".tmp.npy") as tmp:  # np.save wants .npy
+                        np.save(tmp, feats)
                 index["videos"][path] = {
                     "file": target.name, "snippets": int(np.load(target, mmap_mode="r").shape[0]),
                     "fps": info.fps, "frames": info.frames,

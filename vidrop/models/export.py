@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from vidrop.atomic import atomic_path, write_bytes_atomic
 from vidrop.models.vit import VideoViT, ViTConfig
 
 FORMAT = "vidrop-backbone"
@@ -21,9 +22,10 @@ def save_backbone(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
-    save_file(tensors, str(out / "backbone.safetensors"), metadata={"format": FORMAT})
+    with atomic_path(out / "backbone.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
     meta = {"format": FORMAT, "model": backbone.cfg.to_dict(), **(extra or {})}
-    (out / "backbone.json").write_text(json.dumps(meta, indent=2))
+    write_bytes_atomic(out / "backbone.json", json.dumps(meta, indent=2).encode())
     return out / "backbone.json"
 
 

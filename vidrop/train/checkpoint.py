@@ -1,21 +1,27 @@
 """One consolidated checkpoint per run, written atomically and read without unpickling code.
 
-The file is written to a temporary name, flushed to disk, then renamed over the previous one, so a
-crash at any moment leaves the last good checkpoint intact. Loading uses weights_only=True: tensors
-and plain Python values only, never arbitrary objects.
+The file is written to a temporary name, flushed to disk, then renamed over the previous one
+(vidrop.atomic), so a crash or a full disk at any moment leaves the last good checkpoint intact.
+Loading uses weights_only=True: tensors and plain Python values only, never arbitrary objects.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vidrop.atomic import WriteError, atomic_path
 from vidrop.models.safe_load import CheckpointError
 
-__all__ = ["CHECKPOINT_NAME", "CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CheckpointError",
+    "WriteError",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 FORMAT = "vidrop-checkpoint"
 CHECKPOINT_NAME = "checkpoint.pt"  # in a run folder
@@ -23,19 +29,9 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    """Raises WriteError (naming the file and the free space) if it cannot be written."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save({"format": FORMAT, "version": VERSION, **state}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from vidrop.atomic import write_bytes_atomic, write_error
 
 
 class MetricsLog:
@@ -17,17 +18,25 @@ class MetricsLog:
             self.path.unlink()
 
     def _trim(self, step: int) -> None:
-        """Drop lines logged after the checkpoint we resume from (they will be logged again)."""
-        kept = [
-            ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step
-        ]
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(ln + "\n" for ln in kept))
-        os.replace(tmp, self.path)
+        """Drop lines logged after the checkpoint we resume from (they will be logged again), and
+        a last line cut short by a crash or a full disk."""
+        kept = [ln for ln in self.path.read_text().splitlines() if _step(ln) <= step]
+        write_bytes_atomic(self.path, "".join(ln + "\n" for ln in kept).encode())
 
     def write(self, record: dict[str, Any]) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:  # a full disk: say which file, not a bare errno
+            raise write_error(self.path, exc) from exc
+
+
+def _step(line: str) -> float:
+    """A line's step; infinity (never kept) for a line that is not a whole JSON record."""
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return float("inf")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -1,0 +1,88 @@
+"""Atomic file writes: a file appears whole or not at all, and a failed write says why.
+
+Every file a run depends on (checkpoints, exports, feature caches, store records) is written to a
+temporary sibling, flushed to disk, then renamed over the target: a crash or a full disk leaves the
+previous file untouched. Without this wrapper a full disk surfaced as whatever the writing library
+raised (torch.save: `RuntimeError: [enforce fail at inline_container.cc] . unexpected pos`), which
+names neither the file nor the cause, and the half-written temporary stayed behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["WriteError", "atomic_path", "write_bytes_atomic", "write_error"]
+
+
+class WriteError(OSError):
+    """A file could not be written; the previous version of it, if any, is untouched."""
+
+
+def _free_space(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**30:.2f} GiB free"
+    except OSError:
+        return "free space unknown"
+
+
+def write_error(path: Path, exc: BaseException) -> WriteError:
+    """The error to raise when writing `path` failed with `exc`: the file, the cause, the free
+    space, and what to do."""
+    return WriteError(
+        f"{path}: could not be written ({type(exc).__name__}: {exc}); "
+        f"{_free_space(path.parent)} on {path.parent}. The previous {path.name}, if any, is "
+        "untouched. If the disk is full, free some space and run the same command again (a "
+        "training run resumes from its last checkpoint)."
+    )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX only; Windows has no directory handles)."""
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | Path, tmp_suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path to write `path` to; on success it replaces `path` durably.
+
+    `tmp_suffix` is appended to the name (`ckpt.pt.tmp`) unless it ends with the target's own
+    suffix, which writers that insist on an extension need (`x.tmp.npy` for `x.npy`). On any error
+    the temporary file is removed and a WriteError names the file, the free space and what to do.
+    """
+    path = Path(path)
+    if path.suffix and tmp_suffix.endswith(path.suffix):
+        tmp = path.with_name(path.stem + tmp_suffix)
+    else:
+        tmp = path.with_name(path.name + tmp_suffix)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: pass them on
+            raise
+        raise write_error(path, exc) from exc
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
