@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = ["WriteError", "atomic_path", "write_bytes_atomic", "write_error"]
@@ -77,7 +77,8 @@ def atomic_path(path: str | Path, tmp_suffix: str = ".tmp") -> Iterator[Path]:
         os.replace(tmp, path)
         _fsync_folder(path.parent)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # never hide the first error behind a failed clean-up
+            tmp.unlink(missing_ok=True)
         if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: pass them on
             raise
         raise write_error(path, exc) from exc
