@@ -29,14 +29,18 @@ def _free_space(folder: Path) -> str:
         return "free space unknown"
 
 
-def write_error(path: Path, exc: BaseException) -> WriteError:
+def write_error(path: Path, exc: BaseException, appending: bool = False) -> WriteError:
     """The error to raise when writing `path` failed with `exc`: the file, the cause, the free
-    space, and what to do."""
+    space, and what to do. `appending`: the file was appended to in place, not replaced."""
+    kept = (
+        "A partial last line, if any, is dropped when the run resumes."
+        if appending
+        else f"The previous {path.name}, if any, is untouched."
+    )
     return WriteError(
         f"{path}: could not be written ({type(exc).__name__}: {exc}); "
-        f"{_free_space(path.parent)} on {path.parent}. The previous {path.name}, if any, is "
-        "untouched. If the disk is full, free some space and run the same command again (a "
-        "training run resumes from its last checkpoint)."
+        f"{_free_space(path.parent)} on {path.parent}. {kept} If the disk is full, free some "
+        "space and run the same command again (a training run resumes from its last checkpoint)."
     )
 
 

@@ -28,7 +28,7 @@ class MetricsLog:
             with open(self.path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         except OSError as exc:  # a full disk: say which file, not a bare errno
-            raise write_error(self.path, exc) from exc
+            raise write_error(self.path, exc, appending=True) from exc
 
 
 def _step(line: str) -> float:
