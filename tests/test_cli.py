@@ -13,6 +13,7 @@ SUBCOMMANDS = [
     ["demo"],
     ["data"],
     ["data", "synth"],
+    ["data", "copies"],
     ["pretrain"],
     ["eval"],
     ["eval", "knn"],
@@ -21,6 +22,7 @@ SUBCOMMANDS = [
     ["eval", "lowshot"],
     ["eval", "propagate"],
     ["eval", "all"],
+    ["eval", "copydetect"],
     ["extract"],
     ["viz", "pca"],
     ["data", "manifest"],
@@ -152,6 +154,21 @@ def test_eval_all_propagate_and_pca_from_the_command_line(eval_data, tmp_path, c
     assert main(["viz", "pca", "--backbone", backbone, "--video", video, "--out",
                  str(tmp_path / "pca"), "--frames", "8"]) == 0  # fmt: skip
     assert (tmp_path / "pca.png").is_file() and (tmp_path / "pca.gif").is_file()
+
+
+def test_copy_detection_from_the_command_line(eval_data, tmp_path, capsys):
+    backbone = _tiny_export(tmp_path)
+    assert main(["data", "copies", "--data", eval_data["val"], "--out", str(tmp_path / "cd")]) == 0
+    queries = str(tmp_path / "cd" / "queries.csv")
+    args = ["eval", "copydetect", "--backbone", backbone, "--database", eval_data["val"],
+            "--queries", queries, "--workers", "0"]  # fmt: skip
+    assert main([*args, "--whiten", eval_data["train"], "--json", str(tmp_path / "c.json")]) == 0
+    result = json.loads((tmp_path / "c.json").read_text())
+    assert result["queries"] == len(manifest_paths(eval_data["val"])) and result["whitened"]
+    assert 0 <= result["map"] <= 100 and len(result["ranks"]) == result["queries"]
+    (tmp_path / "q.csv").write_text("path,label\n" + f"{manifest_paths(queries)[0]},nope.mp4\n")
+    assert main([*args[:-4], "--queries", str(tmp_path / "q.csv"), "--workers", "0"]) == 2
+    assert "'nope.mp4' is not in the database" in capsys.readouterr().err
 
 
 def test_eval_user_errors(eval_data, synth_data, tmp_path, capsys):

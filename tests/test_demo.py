@@ -15,8 +15,10 @@ def test_demo_wiring_on_a_very_short_run(tmp_path):
     assert saved["steps"] == 3 == report["steps"]
     assert set(saved["results"]) == {"vidrop", "random_init"}
     res = saved["results"]
-    for metric in ("kNN k=20", "linear", "attentive", "J&F"):
+    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP"):
         assert saved["gain_points"][metric] == res["vidrop"][metric] - res["random_init"][metric]
     ev = json.loads((tmp_path / "eval.json").read_text())
     assert ev["backbones"]["vidrop"]["n_val"] == 12 and (tmp_path / "eval.md").is_file()
+    copies = ev["backbones"]["vidrop"]["copy_detection"]
+    assert copies["queries"] == 12 and copies["database"] == 12 and copies["whitened"]
     assert saved["machine"]["cpu_cores"] >= 1

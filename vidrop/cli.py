@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.logging import RichHandler
 
@@ -59,6 +60,21 @@ def cmd_synth(args: argparse.Namespace) -> None:
             args.out, spec, progress=lambda done, total: bar.update(done - bar.done)
         )
     console.print(f"wrote {args.videos} videos; manifests: {paths['train']} {paths['val']}")
+
+
+def cmd_copies(args: argparse.Namespace) -> None:
+    from vidrop.data.copies import make_copies
+    from vidrop.data.manifest import read_manifest
+
+    distractors = read_manifest(args.distractors) if args.distractors else None
+    csv_path = make_copies(read_manifest(args.data), args.out, args.seed, None, distractors)
+    written = len(read_manifest(csv_path, check=False))
+    skipped = Path(args.out) / "skipped.txt"
+    lost = len(skipped.read_text().splitlines()) if skipped.exists() else 0
+    console.print(
+        f"{written} copies -> {csv_path}"
+        + (f"; {lost} unreadable videos skipped, listed in {skipped}" if lost else "")
+    )
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
@@ -193,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=64, help="frame side in pixels (even)")
     s.add_argument("--frames", type=int, default=32, help="frames per video")
     s.set_defaults(func=cmd_synth)
+    cp = data.add_parser("copies", help="edited copies of videos: copy-detection queries")
+    cp.add_argument("--data", required=True, help="manifest of the originals (the database)")
+    cp.add_argument("--out", required=True, help="output folder (videos/, queries.csv)")
+    cp.add_argument("--distractors", help="manifest of videos NOT in the database to copy too")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.set_defaults(func=cmd_copies)
     mf = data.add_parser("manifest", help="a vidrop CSV from a benchmark's own label files")
     mf.add_argument(
         "--format", required=True, choices=["kinetics", "ssv2", "ucf101", "hmdb51", "folders"]

@@ -1,6 +1,7 @@
 """`vidrop demo`: synthetic videos -> tiny ViDROP pretraining -> `eval all` (kNN, linear, attentive,
-low-shot, label propagation) of the pretrained backbone and of the same architecture at its random
-initialisation (same features, same code) -> a table, demo.json, eval.json and eval.md."""
+low-shot, label propagation, copy detection) of the pretrained backbone and of the same
+architecture at its random initialisation (same features, same code) -> a table, demo.json,
+eval.json and eval.md."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import torch
 from rich.table import Table
 
 from vidrop.config import load_config
+from vidrop.data.copies import make_copies
+from vidrop.data.manifest import read_manifest
 from vidrop.data.synth import SynthSpec, make_dataset
 from vidrop.eval.features import default_device, views_of_backbone
 from vidrop.eval.propagate import PropagationConfig
@@ -41,6 +44,7 @@ def run_demo(
         data = make_dataset(
             out / "data", spec, progress=lambda done, total: bar.update(done - bar.done)
         )
+    copies = make_copies(read_manifest(data["val"]), out / "data" / "copies", seed)
     timings["synth_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -55,7 +59,11 @@ def run_demo(
     views = views_of_backbone(meta, pretrained, clips=DEMO_CLIPS)
     torch.manual_seed(cfg.train.seed)  # exactly the weights pretraining started from
     random_init = VideoViT(cfg.model).eval()
-    suite = SuiteConfig(propagate=data["val"], propagation=PropagationConfig(shifts=DEMO_SHIFTS))
+    suite = SuiteConfig(
+        propagate=data["val"],
+        propagation=PropagationConfig(shifts=DEMO_SHIFTS),
+        copies=str(copies),
+    )
     ev = run_suite(
         {"vidrop": pretrained, "random_init": random_init}, data["train"], data["val"], views,
         suite, out, command, default_device(),

@@ -32,10 +32,13 @@ def test_extracted_features_equal_a_direct_forward_of_each_view(synth_data, tmp_
         torch.testing.assert_close(
             feats.mean[1, view], out["patch"][0].mean(0), rtol=1e-4, atol=1e-4
         )
+        gem = out["patch"][0].clamp(min=1e-6).pow(4).mean(0).pow(0.25)  # DINO's copy pooling
+        torch.testing.assert_close(feats.gem[1, view], gem, rtol=1e-4, atol=1e-4)
     assert feats.labels == [r["label"] for r in manifest_rows(synth_data["train"])][:3]
 
     saved = Features.load(feats.save(tmp_path / "f.safetensors"))
     assert torch.equal(saved.cls, feats.cls) and torch.equal(saved.patch, feats.patch)
+    assert torch.equal(saved.gem, feats.gem)
     assert saved.paths == feats.paths and saved.views == views and saved.labels == feats.labels
 
 
@@ -56,3 +59,16 @@ def test_a_file_that_is_not_a_features_file_is_refused(tmp_path):
     save_file({"x": torch.zeros(1)}, tmp_path / "other.safetensors")
     with pytest.raises(ValueError, match="not a vidrop features file"):
         Features.load(Path(tmp_path / "other.safetensors"))
+
+
+def test_features_from_before_gem_pooling_say_to_extract_again(tmp_path):
+    n = 2
+    old = Features(
+        cls=torch.randn(n, 1, 4), mean=torch.randn(n, 1, 4), patch=None,
+        ok=torch.ones(n, dtype=torch.bool), short=torch.zeros(n, dtype=torch.bool),
+        paths=["a.mp4", "b.mp4"], labels=["x", "y"], views=EvalViews(4, 32, 1),
+    )  # fmt: skip
+    loaded = Features.load(old.save(tmp_path / "old.safetensors"))
+    assert loaded.gem is None and loaded.vector("cls").shape == (2, 1, 4)
+    with pytest.raises(ValueError, match="extract them again"):
+        loaded.vector("cls+gem")

@@ -211,6 +211,7 @@ def cmd_all(args: argparse.Namespace) -> None:
         propagate=f"davis:{args.davis}" if args.davis else (args.synth or ""),
         propagate_limit=args.limit,
         propagation=PropagationConfig(short_side=args.short_side, shifts=args.shifts),
+        copies=args.copies or "",
     )
     report = run_suite(
         models, args.train, args.val, views, cfg, args.out, command_line(), _device(args.device),
@@ -218,6 +219,39 @@ def cmd_all(args: argparse.Namespace) -> None:
     )  # fmt: skip
     console.print(markdown_table(report))
     console.print(f"wrote {args.out}/eval.json and {args.out}/eval.md")
+
+
+def cmd_copydetect(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from vidrop.data.manifest import read_manifest
+    from vidrop.eval.copydetect import copy_detection
+    from vidrop.eval.features import extract_features
+
+    model, meta = _backbone(args.backbone, args.random_init, args.seed)
+    views = _views(args, meta, model)
+    queries = read_manifest(args.queries)
+    sets = {"database": read_manifest(args.database), "queries": queries}
+    if args.whiten:
+        sets["whitening"] = read_manifest(args.whiten)
+    feats = {
+        name: extract_features(
+            model, m, views, False, args.batch_size, args.workers, _device(args.device), name
+        )
+        for name, m in sets.items()
+    }
+    result = copy_detection(
+        feats["queries"], feats["database"], [e.label for e in queries.entries],
+        feats.get("whitening"), args.topk,
+    )  # fmt: skip
+    summary = {k: v for k, v in asdict(result).items() if k != "ranks"}
+    _emit(
+        {**summary, "topk": args.topk, "views": views.to_dict(), "ranks": result.ranks},
+        args,
+        f"copy detection mAP {result.map:.1f}, top-1 {result.top1:.1f}% ({result.queries} "
+        f"queries, {result.distractor_queries} distractor queries, {result.database} database "
+        f"videos, {'whitened' if result.whitened else 'not whitened'})",
+    )
 
 
 def cmd_viz_pca(args: argparse.Namespace) -> None:
@@ -335,9 +369,24 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
     al.add_argument(
         "--max-token-gib", type=float, default=16.0, help="memory the attentive probe may hold"
     )
+    al.add_argument(
+        "--copies", help="queries manifest of edited copies of the val videos (vidrop data copies)"
+    )
     _add_views(al)
     _add_propagation(al)
     al.set_defaults(func=cmd_all)
+
+    cd = ev.add_parser("copydetect", help="copy detection mAP (DINO's Copydays protocol)")
+    _add_backbone(cd)
+    _add_views(cd)
+    cd.add_argument("--database", required=True, help="manifest of the original videos")
+    cd.add_argument(
+        "--queries", required=True, help="manifest of the copies, label = the original's file name"
+    )
+    cd.add_argument("--whiten", help="manifest of other videos to fit PCA whitening on")
+    cd.add_argument("--topk", type=int, default=20, help="results scored per query (DINO: 20)")
+    cd.add_argument("--json", help="also write the result to this JSON file")
+    cd.set_defaults(func=cmd_copydetect)
 
     viz = sub.add_parser("viz", help="pictures").add_subparsers(dest="viz_command", required=True)
     pc = viz.add_parser("pca", help="PCA of patch features as RGB: PNG grid + animated GIF")

@@ -26,7 +26,15 @@ from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
 
 FEATURES = ("cls", "mean", "cls+mean")
+COPY_FEATURE = "cls+gem"  # DINO's copy-detection descriptor
 FORMAT = "vidrop-features-1"
+GEM_P = 4.0  # DINO's copy-detection exponent
+
+
+def gem(tokens: torch.Tensor, p: float = GEM_P, eps: float = 1e-6) -> torch.Tensor:
+    """Generalised mean over tokens (..., L, D) -> (..., D), as DINO pools patch tokens for copy
+    detection: values clamped to eps first, so negative activations count as zero."""
+    return tokens.float().clamp(min=eps).pow(p).mean(-2).pow(1.0 / p)
 
 
 def pooled_feature(cls: torch.Tensor, mean: torch.Tensor, kind: str) -> torch.Tensor:
@@ -42,7 +50,8 @@ def pooled_feature(cls: torch.Tensor, mean: torch.Tensor, kind: str) -> torch.Te
 
 @dataclass
 class Features:
-    """Per video n and view v: cls[n, v], mean[n, v] (D floats), patch[n, v] (L, D) or None."""
+    """Per video n and view v: cls[n, v], mean[n, v], gem[n, v] (D floats; gem is None in files
+    from before it existed), patch[n, v] (L, D) or None."""
 
     cls: torch.Tensor
     mean: torch.Tensor
@@ -53,12 +62,20 @@ class Features:
     labels: list[str | None]
     views: EvalViews
     info: dict = field(default_factory=dict)  # backbone name etc.
+    gem: torch.Tensor | None = None  # GeM (p=4) of the patch tokens
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def vector(self, kind: str) -> torch.Tensor:
-        """(N, V, D') float32 features of one kind."""
+        """(N, V, D') float32 features of one kind (FEATURES, or COPY_FEATURE)."""
+        if kind == COPY_FEATURE:
+            if self.gem is None:
+                raise EvalError(
+                    "these features hold no GeM-pooled patch tokens (written before they "
+                    "existed); extract them again with vidrop extract"
+                )
+            return torch.cat((self.cls, self.gem), dim=-1).float()
         return pooled_feature(self.cls, self.mean, kind)
 
     def save(self, path: str | Path) -> Path:
@@ -67,6 +84,8 @@ class Features:
         tensors = {"cls": self.cls, "mean": self.mean, "ok": self.ok, "short": self.short}
         if self.patch is not None:
             tensors["patch"] = self.patch
+        if self.gem is not None:
+            tensors["gem"] = self.gem
         index = {
             "format": FORMAT,
             "paths": self.paths,
@@ -89,7 +108,7 @@ class Features:
         t = load_file(str(path))
         return cls(
             t["cls"], t["mean"], t.get("patch"), t["ok"], t["short"], index["paths"],
-            index["labels"], EvalViews(**index["views"]), index["info"],
+            index["labels"], EvalViews(**index["views"]), index["info"], t.get("gem"),
         )  # fmt: skip
 
 
@@ -138,7 +157,7 @@ def extract_features(
         batch_size=batch_size,
         num_workers=default_workers() if num_workers is None else num_workers,
     )
-    cls, mean, patch, ok, short = [], [], [], [], []
+    cls, mean, gem_, patch, ok, short = [], [], [], [], [], []
     with ProgressBar(len(manifest), description, unit="video") as bar:
         for clips, good, is_short_ in loader:
             b = clips.shape[0]
@@ -147,6 +166,7 @@ def extract_features(
                 out = backbone.forward_features(x)
             cls.append(out["cls"].float().cpu().unflatten(0, (b, views.count)))
             mean.append(out["patch"].float().mean(1).cpu().unflatten(0, (b, views.count)))
+            gem_.append(gem(out["patch"]).cpu().unflatten(0, (b, views.count)))
             if patch_tokens:
                 patch.append(out["patch"].half().cpu().unflatten(0, (b, views.count)))
             ok.append(good)
@@ -155,7 +175,7 @@ def extract_features(
     return Features(
         torch.cat(cls), torch.cat(mean), torch.cat(patch) if patch_tokens else None,
         torch.cat(ok).bool(), torch.cat(short).bool(), manifest.paths,
-        [e.label for e in manifest.entries], views, dict(info or {}),
+        [e.label for e in manifest.entries], views, dict(info or {}), torch.cat(gem_),
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ import torch
 
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.attentive import AttentiveConfig, attentive_probe
+from vidrop.eval.copydetect import copy_detection
 from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, extract_features
 from vidrop.eval.knn import knn_accuracy
@@ -31,7 +32,8 @@ from vidrop.models.vit import VideoViT
 
 @dataclass
 class SuiteConfig:
-    """What `eval all` runs; `propagate`: a synthetic manifest (masks/ beside), "davis:ROOT", ""."""
+    """What `eval all` runs; `propagate`: a synthetic manifest (masks/ beside), "davis:ROOT", "";
+    `copies`: a manifest of edited copies of the val videos (`vidrop data copies`), "": none."""
 
     feature: str = "cls"  # of kNN, linear and low-shot: cls, mean or cls+mean
     ks: tuple[int, ...] = (10, 20, 100)
@@ -44,6 +46,8 @@ class SuiteConfig:
     propagate_limit: int = 0  # first N sequences (0: all)
     propagation: PropagationConfig = field(default_factory=PropagationConfig)
     max_token_gib: float = 16.0  # the attentive probe's patch tokens are held in memory
+    copies: str = ""  # searched among the val videos, whitened on the train videos
+    copy_topk: int = 20
 
 
 def check_token_memory(backbone: VideoViT, views: EvalViews, videos: int, limit_gib: float) -> None:
@@ -107,6 +111,30 @@ def propagation_results(backbone: VideoViT, cfg: SuiteConfig, device: str, name:
             "seconds": time.perf_counter() - t}  # fmt: skip
 
 
+def copy_results(
+    backbone: VideoViT,
+    cfg: SuiteConfig,
+    feats: list[Features],
+    views: EvalViews,
+    device: str,
+    batch_size: int,
+    num_workers: int | None,
+    name: str,
+) -> dict:
+    """Copy detection of cfg.copies among the val videos, whitening fitted on the train videos."""
+    t = time.perf_counter()
+    queries = read_manifest(cfg.copies)
+    q = extract_features(
+        backbone, queries, views, False, batch_size, num_workers, device, f"{name} copies"
+    )
+    originals = [e.label for e in queries.entries]
+    r = copy_detection(q, feats[1], originals, whitening=feats[0], topk=cfg.copy_topk)
+    res = asdict(r)
+    res.pop("ranks")
+    return {**res, "source": cfg.copies, "topk": cfg.copy_topk,
+            "seconds": time.perf_counter() - t}  # fmt: skip
+
+
 def evaluate_backbone(
     name: str,
     backbone: VideoViT,
@@ -130,6 +158,10 @@ def evaluate_backbone(
         for split, m in zip(("train", "val"), manifests, strict=True)
     ]
     result = {"extract_s": time.perf_counter() - t, **probe_features(*feats, cfg, device)}
+    if cfg.copies:
+        result["copy_detection"] = copy_results(
+            backbone, cfg, feats, views, device, batch_size, num_workers, name
+        )
     if cfg.propagate:
         result["propagation"] = propagation_results(backbone, cfg, device, name)
     return result
@@ -147,6 +179,8 @@ def headline(r: dict) -> dict[str, float | str]:
         )
     if "propagation" in r:
         row["J&F"] = r["propagation"]["jf_mean"]
+    if "copy_detection" in r:
+        row["copy mAP"] = r["copy_detection"]["map"]
     return row
 
 
@@ -166,12 +200,15 @@ def markdown_table(report: dict) -> str:
         cells = [f"{v:.1f}" if isinstance(v, float) else str(v) for v in row.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     first = next(iter(report["backbones"].values()))
+    copies = "copy_detection" in first
     lines += [
         "",
         f"Top-1 in percent; {first['classes']} classes, {first['n_train']} train / "
         f"{first['n_val']} val videos, views {first['views']['clips']} clips x "
         f"{first['views']['crops']} crops; feature {first['feature']}; low-shot: mean ± std over "
-        "seeds; J&F: DAVIS protocol label propagation.",
+        "seeds; J&F: DAVIS protocol label propagation"
+        + ("; copy mAP: DINO's copy detection, whitened on the train videos" * copies)
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,103 @@
+import pytest
+import torch
+
+from vidrop.eval.copydetect import Whitening, average_precision, copy_detection
+from vidrop.eval.errors import EvalError
+from vidrop.eval.features import Features, gem
+from vidrop.eval.views import EvalViews
+
+
+def _features(cls: torch.Tensor, names: list[str], ok: list[bool] | None = None) -> Features:
+    """One view per video; the GeM part equals the CLS part, so the descriptor is [x, x]."""
+    n = len(names)
+    x = cls[:, None]
+    return Features(
+        cls=x, mean=x.clone(), patch=None,
+        ok=torch.tensor(ok) if ok is not None else torch.ones(n, dtype=torch.bool),
+        short=torch.zeros(n, dtype=torch.bool), paths=[f"/data/{m}" for m in names],
+        labels=[None] * n, views=EvalViews(4, 32, 1), gem=x.clone(),
+    )  # fmt: skip
+
+
+def test_average_precision_matches_the_holidays_trapezoids():
+    assert average_precision([0], 1) == 1.0
+    assert average_precision([1], 1) == pytest.approx(0.25)  # (0 + 1/2) / 2
+    assert average_precision([], 1) == 0.0  # not among the results
+    # ranks 0 and 2 of 2 positives: (1 + 1)/2 * 1/2 + (1/2 + 2/3)/2 * 1/2
+    assert average_precision([0, 2], 2) == pytest.approx(0.5 + 7 / 24)
+
+
+def test_gem_is_dinos_pooling_and_ignores_negative_activations():
+    tokens = torch.tensor([[1.0, -5.0], [3.0, -1.0]])  # (L=2, D=2)
+    expected = torch.tensor([((1 + 81) / 2) ** 0.25, 1e-6])
+    torch.testing.assert_close(gem(tokens), expected)
+    assert gem(torch.randn(3, 5, 7, 16)).shape == (3, 5, 16)
+
+
+def test_whitening_makes_the_fitting_set_white():
+    torch.manual_seed(0)
+    x = torch.randn(4000, 6) @ torch.randn(6, 6) + 3.0
+    w = Whitening.fit(x)
+    y = w(x)
+    torch.testing.assert_close(y.mean(0), torch.zeros(6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(torch.cov(y.T), torch.eye(6), atol=2e-3, rtol=0)
+
+
+def test_exact_and_lightly_edited_copies_are_all_found_first():
+    torch.manual_seed(0)
+    db = torch.randn(50, 16)
+    order = torch.randperm(50)
+    queries = db[order] + 0.05 * torch.randn(50, 16)
+    names = [f"v{i}.mp4" for i in range(50)]
+    result = copy_detection(
+        _features(queries, [f"q{i}.mp4" for i in range(50)]),
+        _features(db, names),
+        [names[i] for i in order.tolist()],
+    )
+    assert result.map == 100.0 and result.top1 == 100.0 and result.queries == 50
+    assert result.ranks == [0] * 50
+
+
+def test_a_copy_ranked_second_scores_a_quarter():
+    db = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
+    # closer to v0 than to its own original v1
+    query = torch.tensor([[0.95, 0.31]])
+    result = copy_detection(_features(query, ["q.mp4"]), _features(db, ["v0.mp4", "v1.mp4"]),
+                            ["v1.mp4"])  # fmt: skip
+    assert result.ranks == [1] and result.map == pytest.approx(25.0) and result.top1 == 0.0
+
+
+def test_distractor_queries_and_undecodable_videos():
+    torch.manual_seed(1)
+    db = torch.randn(4, 8)
+    queries = torch.cat([db[:2], torch.randn(2, 8)])
+    result = copy_detection(
+        _features(queries, ["a", "b", "c", "d"], ok=[True, True, True, False]),
+        _features(db, ["v0", "v1", "v2", "v3"]),
+        ["/data/v0", "v1", None, "v3"],  # a path or a file name; None: no original
+    )
+    assert result.queries == 2 and result.distractor_queries == 1 and result.map == 100.0
+    assert result.database == 4 and result.skipped_queries == 1
+
+
+def test_a_query_whose_original_did_not_decode_is_skipped_and_counted():
+    db = torch.eye(3)
+    result = copy_detection(
+        _features(db.clone(), ["a", "b", "c"]),
+        _features(db, ["v0", "v1", "v2"], ok=[True, False, True]),
+        ["v0", "v1", "v2"],
+    )
+    assert result.queries == 2 and result.skipped_queries == 1 and result.database == 2
+    assert result.map == 100.0
+
+
+def test_bad_originals_are_named():
+    db = _features(torch.randn(2, 4), ["v0.mp4", "v1.mp4"])
+    with pytest.raises(EvalError, match="'nope.mp4' is not in the database"):
+        copy_detection(_features(torch.randn(1, 4), ["q"]), db, ["nope.mp4"])
+    twins = _features(torch.randn(2, 4), ["v0.mp4", "v0.mp4"])
+    twins.paths = ["/a/v0.mp4", "/b/v0.mp4"]
+    with pytest.raises(EvalError, match="names several database videos"):
+        copy_detection(_features(torch.randn(1, 4), ["q"]), twins, ["v0.mp4"])
+    with pytest.raises(EvalError, match="no decodable query has an original"):
+        copy_detection(_features(torch.randn(1, 4), ["q"]), db, [None])

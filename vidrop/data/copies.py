@@ -1,0 +1,109 @@
+"""Edited copies of videos, the queries of a copy-detection benchmark.
+
+Each copy is its original cropped (a random window of 50-90% of the area, resized back), maybe
+mirrored, blurred by a round trip through a lower resolution, with brightness and contrast
+changed, noise added and a stretch of frames cut from the start and the end: the edits a
+re-upload goes through. queries.csv lists every copy with its original's file name as the label
+(empty for distractor copies, made from videos that are not in the database), the layout
+`vidrop eval copydetect` reads.
+
+The copies are written losslessly by default (`crf=0`): lossy x264 encodes through PyAV are not
+repeatable here (the same frames encoded 12 times in one process gave up to 7 different files;
+neither one thread nor converting to yuv420p first made every case repeatable), and a benchmark
+whose queries change from run to run cannot compare two backbones measured on different days.
+The resolution round trip stands in for the compression loss.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidrop.atomic import atomic_path
+from vidrop.data.manifest import Manifest
+from vidrop.data.video import VideoError, iter_frames, probe, resize_frames, write_video
+from vidrop.progress import ProgressBar
+
+
+@dataclass(frozen=True)
+class CopyEdits:
+    """How strongly each copy is edited (each drawn uniformly up to these bounds)."""
+
+    area: tuple[float, float] = (0.5, 0.9)  # share of the frame the crop keeps
+    aspect: tuple[float, float] = (3 / 4, 4 / 3)  # the crop's change of aspect ratio
+    flip: float = 0.5  # probability of a mirror image
+    brightness: float = 0.25  # added, as a share of 255, either sign
+    contrast: float = 0.3  # gain 1 +/- this
+    scale: tuple[float, float] = (0.4, 0.8)  # down to this share of the size and back up
+    noise: float = 6.0  # std of Gaussian noise in grey levels
+    trim: float = 0.2  # at most this share of the frames cut at each end
+    crf: int = 0  # H.264 quality; above 0 the copies are no longer repeatable (module docstring)
+
+
+def edit_copy(frames: np.ndarray, rng: np.random.Generator, edits: CopyEdits) -> np.ndarray:
+    """An edited copy of uint8 (T, H, W, 3) frames: fewer frames, the same size rounded down to
+    even (H.264's 4:2:0 needs it)."""
+    t, h, w, _ = frames.shape
+    if h < 2 or w < 2:
+        raise ValueError(f"frames of {h}x{w} pixels are too small to copy (2x2 at least)")
+    cut = [int(rng.integers(0, int(t * edits.trim) + 1)) for _ in range(2)]
+    x = frames[cut[0] : t - cut[1]]
+    area = rng.uniform(*edits.area)
+    aspect = np.exp(rng.uniform(*np.log(edits.aspect)))
+    ch = min(h, max(2, round(h * np.sqrt(area / aspect))))
+    cw = min(w, max(2, round(w * np.sqrt(area * aspect))))
+    top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    crop = torch.from_numpy(np.ascontiguousarray(x[:, top : top + ch, left : left + cw]))
+    out_h, out_w = h - h % 2, w - w % 2
+    f = rng.uniform(*edits.scale)
+    small = resize_frames(crop, (max(2, round(out_h * f)), max(2, round(out_w * f))))
+    y = resize_frames(small, (out_h, out_w)).numpy().astype(np.float32)
+    if rng.random() < edits.flip:
+        y = y[:, :, ::-1]
+    gain = 1 + rng.uniform(-edits.contrast, edits.contrast)
+    shift = 255 * rng.uniform(-edits.brightness, edits.brightness)
+    y = (y - 128) * gain + 128 + shift + rng.normal(0, edits.noise, y.shape)
+    return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+
+
+def make_copies(
+    originals: Manifest,
+    out: str | Path,
+    seed: int = 0,
+    edits: CopyEdits | None = None,
+    distractors: Manifest | None = None,
+) -> Path:
+    """Write out/videos/*.mp4 (one copy per original, then one per distractor) and
+    out/queries.csv; returns the CSV's path. Unreadable videos are skipped and listed."""
+    edits = edits or CopyEdits()
+    out = Path(out)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    jobs = [(p, Path(p).name) for p in originals.paths]
+    jobs += [(p, "") for p in (distractors.paths if distractors else [])]
+    rows, skipped = [], []
+    with ProgressBar(len(jobs), "copies", unit="video") as bar:
+        for i, (path, original) in enumerate(jobs):
+            target = out / "videos" / f"q{i:05d}.mp4"
+            try:
+                info = probe(path)
+                frames = np.concatenate(list(iter_frames(path)))
+                rng = np.random.default_rng([seed, i])
+                copy = edit_copy(frames, rng, edits)
+                with atomic_path(target, ".tmp.mp4") as tmp:
+                    write_video(str(tmp), copy, max(1, round(info.fps)), crf=edits.crf)
+                rows.append((f"videos/{target.name}", original))
+            except VideoError as exc:
+                skipped.append(f"{path}: {exc}")
+            bar.update(1)
+    with atomic_path(out / "queries.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "label"])
+        writer.writerows(rows)
+    (out / "skipped.txt").unlink(missing_ok=True)  # never a stale list from an earlier run
+    if skipped:
+        (out / "skipped.txt").write_text("\n".join(skipped) + "\n")
+    return out / "queries.csv"
