@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,14 @@ def test_copies_of_a_manifest_and_its_distractors(synth_data, tmp_path):
 def test_copy_edits_are_bounded():
     with pytest.raises(ValueError, match="1x1 pixels are too small"):
         edit_copy(np.zeros((4, 1, 1, 3), np.uint8), np.random.default_rng(0), CopyEdits())
+
+
+def test_originals_sharing_a_file_name_are_labelled_by_path(synth_data, tmp_path):
+    video = read_manifest(synth_data["val"]).paths[0]
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.mp4").write_bytes(Path(video).read_bytes())
+    (tmp_path / "m.csv").write_text("path\na/x.mp4\nb/x.mp4\n")
+    originals = read_manifest(tmp_path / "m.csv")
+    rows = manifest_rows(make_copies(originals, tmp_path / "cd"))
+    assert [r["label"] for r in rows] == originals.paths

@@ -17,6 +17,7 @@ The resolution round trip stands in for the compression loss.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,9 @@ def make_copies(
     edits = edits or CopyEdits()
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    jobs = [(p, Path(p).name) for p in originals.paths]
+    names = Counter(Path(p).name for p in originals.paths)
+    # the original's file name, or its path where two originals share a name
+    jobs = [(p, Path(p).name if names[Path(p).name] == 1 else p) for p in originals.paths]
     jobs += [(p, "") for p in (distractors.paths if distractors else [])]
     rows, skipped = [], []
     with ProgressBar(len(jobs), "copies", unit="video") as bar:
@@ -96,7 +99,7 @@ def make_copies(
                 with atomic_path(target, ".tmp.mp4") as tmp:
                     write_video(str(tmp), copy, max(1, round(info.fps)), crf=edits.crf)
                 rows.append((f"videos/{target.name}", original))
-            except VideoError as exc:
+            except (VideoError, ValueError) as exc:  # undecodable, no frames, too small
                 skipped.append(f"{path}: {exc}")
             bar.update(1)
     with atomic_path(out / "queries.csv") as tmp, open(tmp, "w", newline="") as f:

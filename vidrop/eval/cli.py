@@ -250,7 +250,12 @@ def cmd_copydetect(args: argparse.Namespace) -> None:
         args,
         f"copy detection mAP {result.map:.1f}, top-1 {result.top1:.1f}% ({result.queries} "
         f"queries, {result.distractor_queries} distractor queries, {result.database} database "
-        f"videos, {'whitened' if result.whitened else 'not whitened'})",
+        f"videos, {'whitened' if result.whitened else 'not whitened'}"
+        + (
+            f", {result.skipped_queries} queries skipped: undecodable)"
+            if result.skipped_queries
+            else ")"
+        ),  # fmt: skip
     )
 
 
