@@ -67,14 +67,10 @@ def cmd_copies(args: argparse.Namespace) -> None:
     from vidrop.data.manifest import read_manifest
 
     distractors = read_manifest(args.distractors) if args.distractors else None
-    csv_path = make_copies(read_manifest(args.data), args.out, args.seed, None, distractors)
-    written = len(read_manifest(csv_path, check=False))
-    skipped = Path(args.out) / "skipped.txt"
-    lost = len(skipped.read_text().splitlines()) if skipped.exists() else 0
-    console.print(
-        f"{written} copies -> {csv_path}"
-        + (f"; {lost} unreadable videos skipped, listed in {skipped}" if lost else "")
-    )
+    made = make_copies(read_manifest(args.data), args.out, args.seed, None, distractors)
+    lost = len(made.skipped)
+    listed = f"; {lost} unreadable videos skipped, listed in {Path(args.out) / 'skipped.txt'}"
+    console.print(f"{made.written} copies -> {made.queries}" + (listed if lost else ""))
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:

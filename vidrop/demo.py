@@ -62,7 +62,7 @@ def run_demo(
     suite = SuiteConfig(
         propagate=data["val"],
         propagation=PropagationConfig(shifts=DEMO_SHIFTS),
-        copies=str(copies),
+        copies=str(copies.queries),
     )
     ev = run_suite(
         {"vidrop": pretrained, "random_init": random_init}, data["train"], data["val"], views,

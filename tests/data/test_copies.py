@@ -32,7 +32,9 @@ def test_copies_of_a_manifest_and_its_distractors(synth_data, tmp_path):
     (tmp_path / "bad.csv").write_text("path\nbad.mp4\n")
     distractors.entries += read_manifest(tmp_path / "bad.csv").entries
 
-    queries = make_copies(originals, tmp_path / "cd", seed=0, distractors=distractors)
+    made = make_copies(originals, tmp_path / "cd", seed=0, distractors=distractors)
+    queries = made.queries
+    assert made.written == 5 and len(made.skipped) == 1
     rows = manifest_rows(queries)
     assert [r["label"] for r in rows] == [*(p.split("/")[-1] for p in originals.paths), "", ""]
     first = read_manifest(queries).paths[0]
@@ -40,7 +42,7 @@ def test_copies_of_a_manifest_and_its_distractors(synth_data, tmp_path):
     original = np.concatenate(list(iter_frames(originals.paths[0])))
     assert copy.shape[1:] == original.shape[1:] and copy.shape[0] <= original.shape[0]
     assert probe(first).frames == copy.shape[0]
-    again = make_copies(originals, tmp_path / "cd2", seed=0)  # repeatable: lossless by default
+    again = make_copies(originals, tmp_path / "cd2", seed=0).queries  # lossless: repeatable
     second = read_manifest(again).paths[0]
     assert np.array_equal(np.concatenate(list(iter_frames(second))), copy)
     assert "bad.mp4" in (tmp_path / "cd" / "skipped.txt").read_text()  # skipped and listed
@@ -58,5 +60,5 @@ def test_originals_sharing_a_file_name_are_labelled_by_path(synth_data, tmp_path
         (tmp_path / folder / "x.mp4").write_bytes(Path(video).read_bytes())
     (tmp_path / "m.csv").write_text("path\na/x.mp4\nb/x.mp4\n")
     originals = read_manifest(tmp_path / "m.csv")
-    rows = manifest_rows(make_copies(originals, tmp_path / "cd"))
+    rows = manifest_rows(make_copies(originals, tmp_path / "cd").queries)
     assert [r["label"] for r in rows] == originals.paths

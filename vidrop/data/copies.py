@@ -71,15 +71,22 @@ def edit_copy(frames: np.ndarray, rng: np.random.Generator, edits: CopyEdits) ->
     return np.clip(np.rint(y), 0, 255).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class Copies:
+    queries: Path  # queries.csv
+    written: int
+    skipped: list[str]  # "path: reason" of each video that could not be copied (skipped.txt)
+
+
 def make_copies(
     originals: Manifest,
     out: str | Path,
     seed: int = 0,
     edits: CopyEdits | None = None,
     distractors: Manifest | None = None,
-) -> Path:
+) -> Copies:
     """Write out/videos/*.mp4 (one copy per original, then one per distractor) and
-    out/queries.csv; returns the CSV's path. Unreadable videos are skipped and listed."""
+    out/queries.csv. Unreadable videos are skipped and listed in out/skipped.txt."""
     edits = edits or CopyEdits()
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
@@ -109,4 +116,4 @@ def make_copies(
     (out / "skipped.txt").unlink(missing_ok=True)  # never a stale list from an earlier run
     if skipped:
         (out / "skipped.txt").write_text("\n".join(skipped) + "\n")
-    return out / "queries.csv"
+    return Copies(out / "queries.csv", len(rows), skipped)

@@ -222,40 +222,32 @@ def cmd_all(args: argparse.Namespace) -> None:
 
 
 def cmd_copydetect(args: argparse.Namespace) -> None:
-    from dataclasses import asdict
-
     from vidrop.data.manifest import read_manifest
-    from vidrop.eval.copydetect import copy_detection
+    from vidrop.eval.copydetect import detect_copies
     from vidrop.eval.features import extract_features
 
     model, meta = _backbone(args.backbone, args.random_init, args.seed)
     views = _views(args, meta, model)
-    queries = read_manifest(args.queries)
-    sets = {"database": read_manifest(args.database), "queries": queries}
-    if args.whiten:
-        sets["whitening"] = read_manifest(args.whiten)
+    device = _device(args.device)
+    sets = {"database": args.database, "whitening": args.whiten}
     feats = {
         name: extract_features(
-            model, m, views, False, args.batch_size, args.workers, _device(args.device), name
+            model, read_manifest(m), views, False, args.batch_size, args.workers, device, name
         )
         for name, m in sets.items()
+        if m
     }
-    result = copy_detection(
-        feats["queries"], feats["database"], [e.label for e in queries.entries],
-        feats.get("whitening"), args.topk,
+    result = detect_copies(
+        model, read_manifest(args.queries), feats["database"], views, feats.get("whitening"),
+        args.topk, args.batch_size, args.workers, device, "queries",
     )  # fmt: skip
-    summary = {k: v for k, v in asdict(result).items() if k != "ranks"}
+    skipped = f", {result.skipped_queries} skipped: undecodable" if result.skipped_queries else ""
     _emit(
-        {**summary, "topk": args.topk, "views": views.to_dict(), "ranks": result.ranks},
+        {**result.summary(), "topk": args.topk, "views": views.to_dict(), "ranks": result.ranks},
         args,
         f"copy detection mAP {result.map:.1f}, top-1 {result.top1:.1f}% ({result.queries} "
         f"queries, {result.distractor_queries} distractor queries, {result.database} database "
-        f"videos, {'whitened' if result.whitened else 'not whitened'}"
-        + (
-            f", {result.skipped_queries} queries skipped: undecodable)"
-            if result.skipped_queries
-            else ")"
-        ),  # fmt: skip
+        f"videos, {'whitened' if result.whitened else 'not whitened'}{skipped})",
     )
 
 

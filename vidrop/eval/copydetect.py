@@ -15,14 +15,17 @@ the uncentred whitening features).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from vidrop.data.manifest import Manifest
 from vidrop.eval.errors import EvalError
-from vidrop.eval.features import COPY_FEATURE, Features
+from vidrop.eval.features import COPY_FEATURE, Features, extract_features
+from vidrop.eval.views import EvalViews
+from vidrop.models.vit import VideoViT
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class CopyResult:
     database: int
     whitened: bool
     ranks: list[int | None]  # per query with an original: its 0-based rank (None: not in topk)
+
+    def summary(self) -> dict:
+        """Everything but the per-query ranks."""
+        return {k: v for k, v in asdict(self).items() if k != "ranks"}
 
 
 def average_precision(ranks: list[int], n_positives: int) -> float:
@@ -115,8 +122,7 @@ def copy_detection(
         else:
             searched.append(q)
         target.append(orig)
-    q_idx = searched
-    q_x, db_x = video_descriptors(queries)[q_idx], video_descriptors(database)[db_ok]
+    q_x, db_x = video_descriptors(queries)[searched], video_descriptors(database)[db_ok]
     if whitening is not None:
         if int(whitening.ok.sum()) < 2:
             raise EvalError("whitening needs at least two decodable videos")
@@ -126,7 +132,7 @@ def copy_detection(
     order = sim.topk(min(topk, len(db_ok)), dim=1).indices.tolist()
     ranks: list[int | None] = []
     aps = []
-    for row, q in zip(order, q_idx, strict=True):
+    for row, q in zip(order, searched, strict=True):
         if target[q] is None:
             continue
         found = [r for r, j in enumerate(row) if db_ok[j] == target[q]]
@@ -138,9 +144,30 @@ def copy_detection(
         map=100.0 * sum(aps) / len(aps),
         top1=100.0 * sum(r == 0 for r in ranks) / len(ranks),
         queries=len(aps),
-        distractor_queries=len(q_idx) - len(aps),
+        distractor_queries=len(searched) - len(aps),
         skipped_queries=skipped,
         database=len(db_ok),
         whitened=whitening is not None,
         ranks=ranks,
     )
+
+
+def detect_copies(
+    backbone: VideoViT,
+    queries: Manifest,
+    database: Features,
+    views: EvalViews,
+    whitening: Features | None = None,
+    topk: int = 20,
+    batch_size: int = 8,
+    num_workers: int | None = None,
+    device: str = "cpu",
+    description: str = "copies",
+) -> CopyResult:
+    """Extract the queries of a manifest (label: the original's file name or path, empty for a
+    distractor) with `backbone` and score them against already extracted database features."""
+    q = extract_features(
+        backbone, queries, views, False, batch_size, num_workers, device, description
+    )
+    originals = [e.label for e in queries.entries]
+    return copy_detection(q, database, originals, whitening, topk)

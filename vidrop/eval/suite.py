@@ -16,7 +16,7 @@ import torch
 
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.attentive import AttentiveConfig, attentive_probe
-from vidrop.eval.copydetect import copy_detection
+from vidrop.eval.copydetect import detect_copies
 from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, extract_features
 from vidrop.eval.knn import knn_accuracy
@@ -123,15 +123,11 @@ def copy_results(
 ) -> dict:
     """Copy detection of cfg.copies among the val videos, whitening fitted on the train videos."""
     t = time.perf_counter()
-    queries = read_manifest(cfg.copies)
-    q = extract_features(
-        backbone, queries, views, False, batch_size, num_workers, device, f"{name} copies"
-    )
-    originals = [e.label for e in queries.entries]
-    r = copy_detection(q, feats[1], originals, whitening=feats[0], topk=cfg.copy_topk)
-    res = asdict(r)
-    res.pop("ranks")
-    return {**res, "source": cfg.copies, "topk": cfg.copy_topk,
+    r = detect_copies(
+        backbone, read_manifest(cfg.copies), feats[1], views, feats[0], cfg.copy_topk,
+        batch_size, num_workers, device, f"{name} copies",
+    )  # fmt: skip
+    return {**r.summary(), "source": cfg.copies, "topk": cfg.copy_topk,
             "seconds": time.perf_counter() - t}  # fmt: skip
 
 
