@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -40,6 +42,15 @@ def tiny_config(train_csv: str | Path, *overrides: str) -> Config:
             *overrides,
         ],
     )
+
+
+def load_script(name: str) -> ModuleType:
+    """scripts/NAME.py as a module (scripts/ is not a package; its `__main__` part is not run)."""
+    path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def manifest_rows(path: str | Path) -> list[dict[str, str]]:

@@ -1,21 +1,9 @@
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
+from tests.conftest import load_script
 from vidrop.eval.features import Features
 from vidrop.eval.views import EvalViews
-
-SCRIPT = Path(__file__).parents[2] / "scripts" / "knn_factors.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("knn_factors", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 SHAPES, MOTIONS = ["cross", "square", "triangle"], ["fall", "pulse", "rise", "spin"]
 
@@ -42,7 +30,7 @@ def _features(motion_shift: int, motion_weight: float, copies: int) -> Features:
 
 
 def test_factor_accuracy_counts_each_factor():
-    module = load_script()
+    module = load_script("knn_factors")
     got = module.factor_accuracy(["a_x", "a_y", "b_y", "b_x"], ["a_x", "a_x", "a_y", "c_z"])
     assert got == {"top1": 25.0, "factor0": 50.0, "factor1": 50.0}
     with pytest.raises(ValueError, match="same number"):
@@ -50,7 +38,7 @@ def test_factor_accuracy_counts_each_factor():
 
 
 def test_a_backbone_that_knows_the_shape_but_misreads_the_motion():
-    module = load_script()
+    module = load_script("knn_factors")
     train = _features(0, 0.3, copies=3)
     right = module.knn_factors(train, _features(0, 0.3, copies=1), ks=(3,))
     assert right[3] == {"top1": 100.0, "factor0": 100.0, "factor1": 100.0}

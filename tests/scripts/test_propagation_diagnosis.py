@@ -1,20 +1,15 @@
-import importlib.util
 import sys
-from pathlib import Path
 
 import torch
 
+from tests.conftest import load_script
 from vidrop.models.export import save_backbone
 from vidrop.models.vit import VideoViT, ViTConfig
 
-SCRIPT = Path(__file__).parents[2] / "scripts" / "propagation_diagnosis.py"
-
 
 def run_script(argv: list[str], monkeypatch, capsys) -> dict[str, list[float]]:
-    spec = importlib.util.spec_from_file_location("propagation_diagnosis", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), *argv])
+    module = load_script("propagation_diagnosis")
+    monkeypatch.setattr(sys, "argv", [module.__file__, *argv])
     module.main()
     rows = {}
     for line in capsys.readouterr().out.splitlines():

@@ -1,25 +1,14 @@
-import importlib.util
-from pathlib import Path
-
 import torch
 
+from tests.conftest import load_script
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
-
-SCRIPT = Path(__file__).parents[2] / "scripts" / "supervised_reference.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("supervised_reference", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_learns_the_labels_from_the_demo_init_and_exports(synth_data, tmp_path):
     """It starts from the demo's seed-0 init, the loss falls well below chance on 24 videos, the
     export loads and holds the trained weights, and the same seed gives the same weights."""
-    module = load_script()
+    module = load_script("supervised_reference")
     argv = ["--train", synth_data["train"], "--steps", "60", "--batch", "8", "model.depth=1"]
     losses = module.main([*argv, "--out", str(tmp_path / "a")])
     assert len(losses) == 60
