@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import manifest_rows
-from vidrop.data.synth import SynthSpec, _backgrounds, load_masks, make_dataset, render_video
+from vidrop.data.synth import (
+    HUES,
+    SynthSpec,
+    _backgrounds,
+    load_masks,
+    make_dataset,
+    render_video,
+)
 from vidrop.data.video import probe, read_frames
 
 
@@ -77,3 +84,29 @@ def test_scene_cuts_change_the_background_but_not_the_object():
     assert sum(j > 8 for j in jumps) >= 2  # at least two cuts in 24 frames
     inside = [frames[t][masks[t]].astype(float).mean(0) for t in range(24)]
     assert np.ptp(np.stack(inside), axis=0).max() < 20  # the object keeps its colour
+
+
+def _interior(mask: np.ndarray) -> np.ndarray:
+    """Mask pixels whose 4 neighbours are in the mask too (no anti-aliased edge)."""
+    m = mask.copy()
+    m[1:] &= mask[:-1]
+    m[:-1] &= mask[1:]
+    m[:, 1:] &= mask[:, :-1]
+    m[:, :-1] &= mask[:, 1:]
+    return m
+
+
+def test_no_per_video_colour_or_place():
+    """No per-video shortcut for self-supervision: every video of a shape has exactly its hue, and
+    each scene cut puts the object somewhere else (here a spinning one, which does not travel)."""
+    spec = SynthSpec(videos=12, size=64, frames=24, shot_frames=8)
+    bgs = _backgrounds()
+    for seed in (0, 1):
+        frames, masks = render_video(spec, "square_spin", np.random.default_rng(seed), bgs)
+        inside = np.concatenate([frames[t][_interior(masks[t])] for t in range(24)]).astype(float)
+        assert np.abs(inside.mean(0) - HUES["square"]).max() < 2  # sensor noise only
+        centre = np.stack([np.argwhere(m).mean(0) for m in masks])
+        moved = np.abs(np.diff(centre, axis=0)).max(1) > 0.5  # a spin: < 0.3 px
+        background = [frames[t][~masks[t]].astype(float).mean(0) for t in range(24)]
+        cut = np.array([np.abs(background[t + 1] - background[t]).max() > 8 for t in range(23)])
+        assert moved.sum() >= 2 and (moved == cut).all()  # it moves at the cuts and only there

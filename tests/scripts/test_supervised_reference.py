@@ -12,7 +12,7 @@ def test_learns_the_labels_from_the_demo_init_and_exports(synth_data, tmp_path):
     argv = ["--train", synth_data["train"], "--steps", "60", "--batch", "8", "model.depth=1"]
     losses = module.main([*argv, "--out", str(tmp_path / "a")])
     assert len(losses) == 60
-    assert sum(losses[:5]) / 5 > 2.0  # about ln(12) = 2.48 at the start
+    assert losses[0] > 2.0  # before the first update: about ln(12) = 2.48
     assert sum(losses[-10:]) / 10 < 1.5
     trained, meta = load_backbone(tmp_path / "a")
     assert meta["supervised_reference"]["steps"] == 60
