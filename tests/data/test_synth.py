@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,11 @@ def test_bad_spec_and_conflicting_folder(tmp_path):
     make_dataset(tmp_path, SynthSpec(videos=24, size=32, frames=2))
     with pytest.raises(FileExistsError, match="other settings"):
         make_dataset(tmp_path, SynthSpec(videos=24, size=32, frames=3))
+    meta = json.loads((tmp_path / "synth.json").read_text())
+    del meta["render_version"]  # as written before render versions existed
+    (tmp_path / "synth.json").write_text(json.dumps(meta))
+    with pytest.raises(FileExistsError, match="older vidrop.*version 1, now 2"):
+        make_dataset(tmp_path, SynthSpec(videos=24, size=32, frames=2))
 
 
 def test_scene_cuts_change_the_background_but_not_the_object():

@@ -6,11 +6,11 @@ noise. Scene cuts change the background and distractors every few frames and sho
 another place in the frame (another camera), so, as in real footage, two clips of one video share
 their object and its motion but not their background or framing. The object's hue is its shape's,
 exactly: self-supervision, which learns what tells videos apart, then finds no per-video colour
-or place to latch onto instead of the class
-(with a per-video hue jitter and place the demo's kNN gain at k = 20 was +6.8 ± 2.9 over five
-training seeds, without them +13.2 ± 1.4: docs/evaluation.md). Motions are
-chosen to survive horizontal flips (the only augmentation besides cropping): rising, falling,
-spinning (either direction) and pulsing. A single frame shows the object but not its motion.
+or place to latch onto instead of the class (with a per-video hue jitter and place, before
+RENDER_VERSION 2, the demo's kNN gain at k = 20 was +6.8 ± 2.9 over five training seeds; without
+them +13.2 ± 1.4: docs/evaluation.md). Motions are chosen to survive horizontal flips (the only
+augmentation besides cropping): rising, falling, spinning (either direction) and pulsing. A single
+frame shows the object but not its motion.
 Everything is drawn from numpy generators seeded by (seed, video index): same seed, same rendered
 frames. The videos are written as LOSSLESS H.264 (crf 0): lossy x264 encodes of the same frames
 came out different when several encodes ran at once (decoded pixels up to ~25 levels apart), which
@@ -53,6 +53,9 @@ HUES: dict[str, tuple[int, int, int]] = {
     "cross": (240, 200, 40),
 }
 MOTIONS = ("rise", "fall", "spin", "pulse")
+# Bumped whenever the same SynthSpec renders other frames, so a folder written by an older
+# vidrop is refused instead of being topped up with videos of another kind.
+RENDER_VERSION = 2  # 2: no per-video hue jitter, the object placed anew at each scene cut
 
 
 @dataclass
@@ -267,12 +270,21 @@ def make_dataset(
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(exist_ok=True)
-    meta = {"spec": asdict(spec), "classes": spec.classes()}
+    meta = {"render_version": RENDER_VERSION, "spec": asdict(spec), "classes": spec.classes()}
     meta_path = out / "synth.json"
-    if meta_path.exists() and json.loads(meta_path.read_text()).get("spec") != meta["spec"]:
-        raise FileExistsError(
-            f"{out} already holds a synthetic dataset made with other settings; use another --out"
-        )
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        if old.get("spec") != meta["spec"]:
+            raise FileExistsError(
+                f"{out} already holds a synthetic dataset made with other settings; "
+                "use another --out"
+            )
+        if old.get("render_version", 1) != RENDER_VERSION:
+            raise FileExistsError(
+                f"{out} holds synthetic videos rendered by an older vidrop (render version "
+                f"{old.get('render_version', 1)}, now {RENDER_VERSION}); use another --out "
+                "or delete it"
+            )
     meta_path.write_text(json.dumps(meta, indent=2))
     rows = _splits(spec)
     todo = [(i, label) for i, label, _ in rows if not (out / "videos" / f"{i:05d}.mp4").exists()]
