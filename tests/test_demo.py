@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from vidrop.demo import run_demo
 
 
@@ -17,6 +19,10 @@ def test_demo_wiring_on_a_very_short_run(tmp_path):
     res = saved["results"]
     for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP"):
         assert saved["gain_points"][metric] == res["vidrop"][metric] - res["random_init"][metric]
+    for metric in ("kNN k=20", "linear", "attentive", "J&F"):  # copy mAP has no interval
+        g = saved["gain_intervals"][metric]
+        assert g["gain"] == pytest.approx(saved["gain_points"][metric], abs=1e-4)
+        assert g["low"] <= g["gain"] <= g["high"]
     ev = json.loads((tmp_path / "eval.json").read_text())
     assert ev["backbones"]["vidrop"]["n_val"] == 12 and (tmp_path / "eval.md").is_file()
     copies = ev["backbones"]["vidrop"]["copy_detection"]

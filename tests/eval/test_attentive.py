@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from vidrop.eval.attentive import AttentiveConfig, AttentivePooler, attentive_probe
@@ -32,5 +33,8 @@ def test_finds_the_one_informative_token():
 
 def test_noise_stays_near_chance():
     cfg = AttentiveConfig(epochs=10, lrs=(1e-3,))
-    r = attentive_probe(_tokens(120, 3, None), _tokens(200, 4, None), 4, cfg)
+    val = _tokens(200, 4, None)
+    r = attentive_probe(_tokens(120, 3, None), val, 4, cfg)
     assert r.top1 < 40
+    hits = (torch.tensor(r.predictions) == val.y).float()
+    assert r.top1 == pytest.approx(100 * float(hits.mean()))

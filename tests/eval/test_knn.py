@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from vidrop.eval.knn import knn_accuracy, knn_scores, pool_views
+from vidrop.eval.knn import knn_accuracy, knn_predictions, knn_scores, pool_views
 
 
 def test_separable_clusters_are_classified_perfectly_at_every_k():
@@ -46,6 +46,8 @@ def test_small_k_and_large_k_can_disagree():
     labels = torch.tensor([0, 1, 1])
     acc = knn_accuracy(train, labels, torch.tensor([[1.0, 0.0]]), torch.tensor([0]), (1, 3), 1.0)
     assert acc == {1: 100.0, 3: 0.0}
+    preds = knn_predictions(train, labels, torch.tensor([[1.0, 0.0]]), (1, 3), 1.0)
+    assert {k: p.tolist() for k, p in preds.items()} == {1: [0], 3: [1]}
 
 
 def test_views_are_pooled_as_the_mean_of_unit_vectors():

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from vidrop.eval.labels import LabelledSet
@@ -20,6 +21,7 @@ def test_separable_classes_reach_100_percent():
     centers = torch.randn(4, 16, generator=torch.Generator().manual_seed(0)) * 3
     r = linear_probe(_clusters(80, 1, centers), _clusters(40, 2, centers), 4, FAST)
     assert r.top1 == 100.0 and r.top5 == 100.0
+    assert r.predictions == (torch.arange(40) % 4).tolist()  # each val video's class, in order
     assert len(r.grid) == len(FAST.lrs) * len(FAST.wds)
     assert (r.lr, r.wd) in {(g["lr"], g["wd"]) for g in r.grid}
 
@@ -28,7 +30,10 @@ def test_random_labels_stay_near_chance():
     g = torch.Generator().manual_seed(3)
     train = _set(torch.randn(200, 2, 16, generator=g), torch.randint(0, 4, (200,), generator=g))
     val = _set(torch.randn(400, 2, 16, generator=g), torch.randint(0, 4, (400,), generator=g))
-    assert 15 < linear_probe(train, val, 4, FAST).top1 < 36
+    r = linear_probe(train, val, 4, FAST)
+    assert 15 < r.top1 < 36
+    hits = (torch.tensor(r.predictions) == val.y).float()
+    assert r.top1 == pytest.approx(100 * float(hits.mean()))
 
 
 def test_linearly_separable_but_not_by_nearest_centre():

@@ -1,11 +1,13 @@
 import json
 
+import pytest
 import torch
 
 from vidrop.eval.attentive import AttentiveConfig
+from vidrop.eval.errors import EvalError
 from vidrop.eval.linear import LinearConfig
 from vidrop.eval.propagate import PropagationConfig
-from vidrop.eval.suite import SuiteConfig, run_suite
+from vidrop.eval.suite import SuiteConfig, format_gain, run_suite
 from vidrop.eval.views import EvalViews
 from vidrop.models.vit import VideoViT, ViTConfig
 
@@ -24,7 +26,9 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
         propagation=PropagationConfig(shifts=2),
     )
     views = EvalViews(frames=4, size=64, stride=2, clips=2)
-    report = run_suite(models, eval_data["train"], eval_data["val"], views, suite, tmp_path, "cmd")
+    report = run_suite(
+        models, eval_data["train"], eval_data["val"], views, suite, tmp_path, "cmd", baseline="b"
+    )
     saved = json.loads((tmp_path / "eval.json").read_text())
     assert saved == json.loads(json.dumps(report))
     for r in saved["backbones"].values():
@@ -35,12 +39,33 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
         assert r["propagation"]["sequences"] + len(r["propagation"]["skipped"]) == 3
     table = (tmp_path / "eval.md").read_text()
     assert "| a |" in table and "| b |" in table and "J&F" in table and "`cmd`" in table
+    # a's paired gains over the baseline b: the same numbers as the difference of their rows
+    a, b = saved["backbones"]["a"], saved["backbones"]["b"]
+    gains = saved["gains"]
+    assert set(gains) == {"a"} and saved["baseline"] == "b"
+    assert set(gains["a"]) == {"kNN k=10", "kNN k=20", "kNN k=100", "linear", "attentive", "J&F"}
+    assert gains["a"]["kNN k=20"]["gain"] == pytest.approx(a["knn"]["20"] - b["knn"]["20"])
+    assert gains["a"]["linear"]["gain"] == pytest.approx(a["linear"]["top1"] - b["linear"]["top1"])
+    jf = a["propagation"]["jf_mean"] - b["propagation"]["jf_mean"]
+    assert gains["a"]["J&F"]["gain"] == pytest.approx(jf, abs=1e-4)
+    for g in gains["a"].values():
+        assert g["low"] <= g["gain"] <= g["high"] and g["items"] in (
+            8,
+            3 - len(b["propagation"]["skipped"]),
+        )
+    assert "Gain over b in points, with its 95% paired bootstrap interval" in table
+    assert "| a | " + format_gain(gains["a"]["kNN k=10"]) in table
+
+
+def test_a_baseline_that_is_not_evaluated_is_refused(eval_data, tmp_path):
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64)).eval()
+    views = EvalViews(frames=4, size=64, stride=2, clips=1)
+    with pytest.raises(EvalError, match="baseline 'random init' is not among"):
+        run_suite({"a": model}, eval_data["train"], eval_data["val"], views, SuiteConfig(),
+                  tmp_path, "cmd", baseline="random init")  # fmt: skip
 
 
 def test_patch_tokens_that_would_not_fit_are_refused_before_extracting():
-    import pytest
-
-    from vidrop.eval.errors import EvalError
     from vidrop.eval.suite import check_token_memory
 
     model = VideoViT(ViTConfig(arch="vit_b", depth=1, num_frames=16, img_size=224))
@@ -48,3 +73,8 @@ def test_patch_tokens_that_would_not_fit_are_refused_before_extracting():
     check_token_memory(model, views, 100, 16.0)  # 100 videos: 3.4 GiB, fine
     with pytest.raises(EvalError, match=r"33\.6 GiB of patch tokens .*--no-attentive"):
         check_token_memory(model, views, 1000, 16.0)
+
+
+def test_gains_print_with_their_interval_and_never_as_minus_zero():
+    assert format_gain({"gain": 15.04, "low": 9.36, "high": 20.61}) == "+15.0 [+9.4, +20.6]"
+    assert format_gain({"gain": -1e-9, "low": -0.04, "high": 3.0}) == "+0.0 [+0.0, +3.0]"

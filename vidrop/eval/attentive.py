@@ -70,6 +70,7 @@ class AttentiveResult:
     n_train: int
     n_val: int
     grid: list[dict] = field(default_factory=list)
+    predictions: list[int] = field(default_factory=list)  # top-1 class of each val video
 
 
 def train_pooler(
@@ -136,4 +137,5 @@ def attentive_probe(
         n_train=len(train.y),
         n_val=len(val.y),
         grid=[{"lr": lr, "holdout_top1": a} for lr, a in zip(cfg.lrs, held_acc, strict=True)],
+        predictions=scores.argmax(1).tolist(),
     )

@@ -215,7 +215,7 @@ def cmd_all(args: argparse.Namespace) -> None:
     )
     report = run_suite(
         models, args.train, args.val, views, cfg, args.out, command_line(), _device(args.device),
-        args.batch_size, args.workers,
+        args.batch_size, args.workers, None if args.no_random_init else "random init",
     )  # fmt: skip
     console.print(markdown_table(report))
     console.print(f"wrote {args.out}/eval.json and {args.out}/eval.md")

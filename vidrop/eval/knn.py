@@ -40,6 +40,22 @@ def knn_scores(
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+def knn_predictions(
+    train_feats: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_feats: torch.Tensor,
+    ks: tuple[int, ...] = (10, 20, 100),
+    temp: float = 0.07,
+    n_classes: int | None = None,
+) -> dict[int, torch.Tensor]:
+    """Predicted class (N_test,) per k. Features are (N, D), or (N, V, D) pooled over views."""
+    if train_feats.dim() == 3:
+        train_feats, test_feats = pool_views(train_feats), pool_views(test_feats)
+    n = int(train_labels.max()) + 1 if n_classes is None else n_classes
+    scores = knn_scores(train_feats, train_labels, test_feats, n, ks, temp)
+    return {k: s.argmax(1) for k, s in scores.items()}
+
+
 def knn_accuracy(
     train_feats: torch.Tensor,
     train_labels: torch.Tensor,
@@ -49,8 +65,6 @@ def knn_accuracy(
     temp: float = 0.07,
 ) -> dict[int, float]:
     """Top-1 accuracy in percent per k. Features are (N, D), or (N, V, D) pooled over views."""
-    if train_feats.dim() == 3:
-        train_feats, test_feats = pool_views(train_feats), pool_views(test_feats)
     n_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    scores = knn_scores(train_feats, train_labels, test_feats, n_classes, ks, temp)
-    return {k: float((s.argmax(1) == test_labels).float().mean() * 100) for k, s in scores.items()}
+    preds = knn_predictions(train_feats, train_labels, test_feats, ks, temp, n_classes)
+    return {k: float((p == test_labels).float().mean() * 100) for k, p in preds.items()}

@@ -41,6 +41,7 @@ class LinearResult:
     n_train: int
     n_val: int
     grid: list[dict] = field(default_factory=list)  # held-out top-1 of every (lr, wd)
+    predictions: list[int] = field(default_factory=list)  # top-1 class of each val video
 
 
 def train_heads(
@@ -135,4 +136,5 @@ def linear_probe(
             {"lr": lr, "wd": wd, "holdout_top1": a}
             for (lr, wd), a in zip(grid, held_acc, strict=False)  # one nan when nothing was chosen
         ],
+        predictions=scores.argmax(1).tolist(),
     )

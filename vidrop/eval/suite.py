@@ -16,10 +16,11 @@ import torch
 
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.attentive import AttentiveConfig, attentive_probe
+from vidrop.eval.compare import paired_gains
 from vidrop.eval.copydetect import detect_copies
 from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, extract_features
-from vidrop.eval.knn import knn_accuracy
+from vidrop.eval.knn import knn_predictions
 from vidrop.eval.labels import probe_sets
 from vidrop.eval.linear import LinearConfig, linear_probe
 from vidrop.eval.lowshot import lowshot
@@ -78,10 +79,12 @@ def probe_features(train: Features, val: Features, cfg: SuiteConfig, device: str
         "feature": cfg.feature,
     }
     t = time.perf_counter()
-    knn = knn_accuracy(tr.x, tr.y, va.x, va.y, cfg.ks, cfg.temp)
-    out["knn"] = {str(k): v for k, v in knn.items()}
+    knn = knn_predictions(tr.x, tr.y, va.x, cfg.ks, cfg.temp, n)
+    out["knn"] = {str(k): float((p == va.y).float().mean() * 100) for k, p in knn.items()}
+    preds = {f"kNN k={k}": p.tolist() for k, p in knn.items()}
     lin = linear_probe(tr, va, n, cfg.linear, device)
     out["linear"] = asdict(lin)
+    preds["linear"] = out["linear"].pop("predictions")
     if cfg.lowshot_fractions:
         rows = lowshot(
             tr, va, n, lin.lr, lin.wd, cfg.lowshot_fractions, cfg.lowshot_seeds, cfg.linear,
@@ -91,7 +94,14 @@ def probe_features(train: Features, val: Features, cfg: SuiteConfig, device: str
     if cfg.attentive is not None and train.patch is not None:
         _, tr_p, va_p = probe_sets(train, val, "patch")
         out["attentive"] = asdict(attentive_probe(tr_p, va_p, n, cfg.attentive, device))
+        preds["attentive"] = out["attentive"].pop("predictions")
     out["probe_s"] = time.perf_counter() - t
+    # what paired gains between backbones need (vidrop.eval.compare)
+    out["per_video"] = {
+        "videos": va.paths,
+        "labels": va.y.tolist(),
+        "predictions": preds,
+    }
     return out
 
 
@@ -106,7 +116,9 @@ def propagation_results(backbone: VideoViT, cfg: SuiteConfig, device: str, name:
     t = time.perf_counter()
     r = evaluate_propagation(backbone, seqs, total, cfg.propagation, device, f"{name} propagation")
     res = asdict(r)
-    res.pop("per_sequence")
+    res["per_sequence"] = {
+        name: {"jf": s["jf"], "objects": len(s["j"])} for name, s in r.per_sequence.items()
+    }
     return {**res, "config": asdict(cfg.propagation), "source": cfg.propagate,
             "seconds": time.perf_counter() - t}  # fmt: skip
 
@@ -206,7 +218,35 @@ def markdown_table(report: dict) -> str:
         + ("; copy mAP: DINO's copy detection, whitened on the train videos" * copies)
         + ".",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + gains_table(report)) + "\n"
+
+
+def gains_table(report: dict) -> list[str]:
+    """Markdown lines: each backbone's gain over the baseline with its paired bootstrap interval."""
+    gains = report.get("gains")
+    if not gains:
+        return []
+    cols = list(next(iter(gains.values())))
+    level = next(iter(next(iter(gains.values())).values()))["level"]
+    lines = [
+        "",
+        f"Gain over {report['baseline']} in points, with its {level:.0%} paired bootstrap interval "
+        "over the val videos (J&F: sequences); it covers the val sample's noise, not the spread "
+        "between training runs.",
+        "",
+        "| backbone | " + " | ".join(cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for name, row in gains.items():
+        cells = [format_gain(row[c]) if c in row else "" for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def format_gain(g: dict) -> str:
+    """'+15.0 [+9.4, +20.6]' (no '-0.0': a rounding of almost nothing shows as +0.0)."""
+    a, lo, hi = (round(g[k], 1) + 0.0 for k in ("gain", "low", "high"))
+    return f"{a:+.1f} [{lo:+.1f}, {hi:+.1f}]"
 
 
 def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
@@ -229,8 +269,12 @@ def run_suite(
     device: str = "cpu",
     batch_size: int = 8,
     num_workers: int | None = None,
+    baseline: str | None = None,
 ) -> dict:
-    """Evaluate every backbone (name -> model) and write eval.json and eval.md under `out`."""
+    """Evaluate every backbone (name -> model) and write eval.json and eval.md under `out`; with
+    `baseline` (one of the names) also every other backbone's paired gains over it."""
+    if baseline is not None and baseline not in backbones:
+        raise EvalError(f"baseline {baseline!r} is not among the backbones {list(backbones)}")
     report = {
         "command": command,
         "machine": describe_machine(),
@@ -244,5 +288,13 @@ def run_suite(
         report["backbones"][name] = evaluate_backbone(
             name, model, train_csv, val_csv, views, cfg, device, batch_size, num_workers
         )
+    if baseline is not None:
+        base = report["backbones"][baseline]
+        report["baseline"] = baseline
+        report["gains"] = {
+            name: {m: i.to_dict() for m, i in paired_gains(r, base).items()}
+            for name, r in report["backbones"].items()
+            if name != baseline
+        }
     write_report(report, out)
     return report

@@ -1,0 +1,49 @@
+"""Paired gains between two backbones' `eval all` results, with bootstrap intervals.
+
+Each backbone's result keeps its per-item outcomes: the predicted class of every val video for
+kNN, linear and attentive probing, and every sequence's J&F with its object count. Two results are
+compared on the items both scored (a video one backbone's run could not decode is left out of
+both), metric by metric, with `vidrop.eval.stats.paired_bootstrap`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vidrop.eval.stats import Interval, paired_bootstrap
+
+Outcomes = dict[str, tuple[float, float]]  # item -> (score, weight)
+
+
+def outcomes(result: dict) -> dict[str, Outcomes]:
+    """Metric name (as in the table) -> item -> (score in percent, weight)."""
+    out: dict[str, Outcomes] = {}
+    per_video = result.get("per_video")
+    if per_video:
+        videos, labels = per_video["videos"], per_video["labels"]
+        for metric, preds in per_video["predictions"].items():
+            out[metric] = {
+                v: (100.0 * (p == y), 1.0) for v, p, y in zip(videos, preds, labels, strict=True)
+            }
+    seqs = result.get("propagation", {}).get("per_sequence")
+    if seqs:
+        out["J&F"] = {name: (100.0 * s["jf"], float(s["objects"])) for name, s in seqs.items()}
+    return out
+
+
+def paired_gains(
+    result: dict, baseline: dict, samples: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict[str, Interval]:
+    """Per metric both results hold: result minus baseline, in points, on their common items."""
+    ours, theirs = outcomes(result), outcomes(baseline)
+    gains = {}
+    for metric, mine in ours.items():
+        other = theirs.get(metric)
+        common = [k for k in mine if other and k in other]
+        if not common:
+            continue
+        a = torch.tensor([mine[k][0] for k in common])
+        b = torch.tensor([other[k][0] for k in common])
+        w = torch.tensor([mine[k][1] for k in common])
+        gains[metric] = paired_bootstrap(a, b, w, samples, level, seed)
+    return gains
