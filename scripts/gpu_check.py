@@ -479,8 +479,8 @@ def main() -> None:
         from vidrop.demo import run_demo
 
         extra = ["train.max_steps=3", "data.num_workers=0"] if smoke else ["data.num_workers=8"]
-        section("demo_on_gpu", lambda: run_demo(out / "demo", videos=48 if smoke else 720,
-                                                overrides=extra))  # fmt: skip
+        size = {"videos": 84} if smoke else {}  # smoke: 3 training videos a class; else the demo's
+        section("demo_on_gpu", lambda: run_demo(out / "demo", overrides=extra, **size))
 
     print(f"\ncommand: {results['command']}\nmachine: {results['machine']}")
     print("\n| check | result | wall s |\n|---|---|---|")

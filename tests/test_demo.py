@@ -5,12 +5,15 @@ import pytest
 from vidrop.demo import run_demo
 
 
-def test_demo_wiring_on_a_very_short_run(tmp_path):
+def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     """The full demo path (synth -> pretrain -> eval all of two backbones -> table + JSON), 3 steps
-    (48 videos: 3 training videos per class, so the probes can hold one out)."""
+    (84 videos, the demo's split: 3 training videos per class, so the probes can hold one out, and
+    4 val videos), label propagation and copy detection on the first 6 val videos only (the demo:
+    180)."""
+    monkeypatch.setattr("vidrop.demo.DEMO_SEQUENCES", 6)
     report = run_demo(
         tmp_path,
-        videos=48,
+        videos=84,
         overrides=["train.max_steps=3", "optim.batch_size=4", "data.num_workers=0"],
     )
     saved = json.loads((tmp_path / "demo.json").read_text())
@@ -24,7 +27,10 @@ def test_demo_wiring_on_a_very_short_run(tmp_path):
         assert g["gain"] == pytest.approx(saved["gain_points"][metric], abs=1e-4)
         assert g["low"] <= g["gain"] <= g["high"]
     ev = json.loads((tmp_path / "eval.json").read_text())
-    assert ev["backbones"]["vidrop"]["n_val"] == 12 and (tmp_path / "eval.md").is_file()
-    copies = ev["backbones"]["vidrop"]["copy_detection"]
-    assert copies["queries"] == 12 and copies["database"] == 12 and copies["whitened"]
+    r = ev["backbones"]["vidrop"]
+    assert (r["n_train"], r["n_val"]) == (36, 48) and (tmp_path / "eval.md").is_file()
+    assert r["propagation"]["sequences"] + len(r["propagation"]["skipped"]) == 6
+    copies = r["copy_detection"]
+    assert copies["queries"] == 6 and copies["database"] == 48 and copies["whitened"]
+    assert ev["gains"]["vidrop"]["kNN k=20"]["items"] == 48
     assert saved["machine"]["cpu_cores"] >= 1

@@ -43,7 +43,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def cmd_demo(args: argparse.Namespace) -> None:
     from vidrop.demo import run_demo
 
-    run_demo(args.out, args.videos, args.seed, args.overrides, command=command_line())
+    videos = {} if args.videos is None else {"videos": args.videos}
+    run_demo(args.out, seed=args.seed, overrides=args.overrides, command=command_line(), **videos)
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -190,7 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="synthetic data -> tiny pretraining -> kNN vs random init")
     d.add_argument("--out", default="vidrop-demo", help="output folder (default: vidrop-demo)")
-    d.add_argument("--videos", type=int, default=720, help="synthetic videos (default: 720)")
+    d.add_argument(
+        "--videos", type=int, default=None,
+        help="synthetic videos, 3 of every 7 for training (default: 1260: 540 train, 720 val)",
+    )  # fmt: skip
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("overrides", nargs="*", help="config overrides for the tiny recipe, key=value")
     d.set_defaults(func=cmd_demo)
