@@ -131,7 +131,8 @@ def test_extract_once_then_probe_from_the_features_files(eval_data, tmp_path, ca
         args = ["extract", "--backbone", backbone, "--data", eval_data[split], "--clips", "2"]
         assert main([*args, "--out", str(feats[split]), "--workers", "0", "--patch-tokens"]) == 0
     files = ["--train-features", str(feats["train"]), "--val-features", str(feats["val"])]
-    for cmd in (["knn"], ["linear", "--epochs", "3"], ["attentive", "--epochs", "1"],
+    for cmd in (["knn"], ["linear", "--epochs", "3"],
+                ["attentive", "--epochs", "1", "--min-steps", "0"],
                 ["lowshot", "--fractions", "0.5", "--seeds", "2"]):  # fmt: skip
         out = tmp_path / f"{cmd[0]}.json"
         assert main(["eval", *cmd, *files, "--json", str(out)]) == 0
@@ -144,7 +145,8 @@ def test_eval_all_propagate_and_pca_from_the_command_line(eval_data, tmp_path, c
     data = ["--train", eval_data["train"], "--val", eval_data["val"], "--workers", "0"]
     out = tmp_path / "ev"
     assert main(["eval", "all", "--backbone", backbone, *data, "--out", str(out),
-                 "--synth", eval_data["val"], "--limit", "2"]) == 0  # fmt: skip
+                 "--synth", eval_data["val"], "--limit", "2",
+                 "--attentive-min-steps", "0"]) == 0  # fmt: skip
     report = json.loads((out / "eval.json").read_text())
     assert list(report["backbones"]) == ["run", "random init"]
     assert main(["eval", "propagate", "--backbone", backbone, "--synth", eval_data["val"],

@@ -3,14 +3,16 @@ import json
 import pytest
 
 from vidrop.demo import run_demo
+from vidrop.eval.attentive import AttentiveConfig
 
 
 def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     """The full demo path (synth -> pretrain -> eval all of two backbones -> table + JSON), 3 steps
     (84 videos, the demo's split: 3 training videos per class, so the probes can hold one out, and
     4 val videos), label propagation and copy detection on the first 6 val videos only (the demo:
-    180)."""
+    180), the attentive probe 2 epochs (the demo: 1200 steps)."""
     monkeypatch.setattr("vidrop.demo.DEMO_SEQUENCES", 6)
+    monkeypatch.setattr("vidrop.demo.DEMO_ATTENTIVE", AttentiveConfig(epochs=2, min_steps=0))
     report = run_demo(
         tmp_path,
         videos=84,

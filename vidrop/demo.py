@@ -16,6 +16,7 @@ from vidrop.config import load_config
 from vidrop.data.copies import make_copies
 from vidrop.data.manifest import Manifest, read_manifest
 from vidrop.data.synth import SynthSpec, make_dataset
+from vidrop.eval.attentive import AttentiveConfig
 from vidrop.eval.features import default_device, views_of_backbone
 from vidrop.eval.propagate import PropagationConfig
 from vidrop.eval.suite import SuiteConfig, format_gain, headline, run_suite
@@ -33,6 +34,7 @@ DEMO_SHIFTS = 2  # propagation: the 4x4 token grid of a 64x64 frame, made 8x8 by
 DEMO_VIDEOS = 1260
 DEMO_VAL_FRACTION = 4 / 7
 DEMO_SEQUENCES = 180  # label propagation and copy detection: the first 180 val videos
+DEMO_ATTENTIVE = AttentiveConfig()  # at least 1200 steps: ~58 epochs of the 432 fit videos' views
 
 
 def run_demo(
@@ -73,6 +75,7 @@ def run_demo(
         propagate_limit=DEMO_SEQUENCES,
         propagation=PropagationConfig(shifts=DEMO_SHIFTS),
         copies=str(copies.queries),
+        attentive=DEMO_ATTENTIVE,
     )
     ev = run_suite(
         {"vidrop": pretrained, "random_init": random_init}, data["train"], data["val"], views,

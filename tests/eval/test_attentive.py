@@ -1,8 +1,16 @@
 import pytest
 import torch
 
-from vidrop.eval.attentive import AttentiveConfig, AttentivePooler, attentive_probe
+from vidrop.eval.attentive import (
+    AttentiveConfig,
+    AttentivePooler,
+    attentive_probe,
+    pooler_scores,
+    probe_epochs,
+    train_pooler,
+)
 from vidrop.eval.labels import LabelledSet
+from vidrop.eval.probe import standardizer, stratified_holdout
 
 
 def _tokens(n: int, seed: int, centers: torch.Tensor | None) -> LabelledSet:
@@ -26,15 +34,39 @@ def test_pooler_shapes_and_gradients():
 
 def test_finds_the_one_informative_token():
     centers = torch.randn(4, 16, generator=torch.Generator().manual_seed(0)) * 4
-    cfg = AttentiveConfig(epochs=40, lrs=(1e-3, 3e-3))
+    cfg = AttentiveConfig(epochs=40, min_steps=0, lrs=(1e-3, 3e-3))
     r = attentive_probe(_tokens(120, 1, centers), _tokens(40, 2, centers), 4, cfg)
     assert r.top1 >= 90
 
 
 def test_noise_stays_near_chance():
-    cfg = AttentiveConfig(epochs=10, lrs=(1e-3,))
+    cfg = AttentiveConfig(epochs=10, min_steps=0, lrs=(1e-3,))
     val = _tokens(200, 4, None)
     r = attentive_probe(_tokens(120, 3, None), val, 4, cfg)
     assert r.top1 < 40
     hits = (torch.tensor(r.predictions) == val.y).float()
     assert r.top1 == pytest.approx(100 * float(hits.mean()))
+
+
+def test_small_sets_train_for_min_steps_large_sets_for_epochs():
+    cfg = AttentiveConfig(epochs=20, min_steps=1200, batch_size=64)
+    assert probe_epochs(1296, cfg) == 58  # 21 steps an epoch: 58 x 21 = 1218 >= 1200
+    assert probe_epochs(64, cfg) == 1200
+    assert probe_epochs(100_000, cfg) == 20  # 1563 steps an epoch: V-JEPA's 20 epochs
+    assert probe_epochs(1296, AttentiveConfig(epochs=80, min_steps=1200)) == 80
+
+
+def test_val_is_scored_by_the_probe_chosen_on_held_out_videos():
+    """No retraining after the choice: val's predictions are those of the probe trained on the
+    fit split with the chosen rate, standardised with the fit split's statistics."""
+    centers = torch.randn(4, 16, generator=torch.Generator().manual_seed(0)) * 2
+    train, val = _tokens(80, 5, centers), _tokens(40, 6, centers)
+    cfg = AttentiveConfig(epochs=5, min_steps=0, lrs=(1e-4, 3e-3))
+    r = attentive_probe(train, val, 4, cfg)
+    assert r.epochs == 5
+    assert r.lr == cfg.lrs[max(range(2), key=lambda i: r.grid[i]["holdout_top1"])]
+    fit, _ = stratified_holdout(train.y, cfg.holdout, cfg.seed)
+    mean, std = standardizer(train.x[fit])
+    probe = train_pooler((train.x[fit] - mean) / std, train.y[fit], 4, r.lr, cfg)
+    expected = pooler_scores(probe, (val.x - mean) / std).argmax(1).tolist()
+    assert r.predictions == expected

@@ -18,7 +18,7 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
     models = {"a": VideoViT(cfg).eval(), "b": VideoViT(cfg).eval()}
     suite = SuiteConfig(
         linear=LinearConfig(epochs=5, lrs=(0.01, 0.1), wds=(0.0,)),
-        attentive=AttentiveConfig(epochs=2, lrs=(1e-3,)),
+        attentive=AttentiveConfig(epochs=2, min_steps=0, lrs=(1e-3,)),
         lowshot_fractions=(0.5,),
         lowshot_seeds=(0, 1),
         propagate=eval_data["val"],
@@ -39,6 +39,7 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
         assert r["propagation"]["sequences"] + len(r["propagation"]["skipped"]) == 3
     table = (tmp_path / "eval.md").read_text()
     assert "| a |" in table and "| b |" in table and "J&F" in table and "`cmd`" in table
+    assert "attentive probe trained 2 epochs" in table  # min_steps 0: the configured epochs
     # a's paired gains over the baseline b: the same numbers as the difference of their rows
     a, b = saved["backbones"]["a"], saved["backbones"]["b"]
     gains = saved["gains"]

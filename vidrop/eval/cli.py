@@ -148,7 +148,7 @@ def cmd_attentive(args: argparse.Namespace) -> None:
     from vidrop.eval.labels import probe_sets
 
     classes, tr, va = probe_sets(*_split_features(args, patch_tokens=True), "patch")
-    cfg = AttentiveConfig(epochs=args.epochs)
+    cfg = AttentiveConfig(epochs=args.epochs, min_steps=args.min_steps)
     r = attentive_probe(tr, va, len(classes), cfg, _device(args.device))
     _emit(asdict(r), args, f"attentive top-1 {r.top1:.2f}% top-5 {r.top5:.2f}% (lr {r.lr})")
 
@@ -206,7 +206,9 @@ def cmd_all(args: argparse.Namespace) -> None:
         models["random init"] = _backbone(args.backbone[0], True, args.seed)[0]
     cfg = SuiteConfig(
         feature=args.feature,
-        attentive=None if args.no_attentive else AttentiveConfig(),
+        attentive=None
+        if args.no_attentive
+        else AttentiveConfig(min_steps=args.attentive_min_steps),
         max_token_gib=args.max_token_gib,
         propagate=f"davis:{args.davis}" if args.davis else (args.synth or ""),
         propagate_limit=args.limit,
@@ -334,7 +336,10 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
 
     a = ev.add_parser("attentive", help="V-JEPA attentive probe over patch tokens")
     _add_probe(a, feature=False)
-    a.add_argument("--epochs", type=int, default=20)
+    a.add_argument("--epochs", type=int, default=20, help="at least this many (V-JEPA: 20)")
+    a.add_argument(
+        "--min-steps", type=int, default=1200, help="and at least this many steps (small sets)"
+    )
     a.set_defaults(func=cmd_attentive)
 
     lo = ev.add_parser("lowshot", help="linear and kNN with a share of the labels, several seeds")
@@ -363,6 +368,9 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
     al.add_argument("--device", default="auto")
     al.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
     al.add_argument("--no-attentive", action="store_true", help="skip the attentive probe")
+    al.add_argument(
+        "--attentive-min-steps", type=int, default=1200, help="the attentive probe's --min-steps"
+    )
     al.add_argument(
         "--max-token-gib", type=float, default=16.0, help="memory the attentive probe may hold"
     )

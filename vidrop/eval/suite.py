@@ -209,12 +209,14 @@ def markdown_table(report: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     first = next(iter(report["backbones"].values()))
     copies = "copy_detection" in first
+    epochs = first.get("attentive", {}).get("epochs")
     lines += [
         "",
         f"Top-1 in percent; {first['classes']} classes, {first['n_train']} train / "
         f"{first['n_val']} val videos, views {first['views']['clips']} clips x "
         f"{first['views']['crops']} crops; feature {first['feature']}; low-shot: mean ± std over "
         "seeds; J&F: DAVIS protocol label propagation"
+        + (f"; attentive probe trained {epochs} epochs" if epochs else "")
         + ("; copy mAP: DINO's copy detection, whitened on the train videos" * copies)
         + ".",
     ]
