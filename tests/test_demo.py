@@ -24,7 +24,7 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     res = saved["results"]
     for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP"):
         assert saved["gain_points"][metric] == res["vidrop"][metric] - res["random_init"][metric]
-    for metric in ("kNN k=20", "linear", "attentive", "J&F"):  # copy mAP has no interval
+    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP"):
         g = saved["gain_intervals"][metric]
         assert g["gain"] == pytest.approx(saved["gain_points"][metric], abs=1e-4)
         assert g["low"] <= g["gain"] <= g["high"]
@@ -35,4 +35,5 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     copies = r["copy_detection"]
     assert copies["queries"] == 6 and copies["database"] == 48 and copies["whitened"]
     assert ev["gains"]["vidrop"]["kNN k=20"]["items"] == 48
+    assert ev["gains"]["vidrop"]["copy mAP"]["items"] == 6  # paired over the queries
     assert saved["machine"]["cpu_cores"] >= 1

@@ -53,6 +53,9 @@ class ViewsConfig:
     ratio: tuple[float, float] = (0.75, 1.3333)
     frame_stride: int = 4
     flip: float = 0.5
+    # the large clips of a video never share a frame (where it is long enough): the DINO loss
+    # then pairs views of other moments, not two views of the same frames (docs/evaluation.md)
+    large_disjoint: bool = False
 
 
 @dataclass

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -34,6 +35,21 @@ def test_views_shapes_and_determinism(synth_data):
     assert not (a["large"] == c["large"]).all()
     batch = collate_views([a, c])
     assert batch["large"].shape == (2, 2, 3, 8, 32, 32) and batch["skipped"] == []
+
+
+def test_disjoint_large_clips_share_no_frame(synth_data):
+    """views.large_disjoint: the large clips take frames apart where the video allows it (the
+    fixture's 16 frames hold two 8-frame clips at stride 1, not at stride 2)."""
+    views = ViewsConfig(**{**VIEWS.__dict__, "frame_stride": 1, "large_disjoint": True})
+    ds = ViewDataset(VideoSource(paths(synth_data)), views, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        first, second = ds._clip_plan(16, rng)[:2]
+        assert not set(first.tolist()) & set(second.tolist())
+    too_short = ds._clip_plan(15, rng)  # falls back to independent starts
+    assert [len(c) for c in too_short] == [8, 8, 4, 4, 4]
+    a = ds[(3, 0)]
+    assert a["large"].shape == (2, 3, 8, 32, 32)
 
 
 def test_broken_video_is_replaced_and_reported(synth_data, tmp_path):

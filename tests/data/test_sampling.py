@@ -1,6 +1,11 @@
 import numpy as np
 
-from vidrop.data.sampling import clip_indices, clip_span, uniform_clip_starts
+from vidrop.data.sampling import (
+    clip_indices,
+    clip_span,
+    disjoint_clip_starts,
+    uniform_clip_starts,
+)
 
 
 def test_span_and_random_start_within_video():
@@ -24,3 +29,25 @@ def test_centred_clip_and_short_video():
 def test_uniform_starts():
     assert uniform_clip_starts(100, 16, 4, 3) == [0, 20, 39]
     assert uniform_clip_starts(100, 16, 4, 1) == [19]
+
+
+def test_disjoint_starts_never_share_a_frame_and_are_uniform_over_every_choice():
+    rng = np.random.default_rng(0)
+    span = clip_span(3, 2)  # 5 frames; 16 possible starts in 20 frames
+    valid = {(a, b) for a in range(16) for b in range(16) if abs(a - b) >= span}
+    assert len(valid) == 132
+    counts = dict.fromkeys(valid, 0)
+    for _ in range(20000):
+        a, b = disjoint_clip_starts(20, 2, 3, 2, rng)
+        counts[(a, b)] += 1  # a KeyError here: an overlapping or out-of-range pair
+    assert min(counts.values()) > 100 and max(counts.values()) < 210  # 151.5 each expected
+
+
+def test_disjoint_starts_for_three_clips_and_videos_too_short():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        starts = sorted(disjoint_clip_starts(30, 3, 3, 2, rng))
+        assert starts[0] >= 0 and starts[-1] <= 25 and min(np.diff(starts)) >= 5
+    assert disjoint_clip_starts(9, 2, 3, 2, rng) is None  # two 5-frame clips need 10 frames
+    fits = {tuple(disjoint_clip_starts(10, 2, 3, 2, rng)) for _ in range(50)}
+    assert fits == {(0, 5), (5, 0)}

@@ -50,3 +50,14 @@ def test_a_metric_only_one_side_has_is_left_out():
     ours = result({"linear": [0, 1, 2, 0], "attentive": [0, 1, 2, 0]})
     base = result({"linear": [0, 1, 2, 0]})
     assert set(paired_gains(ours, base, samples=50)) == {"linear"}
+
+
+def test_copy_map_gain_pairs_the_queries_both_scored():
+    """Per-query average precisions, paired by query path; a query only one side scored (its
+    video did not decode in the other run) is left out of both."""
+    ours = {"copy_detection": {"per_query": {"q0": 100.0, "q1": 25.0}}}
+    base = {"copy_detection": {"per_query": {"q0": 50.0, "q1": 25.0, "q2": 0.0}}}
+    g = paired_gains(ours, base, samples=200)
+    assert set(g) == {"copy mAP"} and g["copy mAP"].items == 2
+    assert g["copy mAP"].value == pytest.approx((100 + 25) / 2 - (50 + 25) / 2)
+    assert g["copy mAP"].low <= g["copy mAP"].value <= g["copy mAP"].high

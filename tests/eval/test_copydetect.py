@@ -65,6 +65,7 @@ def test_a_copy_ranked_second_scores_a_quarter():
     result = copy_detection(_features(query, ["q.mp4"]), _features(db, ["v0.mp4", "v1.mp4"]),
                             ["v1.mp4"])  # fmt: skip
     assert result.ranks == [1] and result.map == pytest.approx(25.0) and result.top1 == 0.0
+    assert result.per_query() == {"/data/q.mp4": pytest.approx(25.0)}
 
 
 def test_distractor_queries_and_undecodable_videos():
@@ -77,6 +78,7 @@ def test_distractor_queries_and_undecodable_videos():
         ["/data/v0", "v1", None, "v3"],  # a path or a file name; None: no original
     )
     assert result.queries == 2 and result.distractor_queries == 1 and result.map == 100.0
+    assert result.per_query() == {"/data/a": 100.0, "/data/b": 100.0}  # those with an original
     assert result.database == 4 and result.skipped_queries == 1
 
 

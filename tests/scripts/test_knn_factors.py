@@ -45,3 +45,20 @@ def test_a_backbone_that_knows_the_shape_but_misreads_the_motion():
     # val motion read one place off: its nearest training videos share the shape, not the motion
     wrong = module.knn_factors(train, _features(1, 0.3, copies=1), ks=(3,))
     assert wrong[3] == {"top1": 0.0, "factor0": 100.0, "factor1": 0.0}
+
+
+def test_nearest_view_shares_tell_video_features_from_clip_features():
+    module = load_script("knn_factors")
+    video = _features(0, 0.3, copies=1)  # 12 videos, one per class, one view each
+    torch.manual_seed(0)
+    per_video = torch.randn(12, 1, 16)
+    # views that repeat their video's vector (plus a little noise): the nearest is a sibling
+    video.cls = per_video.repeat(1, 3, 1) + 0.01 * torch.randn(12, 3, 16)
+    assert module.nearest_view_shares(video) == {"same_video": 100.0, "same_class": 100.0}
+    # views that share nothing with their video (independent noise): siblings are found by chance
+    video.cls = torch.randn(12, 3, 16)
+    shares = module.nearest_view_shares(video)
+    assert shares["same_video"] < 50.0 and shares["same_video"] == shares["same_class"]
+    video.cls = per_video  # one view per video: nothing to compare
+    with pytest.raises(ValueError, match="two views"):
+        module.nearest_view_shares(video)

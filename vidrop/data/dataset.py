@@ -14,7 +14,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from vidrop.config import ViewsConfig
 from vidrop.data.batch_pool import BatchPool
-from vidrop.data.sampling import clip_indices
+from vidrop.data.sampling import clip_indices, disjoint_clip_starts
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
 from vidrop.data.views import empty_shared, is_channels_last, random_resized_box, views_buffer
@@ -46,10 +46,18 @@ class ViewDataset(Dataset):
 
     def _clip_plan(self, n_frames: int, rng: np.random.Generator) -> list[np.ndarray]:
         v = self.views
-        plan = [
-            clip_indices(n_frames, v.large_frames, v.frame_stride, rng)
-            for _ in range(v.large_clips)
-        ]
+        starts = None
+        if v.large_disjoint:  # None for a video too short to hold them apart: independent starts
+            starts = disjoint_clip_starts(
+                n_frames, v.large_clips, v.large_frames, v.frame_stride, rng
+            )
+        if starts is not None:
+            plan = [s + v.frame_stride * np.arange(v.large_frames) for s in starts]
+        else:
+            plan = [
+                clip_indices(n_frames, v.large_frames, v.frame_stride, rng)
+                for _ in range(v.large_clips)
+            ]
         plan += [
             clip_indices(n_frames, v.small_frames, v.frame_stride, rng)
             for _ in range(v.small_clips)

@@ -32,6 +32,24 @@ def clip_indices(
     return np.minimum(start + stride * np.arange(frames), n_frames - 1)
 
 
+def disjoint_clip_starts(
+    n_frames: int, count: int, frames: int, stride: int, rng: np.random.Generator
+) -> list[int] | None:
+    """Starts of `count` clips that pairwise share no frame, drawn uniformly over every such
+    choice (ordered); None when the video cannot hold them apart.
+
+    Sorted starts s_1 < ... < s_c with gaps of at least a span are, after z_i = s_i - (i-1)(span-1),
+    exactly the c-subsets of range(n - c*span + c): draw one, map back, shuffle the order.
+    """
+    span = clip_span(frames, stride)
+    slack = n_frames - count * span
+    if count < 1 or slack < 0:
+        return None
+    z = np.sort(rng.choice(slack + count, size=count, replace=False))
+    starts = z + np.arange(count) * (span - 1)
+    return [int(s) for s in rng.permutation(starts)]
+
+
 def uniform_clip_starts(n_frames: int, frames: int, stride: int, count: int) -> list[int]:
     """`count` clip starts spread evenly over the video (test-time multi-clip views)."""
     slack = max(n_frames - clip_span(frames, stride), 0)

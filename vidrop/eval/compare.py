@@ -1,9 +1,10 @@
 """Paired gains between two backbones' `eval all` results, with bootstrap intervals.
 
 Each backbone's result keeps its per-item outcomes: the predicted class of every val video for
-kNN, linear and attentive probing, and every sequence's J&F with its object count. Two results are
-compared on the items both scored (a video one backbone's run could not decode is left out of
-both), metric by metric, with `vidrop.eval.stats.paired_bootstrap`.
+kNN, linear and attentive probing, every sequence's J&F with its object count, and every copy
+query's average precision. Two results are compared on the items both scored (a video one
+backbone's run could not decode is left out of both), metric by metric, with
+`vidrop.eval.stats.paired_bootstrap`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def outcomes(result: dict) -> dict[str, Outcomes]:
     seqs = result.get("propagation", {}).get("per_sequence")
     if seqs:
         out["J&F"] = {name: (100.0 * s["jf"], float(s["objects"])) for name, s in seqs.items()}
+    queries = result.get("copy_detection", {}).get("per_query")
+    if queries:
+        out["copy mAP"] = {path: (ap, 1.0) for path, ap in queries.items()}
     return out
 
 

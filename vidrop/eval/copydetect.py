@@ -61,10 +61,16 @@ class CopyResult:
     database: int
     whitened: bool
     ranks: list[int | None]  # per query with an original: its 0-based rank (None: not in topk)
+    scored: list[str]  # those queries' paths, in the order of `ranks`
+    aps: list[float]  # their average precisions in percent (mAP is their mean)
 
     def summary(self) -> dict:
-        """Everything but the per-query ranks."""
-        return {k: v for k, v in asdict(self).items() if k != "ranks"}
+        """Everything but the per-query lists."""
+        return {k: v for k, v in asdict(self).items() if k not in ("ranks", "scored", "aps")}
+
+    def per_query(self) -> dict[str, float]:
+        """Query path -> AP in percent: what pairs two backbones' results query by query."""
+        return dict(zip(self.scored, self.aps, strict=True))
 
 
 def average_precision(ranks: list[int], n_positives: int) -> float:
@@ -131,17 +137,19 @@ def copy_detection(
     sim = F.normalize(q_x, dim=1) @ F.normalize(db_x, dim=1).T
     order = sim.topk(min(topk, len(db_ok)), dim=1).indices.tolist()
     ranks: list[int | None] = []
+    scored: list[str] = []
     aps = []
     for row, q in zip(order, searched, strict=True):
         if target[q] is None:
             continue
         found = [r for r, j in enumerate(row) if db_ok[j] == target[q]]
         ranks.append(found[0] if found else None)
-        aps.append(average_precision(found, 1))
+        scored.append(queries.paths[q])
+        aps.append(100.0 * average_precision(found, 1))
     if not aps:
         raise EvalError("no decodable query has an original in the database; nothing to score")
     return CopyResult(
-        map=100.0 * sum(aps) / len(aps),
+        map=sum(aps) / len(aps),
         top1=100.0 * sum(r == 0 for r in ranks) / len(ranks),
         queries=len(aps),
         distractor_queries=len(searched) - len(aps),
@@ -149,6 +157,8 @@ def copy_detection(
         database=len(db_ok),
         whitened=whitening is not None,
         ranks=ranks,
+        scored=scored,
+        aps=aps,
     )
 
 
