@@ -21,6 +21,7 @@ from torch import nn
 from vidrop.eval.errors import EvalError
 from vidrop.eval.labels import LabelledSet
 from vidrop.eval.probe import average_views, standardizer, stratified_holdout, topk_accuracy
+from vidrop.eval.settings import AttentiveConfig
 
 
 class AttentivePooler(nn.Module):
@@ -52,18 +53,6 @@ class AttentivePooler(nn.Module):
         x = self.query + self.proj(x)
         x = x + self.mlp(self.norm_mlp(x))
         return self.head(self.norm_out(x[:, 0]))
-
-
-@dataclass(frozen=True)
-class AttentiveConfig:
-    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
-    weight_decay: float = 0.01
-    epochs: int = 20  # at least; more when the set is too small for `min_steps`
-    min_steps: int = 1200
-    batch_size: int = 64
-    heads: int = 4
-    holdout: float = 0.2
-    seed: int = 0
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The `vidrop extract`, `vidrop eval ...` and `vidrop viz pca` commands (parsing and wiring only).
 
 Probe commands read features either from a backbone and two manifests (extracted on the fly) or
-from two files written by `vidrop extract`, so one extraction serves many probes.
+from two files written by `vidrop extract`, so one extraction serves many probes. Flags default to
+the fields of the probes' settings (vidrop.eval.settings), so a default is written once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from vidrop.eval.settings import AttentiveConfig, LinearConfig, PropagationConfig, SuiteConfig
 from vidrop.machine import command_line
 from vidrop.progress import console
 
@@ -136,7 +138,7 @@ def cmd_knn(args: argparse.Namespace) -> None:
 
 def cmd_linear(args: argparse.Namespace) -> None:
     from vidrop.eval.labels import probe_sets
-    from vidrop.eval.linear import LinearConfig, linear_probe
+    from vidrop.eval.linear import linear_probe
 
     classes, tr, va = probe_sets(*_split_features(args, patch_tokens=False), args.feature)
     r = linear_probe(tr, va, len(classes), LinearConfig(epochs=args.epochs), _device(args.device))
@@ -144,7 +146,7 @@ def cmd_linear(args: argparse.Namespace) -> None:
 
 
 def cmd_attentive(args: argparse.Namespace) -> None:
-    from vidrop.eval.attentive import AttentiveConfig, attentive_probe
+    from vidrop.eval.attentive import attentive_probe
     from vidrop.eval.labels import probe_sets
 
     classes, tr, va = probe_sets(*_split_features(args, patch_tokens=True), "patch")
@@ -172,18 +174,26 @@ def cmd_lowshot(args: argparse.Namespace) -> None:
     _emit({"lr": full.lr, "wd": full.wd, "rows": [asdict(r) for r in rows]}, args, "\n".join(lines))
 
 
+def propagation_config(args: argparse.Namespace) -> PropagationConfig:
+    """`eval propagate`'s or `eval all`'s flags (the latter has no --topk ... --temperature)."""
+    d = PropagationConfig()
+    return PropagationConfig(
+        args.short_side, args.shifts, getattr(args, "topk", d.topk),
+        getattr(args, "context", d.context), getattr(args, "radius", d.radius),
+        getattr(args, "temperature", d.temperature),
+    )  # fmt: skip
+
+
 def cmd_propagate(args: argparse.Namespace) -> None:
-    from vidrop.eval.propagate import PropagationConfig
-    from vidrop.eval.suite import SuiteConfig, propagation_results
+    from vidrop.eval.suite import propagation_results
 
     model, _ = _backbone(args.backbone, args.random_init, args.seed)
     source = f"davis:{args.davis}" if args.davis else args.synth
     if not source:
         raise SystemExit("error: give --davis ROOT or --synth MANIFEST")
-    prop = PropagationConfig(
-        args.short_side, args.shifts, args.topk, args.context, args.radius, args.temperature
+    cfg = SuiteConfig(
+        propagate=source, propagate_limit=args.limit, propagation=propagation_config(args)
     )
-    cfg = SuiteConfig(propagate=source, propagate_limit=args.limit, propagation=prop)
     r = propagation_results(model, cfg, _device(args.device), "")
     _emit(
         r, args,
@@ -192,10 +202,23 @@ def cmd_propagate(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def suite_config(args: argparse.Namespace) -> SuiteConfig:
+    """What `eval all` runs, from its flags."""
+    return SuiteConfig(
+        feature=args.feature,
+        attentive=None
+        if args.no_attentive
+        else AttentiveConfig(min_steps=args.attentive_min_steps),
+        max_token_gib=args.max_token_gib,
+        propagate=f"davis:{args.davis}" if args.davis else (args.synth or ""),
+        propagate_limit=args.limit,
+        propagation=propagation_config(args),
+        copies=args.copies or "",
+    )
+
+
 def cmd_all(args: argparse.Namespace) -> None:
-    from vidrop.eval.attentive import AttentiveConfig
-    from vidrop.eval.propagate import PropagationConfig
-    from vidrop.eval.suite import SuiteConfig, markdown_table, run_suite
+    from vidrop.eval.suite import markdown_table, run_suite
 
     models, views = {}, None
     for path in args.backbone:
@@ -204,20 +227,10 @@ def cmd_all(args: argparse.Namespace) -> None:
         views = views or _views(args, meta, model)
     if not args.no_random_init:
         models["random init"] = _backbone(args.backbone[0], True, args.seed)[0]
-    cfg = SuiteConfig(
-        feature=args.feature,
-        attentive=None
-        if args.no_attentive
-        else AttentiveConfig(min_steps=args.attentive_min_steps),
-        max_token_gib=args.max_token_gib,
-        propagate=f"davis:{args.davis}" if args.davis else (args.synth or ""),
-        propagate_limit=args.limit,
-        propagation=PropagationConfig(short_side=args.short_side, shifts=args.shifts),
-        copies=args.copies or "",
-    )
     report = run_suite(
-        models, args.train, args.val, views, cfg, args.out, command_line(), _device(args.device),
-        args.batch_size, args.workers, None if args.no_random_init else "random init",
+        models, args.train, args.val, views, suite_config(args), args.out, command_line(),
+        _device(args.device), args.batch_size, args.workers,
+        None if args.no_random_init else "random init",
     )  # fmt: skip
     console.print(markdown_table(report))
     console.print(f"wrote {args.out}/eval.json and {args.out}/eval.md")
@@ -305,12 +318,16 @@ def _add_propagation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--davis", help="DAVIS-2017 root (JPEGImages/, Annotations/, ImageSets/)")
     p.add_argument("--synth", help="synthetic-set manifest whose videos have masks/ beside them")
     p.add_argument("--limit", type=int, default=0, help="first N sequences only")
-    p.add_argument("--short-side", type=int, default=0, help="resize frames first (0: keep)")
-    p.add_argument("--shifts", type=int, default=1, help="n: n-times finer grid, n^2 passes")
+    d = PropagationConfig()
+    p.add_argument(
+        "--short-side", type=int, default=d.short_side, help="resize frames first (0: keep)"
+    )
+    p.add_argument("--shifts", type=int, default=d.shifts, help="n: n-times finer grid, n^2 passes")
 
 
 def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction) -> None:
     """`extract` and `viz` under the top level, the probes under `eval`."""
+    suite, att, prop = SuiteConfig(), AttentiveConfig(), PropagationConfig()  # the flags' defaults
     x = sub.add_parser("extract", help="frozen features of every test view, or per-snippet")
     _add_backbone(x)
     _add_views(x)
@@ -325,36 +342,44 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
 
     k = ev.add_parser("knn", help="weighted kNN top-1 (DINO protocol)")
     _add_probe(k)
-    k.add_argument("--k", default="10,20,100", help="comma-separated neighbour counts")
-    k.add_argument("--temp", type=float, default=0.07)
+    k.add_argument(
+        "--k", default=",".join(map(str, suite.ks)), help="comma-separated neighbour counts"
+    )
+    k.add_argument("--temp", type=float, default=suite.temp)
     k.set_defaults(func=cmd_knn)
 
     lin = ev.add_parser("linear", help="linear probe, (lr, wd) grid chosen on held-out train")
     _add_probe(lin)
-    lin.add_argument("--epochs", type=int, default=50)
+    lin.add_argument("--epochs", type=int, default=suite.linear.epochs)
     lin.set_defaults(func=cmd_linear)
 
     a = ev.add_parser("attentive", help="V-JEPA attentive probe over patch tokens")
     _add_probe(a, feature=False)
-    a.add_argument("--epochs", type=int, default=20, help="at least this many (V-JEPA: 20)")
+    a.add_argument("--epochs", type=int, default=att.epochs, help="at least this many (V-JEPA: 20)")
     a.add_argument(
-        "--min-steps", type=int, default=1200, help="and at least this many steps (small sets)"
+        "--min-steps", type=int, default=att.min_steps, help="and at least this many steps"
     )
     a.set_defaults(func=cmd_attentive)
 
     lo = ev.add_parser("lowshot", help="linear and kNN with a share of the labels, several seeds")
     _add_probe(lo)
-    lo.add_argument("--fractions", default="0.05,0.1,0.5", help="shares of each class's videos")
-    lo.add_argument("--seeds", type=int, default=3)
+    lo.add_argument(
+        "--fractions",
+        default=",".join(map(str, suite.lowshot_fractions)),
+        help="shares of each class's videos",
+    )
+    lo.add_argument("--seeds", type=int, default=len(suite.lowshot_seeds))
     lo.set_defaults(func=cmd_lowshot)
 
     pr = ev.add_parser("propagate", help="DAVIS-protocol label propagation, J&F")
     _add_backbone(pr)
     _add_propagation(pr)
-    pr.add_argument("--topk", type=int, default=5, help="votes per cell (DINO: 5)")
-    pr.add_argument("--context", type=int, default=7, help="previous frames used")
-    pr.add_argument("--radius", type=int, default=12, help="neighbourhood in feature cells")
-    pr.add_argument("--temperature", type=float, default=0.1)
+    pr.add_argument("--topk", type=int, default=prop.topk, help="votes per cell (DINO: 5)")
+    pr.add_argument("--context", type=int, default=prop.context, help="previous frames used")
+    pr.add_argument(
+        "--radius", type=int, default=prop.radius, help="neighbourhood in feature cells"
+    )
+    pr.add_argument("--temperature", type=float, default=prop.temperature)
     pr.add_argument("--json", help="also write the result to this JSON file")
     pr.set_defaults(func=cmd_propagate)
 
@@ -369,10 +394,13 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
     al.add_argument("--feature", default="cls", choices=["cls", "mean", "cls+mean"])
     al.add_argument("--no-attentive", action="store_true", help="skip the attentive probe")
     al.add_argument(
-        "--attentive-min-steps", type=int, default=1200, help="the attentive probe's --min-steps"
+        "--attentive-min-steps", type=int, default=att.min_steps, help="the attentive --min-steps"
     )
     al.add_argument(
-        "--max-token-gib", type=float, default=16.0, help="memory the attentive probe may hold"
+        "--max-token-gib",
+        type=float,
+        default=suite.max_token_gib,
+        help="memory the attentive probe may hold",
     )
     al.add_argument(
         "--copies", help="queries manifest of edited copies of the val videos (vidrop data copies)"
@@ -389,7 +417,9 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
         "--queries", required=True, help="manifest of the copies, label = the original's file name"
     )
     cd.add_argument("--whiten", help="manifest of other videos to fit PCA whitening on")
-    cd.add_argument("--topk", type=int, default=20, help="results scored per query (DINO: 20)")
+    cd.add_argument(
+        "--topk", type=int, default=suite.copy_topk, help="results scored per query (DINO: 20)"
+    )
     cd.add_argument("--json", help="also write the result to this JSON file")
     cd.set_defaults(func=cmd_copydetect)
 

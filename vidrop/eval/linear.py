@@ -18,17 +18,7 @@ import torch.nn.functional as F
 from vidrop.eval.errors import EvalError
 from vidrop.eval.labels import LabelledSet
 from vidrop.eval.probe import average_views, standardizer, stratified_holdout, topk_accuracy
-
-
-@dataclass(frozen=True)
-class LinearConfig:
-    lrs: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-    wds: tuple[float, ...] = (0.0, 1e-4, 1e-3)
-    epochs: int = 50
-    batch_size: int = 256
-    momentum: float = 0.9
-    holdout: float = 0.2  # share of each class's training videos that chooses (lr, wd)
-    seed: int = 0
+from vidrop.eval.settings import LinearConfig
 
 
 @dataclass

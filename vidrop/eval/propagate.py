@@ -21,18 +21,9 @@ from vidrop.data.video import resize_short_side
 from vidrop.data.views import normalize
 from vidrop.eval.errors import EvalError
 from vidrop.eval.segmentation_metrics import boundary_f, region_j
+from vidrop.eval.settings import PropagationConfig
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
-
-
-@dataclass(frozen=True)
-class PropagationConfig:
-    short_side: int = 0  # frames resized to this short side before the backbone (0: as they are)
-    shifts: int = 1  # n > 1: an n-times finer feature grid from n^2 shifted passes
-    topk: int = 5
-    context: int = 7  # previous frames used besides the first
-    radius: int = 12  # in feature cells
-    temperature: float = 0.1
 
 
 @dataclass

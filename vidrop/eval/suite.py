@@ -9,46 +9,27 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from vidrop.data.manifest import read_manifest
-from vidrop.eval.attentive import AttentiveConfig, attentive_probe
+from vidrop.eval.attentive import attentive_probe
 from vidrop.eval.compare import paired_gains
 from vidrop.eval.copydetect import detect_copies
 from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, extract_features
 from vidrop.eval.knn import knn_predictions
 from vidrop.eval.labels import probe_sets
-from vidrop.eval.linear import LinearConfig, linear_probe
+from vidrop.eval.linear import linear_probe
 from vidrop.eval.lowshot import lowshot
-from vidrop.eval.propagate import PropagationConfig, evaluate_propagation
+from vidrop.eval.propagate import evaluate_propagation
 from vidrop.eval.sequences import davis_names, davis_sequences, synth_sequences
+from vidrop.eval.settings import SuiteConfig
 from vidrop.eval.views import EvalViews
 from vidrop.machine import describe_machine
 from vidrop.models.vit import VideoViT
-
-
-@dataclass
-class SuiteConfig:
-    """What `eval all` runs; `propagate`: a synthetic manifest (masks/ beside), "davis:ROOT", "";
-    `copies`: a manifest of edited copies of the val videos (`vidrop data copies`), "": none."""
-
-    feature: str = "cls"  # of kNN, linear and low-shot: cls, mean or cls+mean
-    ks: tuple[int, ...] = (10, 20, 100)
-    temp: float = 0.07
-    linear: LinearConfig = field(default_factory=LinearConfig)
-    attentive: AttentiveConfig | None = field(default_factory=AttentiveConfig)
-    lowshot_fractions: tuple[float, ...] = (0.05, 0.1, 0.5)
-    lowshot_seeds: tuple[int, ...] = (0, 1, 2)
-    propagate: str = ""
-    propagate_limit: int = 0  # first N sequences (0: all)
-    propagation: PropagationConfig = field(default_factory=PropagationConfig)
-    max_token_gib: float = 16.0  # the attentive probe's patch tokens are held in memory
-    copies: str = ""  # searched among the val videos, whitened on the train videos
-    copy_topk: int = 20
 
 
 def check_token_memory(backbone: VideoViT, views: EvalViews, videos: int, limit_gib: float) -> None:
