@@ -1,6 +1,7 @@
 import numpy as np
 
 from vidrop.data.sampling import (
+    clip_frames,
     clip_indices,
     clip_span,
     disjoint_clip_starts,
@@ -24,6 +25,11 @@ def test_centred_clip_and_short_video():
     assert clip_indices(100, 16, 4)[0] == 19
     short = clip_indices(10, 8, 2, np.random.default_rng(0))
     assert short.tolist() == [0, 2, 4, 6, 8, 9, 9, 9]  # repeats the last frame
+
+
+def test_clip_frames_from_a_start():
+    assert clip_frames(3, 4, 2, 100).tolist() == [3, 5, 7, 9]
+    assert clip_frames(5, 4, 2, 9).tolist() == [5, 7, 8, 8]  # past the end: the last frame
 
 
 def test_uniform_starts():

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from vidrop.config import ViewsConfig
 from vidrop.data.batch_pool import BatchPool
-from vidrop.data.sampling import clip_indices, disjoint_clip_starts
+from vidrop.data.sampling import clip_frames, clip_indices, disjoint_clip_starts
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
 from vidrop.data.views import empty_shared, is_channels_last, random_resized_box, views_buffer
@@ -52,7 +52,7 @@ class ViewDataset(Dataset):
                 n_frames, v.large_clips, v.large_frames, v.frame_stride, rng
             )
         if starts is not None:
-            plan = [s + v.frame_stride * np.arange(v.large_frames) for s in starts]
+            plan = [clip_frames(s, v.large_frames, v.frame_stride, n_frames) for s in starts]
         else:
             plan = [
                 clip_indices(n_frames, v.large_frames, v.frame_stride, rng)

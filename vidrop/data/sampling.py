@@ -10,6 +10,11 @@ def clip_span(frames: int, stride: int) -> int:
     return (frames - 1) * stride + 1
 
 
+def clip_frames(start: int, frames: int, stride: int, n_frames: int) -> np.ndarray:
+    """Frame indices of the clip that starts at `start`; past the video's end, its last frame."""
+    return np.minimum(start + stride * np.arange(frames), n_frames - 1)
+
+
 def clip_indices(
     n_frames: int, frames: int, stride: int, rng: np.random.Generator | None = None
 ) -> np.ndarray:
@@ -29,7 +34,7 @@ def clip_indices(
         start = slack // 2
     else:
         start = int(rng.integers(0, slack + 1))
-    return np.minimum(start + stride * np.arange(frames), n_frames - 1)
+    return clip_frames(start, frames, stride, n_frames)
 
 
 def disjoint_clip_starts(

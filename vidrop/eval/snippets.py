@@ -18,7 +18,7 @@ import torch
 
 from vidrop.atomic import atomic_path
 from vidrop.data.manifest import Manifest, ManifestError
-from vidrop.data.sampling import clip_span
+from vidrop.data.sampling import clip_frames, clip_span
 from vidrop.data.video import VideoError, iter_frames, probe
 from vidrop.data.views import normalize
 from vidrop.eval.features import pooled_feature
@@ -43,11 +43,10 @@ def video_snippets(
     frames = torch.from_numpy(np.concatenate(list(iter_frames(path))))
     n = len(frames)
     single = EvalViews(views.frames, views.size, views.stride, views.short_side, 1, 1)
-    offsets = views.stride * np.arange(views.frames)
     starts = list(range(0, max(n - clip_span(views.frames, views.stride), 0) + 1, step))
     out = []
     for i in range(0, len(starts), batch_size):
-        rows = [np.minimum(s + offsets, n - 1) for s in starts[i : i + batch_size]]
+        rows = [clip_frames(s, views.frames, views.stride, n) for s in starts[i : i + batch_size]]
         clips = make_views(frames, rows, single).to(device)
         o = backbone.forward_features(normalize(clips))
         out.append(pooled_feature(o["cls"], o["patch"].mean(1), feature).cpu())

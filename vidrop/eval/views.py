@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from vidrop.data.sampling import clip_span, uniform_clip_starts
+from vidrop.data.sampling import clip_frames, clip_span, uniform_clip_starts
 from vidrop.data.video import read_frames, resize_short_side
 from vidrop.data.views import CropBox, crop_resize
 from vidrop.eval.errors import EvalError
@@ -60,8 +60,7 @@ def crop_boxes(height: int, width: int, crops: int) -> list[CropBox]:
 def clip_frame_indices(n_frames: int, views: EvalViews) -> list[np.ndarray]:
     """Frame indices of each of the `views.clips` clips (past the end: the last frame)."""
     starts = uniform_clip_starts(n_frames, views.frames, views.stride, views.clips)
-    steps = views.stride * np.arange(views.frames)
-    return [np.minimum(s + steps, n_frames - 1) for s in starts]
+    return [clip_frames(s, views.frames, views.stride, n_frames) for s in starts]
 
 
 def is_short(n_frames: int, views: EvalViews) -> bool:
