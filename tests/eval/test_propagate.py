@@ -1,11 +1,14 @@
 import torch
 import torch.nn.functional as F
 
+import vidrop.eval.propagate as propagate_module
 from vidrop.eval.propagate import (
     PropagationConfig,
     Sequence,
     evaluate_propagation,
+    evaluate_sequence,
     first_labels,
+    fit_to_patches,
     frame_features,
     predict_labels,
     propagate,
@@ -92,6 +95,38 @@ def test_frame_features_map_each_tubelet_to_its_frames_and_shifts_refine_the_gri
     shifted = pad.byte().permute(0, 2, 3, 1)[:, 20 : 20 + 32, 20 : 20 + 48]
     direct = frame_features(model, shifted)
     torch.testing.assert_close(fine[:, 1::2, 1::2], direct, atol=1e-5, rtol=1e-5)
+
+
+def test_fit_to_patches_resizes_instead_of_cropping():
+    frames = torch.zeros(2, 24, 40, 3, dtype=torch.uint8)
+    frames[:, :, -4:] = 255  # a bright right edge: a crop to 32 columns would drop it
+    fitted = fit_to_patches(frames, 16)
+    assert fitted.shape == (2, 16, 32, 3)
+    assert fitted[:, :, -1].min() > 200 and fitted[:, :, 0].max() == 0
+    assert fit_to_patches(frames[:, :8, :8], 16).shape == (2, 16, 16, 3)  # at least one patch
+    assert torch.equal(fit_to_patches(frames[:, :16, :32], 16), frames[:, :16, :32])  # kept
+
+
+def test_propagation_sees_the_whole_frame_the_masks_describe(monkeypatch):
+    """Frames whose sides are not multiples of the patch (DAVIS: 854 px) reach the backbone
+    resized, right edge included, and the labels are scored at the masks' full size."""
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=2, img_size=32)).eval()
+    frames = torch.zeros(4, 24, 40, 3, dtype=torch.uint8)
+    frames[:, :, -4:] = 255
+    masks = torch.zeros(4, 24, 40, dtype=torch.long)
+    masks[:, 4:20, -8:] = 1  # the object is in the columns a crop would drop
+    seen = []
+    real = propagate_module.frame_features
+
+    def spy(backbone, frames, *args, **kwargs):
+        seen.append(frames)
+        return real(backbone, frames, *args, **kwargs)
+
+    monkeypatch.setattr(propagate_module, "frame_features", spy)
+    r = evaluate_sequence(model, Sequence("edge", frames, masks), PropagationConfig())
+    assert seen[0].shape == (4, 16, 32, 3) and seen[0][:, :, -1].min() > 200
+    assert len(r["j"]) == 1 and 0 <= r["jf"] <= 1
 
 
 def test_sequences_with_nothing_to_track_are_skipped_and_counted():

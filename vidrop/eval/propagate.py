@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vidrop.data.video import resize_short_side
+from vidrop.data.video import resize_frames, resize_short_side
 from vidrop.data.views import normalize
 from vidrop.eval.errors import EvalError
 from vidrop.eval.segmentation_metrics import boundary_f, region_j
@@ -179,11 +179,22 @@ def jf_scores(pred: torch.Tensor, masks: torch.Tensor, objects: list[int]) -> di
     return {"j": js, "f": fs, "jf": (sum(js) + sum(fs)) / (2 * len(objects))}
 
 
+def fit_to_patches(frames: torch.Tensor, patch: int) -> torch.Tensor:
+    """uint8 (T, H, W, 3) resized so that each side is a multiple of `patch` (floored, at least
+    one patch). Label propagation resizes rather than crops, as DINO does (it floors to multiples
+    of 64): the feature grid then spans the whole frame that the masks describe, so labels
+    upsampled to the masks' size land where their cells looked (a 854-pixel DAVIS frame cropped
+    to 848 would shift them by up to 6 pixels)."""
+    h, w = frames.shape[1:3]
+    return resize_frames(frames, (max(patch, h // patch * patch), max(patch, w // patch * patch)))
+
+
 def evaluate_sequence(
     backbone: VideoViT, seq: Sequence, cfg: PropagationConfig, device: str = "cpu"
 ) -> dict:
     """J and F of one sequence with the backbone's patch features (see `score_features`)."""
-    feats = frame_features(backbone, seq.frames, cfg.short_side, device, cfg.shifts)
+    frames = fit_to_patches(resize_short_side(seq.frames, cfg.short_side), backbone.cfg.patch_size)
+    feats = frame_features(backbone, frames, 0, device, cfg.shifts)
     return score_features(feats, seq.masks, cfg)
 
 
