@@ -97,6 +97,23 @@ def test_frame_features_map_each_tubelet_to_its_frames_and_shifts_refine_the_gri
     torch.testing.assert_close(fine[:, 1::2, 1::2], direct, atol=1e-5, rtol=1e-5)
 
 
+def test_long_videos_go_through_the_backbone_a_few_clips_at_a_time(monkeypatch):
+    """A token budget splits the clips into several forward passes; the features do not change."""
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=2, img_size=32)).eval()
+    frames = torch.randint(0, 256, (8, 32, 48, 3), dtype=torch.uint8)  # 4 clips of 6 tokens
+    whole = frame_features(model, frames)
+    batches = []
+    real = model.forward_features
+    monkeypatch.setattr(model, "forward_features", lambda x: batches.append(len(x)) or real(x))
+    split = frame_features(model, frames, max_tokens=13)  # two clips per pass
+    assert batches == [2, 2]
+    torch.testing.assert_close(split, whole, atol=1e-5, rtol=1e-5)
+    batches.clear()
+    frame_features(model, frames, max_tokens=1)  # never less than one clip
+    assert batches == [1, 1, 1, 1]
+
+
 def test_fit_to_patches_resizes_instead_of_cropping():
     frames = torch.zeros(2, 24, 40, 3, dtype=torch.uint8)
     frames[:, :, -4:] = 255  # a bright right edge: a crop to 32 columns would drop it

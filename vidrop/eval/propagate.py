@@ -44,13 +44,24 @@ class PropagationResult:
     per_sequence: dict[str, dict]
 
 
-def _chunk_tokens(backbone: VideoViT, frames: torch.Tensor, device: str) -> torch.Tensor:
-    """uint8 (T, H, W, 3), T a multiple of the clip length -> patch tokens (T/tubelet, h, w, D)."""
+MAX_TOKENS = 16384  # tokens per forward pass: a whole synthetic video, one 480p DAVIS clip
+
+
+def _chunk_tokens(
+    backbone: VideoViT, frames: torch.Tensor, device: str, max_tokens: int = MAX_TOKENS
+) -> torch.Tensor:
+    """uint8 (T, H, W, 3), T a multiple of the clip length -> patch tokens (T/tubelet, h, w, D).
+    Clips go through the backbone in groups of at most `max_tokens` tokens (at least one clip):
+    a 100-frame DAVIS video at 480p is 7 clips of ~12,700 tokens, too many for one batch."""
     cfg = backbone.cfg
     p, chunk = cfg.patch_size, cfg.num_frames
     t, h, w = frames.shape[:3]
-    clips = frames.view(t // chunk, chunk, h, w, 3).permute(0, 4, 1, 2, 3).to(device)
-    tokens = backbone.forward_features(normalize(clips))["patch"].float()
+    clips = frames.view(t // chunk, chunk, h, w, 3).permute(0, 4, 1, 2, 3)
+    group = max(1, max_tokens // ((chunk // cfg.tubelet) * (h // p) * (w // p)))
+    tokens = torch.cat([
+        backbone.forward_features(normalize(clips[i : i + group].to(device)))["patch"].float()
+        for i in range(0, len(clips), group)
+    ])  # fmt: skip
     return tokens.reshape(t // cfg.tubelet, h // p, w // p, -1)
 
 
@@ -61,6 +72,7 @@ def frame_features(
     short_side: int = 0,
     device: str = "cpu",
     shifts: int = 1,
+    max_tokens: int = MAX_TOKENS,
 ) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> unit-length patch features (T, h, w, D), one map per frame.
 
@@ -80,7 +92,7 @@ def frame_features(
         frames = torch.cat((frames, frames[-1:].expand(pad, -1, -1, -1)))
     backbone.eval().to(device)
     if shifts == 1:
-        grid = _chunk_tokens(backbone, frames, device)
+        grid = _chunk_tokens(backbone, frames, device, max_tokens)
     else:
         step = p // shifts
         if step * shifts != p or step % 2:
@@ -92,7 +104,8 @@ def frame_features(
             for ox in range(shifts):
                 # token i of this crop is centred on original pixel (o*step + step/2 + i*p)
                 y0, x0 = p // 2 + step // 2 + oy * step, p // 2 + step // 2 + ox * step
-                tok = _chunk_tokens(backbone, padded[:, y0 : y0 + h, x0 : x0 + w], device)
+                crop = padded[:, y0 : y0 + h, x0 : x0 + w]
+                tok = _chunk_tokens(backbone, crop, device, max_tokens)
                 if grid is None:
                     grid = tok.new_empty(tok.shape[0], h // step, w // step, tok.shape[-1])
                 grid[:, oy::shifts, ox::shifts] = tok
