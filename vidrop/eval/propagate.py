@@ -56,13 +56,14 @@ def _chunk_tokens(
     cfg = backbone.cfg
     p, chunk = cfg.patch_size, cfg.num_frames
     t, h, w = frames.shape[:3]
+    gh, gw = h // p, w // p  # the token grid of a frame
     clips = frames.view(t // chunk, chunk, h, w, 3).permute(0, 4, 1, 2, 3)
-    group = max(1, max_tokens // ((chunk // cfg.tubelet) * (h // p) * (w // p)))
+    group = max(1, max_tokens // (chunk // cfg.tubelet * gh * gw))
     tokens = torch.cat([
         backbone.forward_features(normalize(clips[i : i + group].to(device)))["patch"].float()
         for i in range(0, len(clips), group)
     ])  # fmt: skip
-    return tokens.reshape(t // cfg.tubelet, h // p, w // p, -1)
+    return tokens.reshape(t // cfg.tubelet, gh, gw, -1)
 
 
 @torch.no_grad()
