@@ -250,7 +250,8 @@ def test_export_from_a_training_checkpoint(synth_data, tmp_path, capsys):
     hf = ["export", "--checkpoint", ckpt, "--out", str(tmp_path / "h"), "--format", "hf-videomae"]
     with pytest.raises(SystemExit, match="CLS token"):
         main(hf)
-    assert main([*hf, "--lossy"]) == 0 and (tmp_path / "h" / "config.json").is_file()
+    assert not (tmp_path / "h").exists()  # refused before anything was written
+    assert meta["eval"] == {"frames": 8, "size": 64, "stride": 2, "short_side": 0}
 
 
 def test_a_full_disk_in_pretraining_is_one_clear_line(synth_data, tmp_path, capsys, monkeypatch):

@@ -124,17 +124,20 @@ def cmd_manifest(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from vidrop.models.export import export_hf_videomae, save_backbone
+    from vidrop.models.export import ExportError, export_hf_videomae, save_backbone
     from vidrop.models.load import load_backbone
 
     backbone, meta = load_backbone(args.checkpoint, part=args.part)
     if args.format == "hf-videomae":
         try:
-            out = export_hf_videomae(backbone, args.out, lossy=args.lossy)
-        except ValueError as exc:
+            out = export_hf_videomae(backbone, args.out, meta.get("eval"))
+        except ExportError as exc:
             raise SystemExit(f"error: {exc}") from exc
     else:
-        out = save_backbone(args.out, backbone, {"source": meta.get("source", args.checkpoint)})
+        extra = {"source": meta.get("source", args.checkpoint)}
+        if "eval" in meta:
+            extra["eval"] = meta["eval"]
+        out = save_backbone(args.out, backbone, extra)
     console.print(f"exported the {meta['format']} backbone of {args.checkpoint} to {out}")
 
 
@@ -257,9 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True, help="output folder")
     x.add_argument("--format", default="vidrop", choices=["vidrop", "hf-videomae"])
     x.add_argument("--part", default="teacher", choices=["teacher", "student"])
-    x.add_argument(
-        "--lossy", action="store_true", help="hf-videomae: drop the CLS token and learned positions"
-    )
     x.set_defaults(func=cmd_export)
 
     e = sub.add_parser("expand", help="grow a trained model wider/deeper, losslessly (LEMON)")

@@ -105,15 +105,70 @@ def test_cls_token_is_added_for_vidrop_training(tmp_path):
     assert out["cls"].shape == (2, 48) and out["patch"].shape == (2, 8, 48)
 
 
-def test_export_refuses_what_videomae_cannot_hold(tmp_path):
+def test_export_refuses_what_videomae_cannot_hold_and_writes_nothing(tmp_path):
+    from vidrop.models.export import ExportError
     from vidrop.models.vit import VideoViT, ViTConfig
 
     m = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=32, qkv_bias="qv"))
-    with pytest.raises(ValueError, match="CLS token.*learned"):
+    with pytest.raises(ExportError, match="CLS token.*learned"):
         export_hf_videomae(m, tmp_path / "x")
-    export_hf_videomae(m, tmp_path / "x", lossy=True)
-    back = transformers.VideoMAEModel.from_pretrained(tmp_path / "x")
-    assert back.config.hidden_size == 192
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("layerscale", [0.0, 0.3])
+def test_a_qkv_bias_and_layer_scale_export_exactly(tmp_path, layerscale):
+    """A CLS-less backbone with a key bias and layer scale: the key bias is dropped (softmax
+    cancels it) and the gains fold into the projections; transformers gives our outputs."""
+    from vidrop.models.formats.videomae import sinusoid_table
+    from vidrop.models.vit import VideoViT, ViTConfig
+
+    cfg = ViTConfig(arch="vit_t", embed_dim=48, depth=2, num_heads=3, num_frames=4, img_size=32,
+                    qkv_bias="qkv", cls_token=False, layerscale=layerscale)  # fmt: skip
+    torch.manual_seed(0)
+    m = VideoViT(cfg).eval()
+    with torch.no_grad():
+        m.pos_embed.copy_(sinusoid_table(m.grid.numel, 48))
+        for name, p in m.named_parameters():
+            if "bias" in name or "gamma" in name:
+                p.add_(torch.randn_like(p) * 0.2)  # a key bias that matters if mishandled
+    export_hf_videomae(m, tmp_path / "x", {"frames": 4, "size": 32, "stride": 3})
+    back = transformers.VideoMAEModel.from_pretrained(tmp_path / "x").eval()
+    want = m(VIDEO)["patch"]
+    torch.testing.assert_close(hf_tokens(back, VIDEO), want, atol=1e-5, rtol=1e-5)
+    again, meta = load_backbone(tmp_path / "x")
+    assert meta["eval"] == {"frames": 4, "size": 32, "stride": 3}  # the views travel along
+    torch.testing.assert_close(again(VIDEO)["patch"], want, atol=1e-5, rtol=1e-5)
+
+
+def test_decoder_is_reported_and_an_unknown_tensor_refused(tmp_path):
+    hf = tiny_hf(qkv_bias=True, mean_pool=False, eps=1e-6)
+    sd = original_layout(hf)
+    torch.save({"model": sd}, tmp_path / "ok.pth")
+    _, meta = load_backbone(tmp_path / "ok.pth", num_frames=4, img_size=32, num_heads=3)
+    assert meta["ignored"] == ["decoder (1 tensors)"]
+    sd["encoder.rel_pos"] = torch.zeros(2)
+    torch.save({"model": sd}, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match=r"does not know where.*'encoder.rel_pos'"):
+        load_backbone(tmp_path / "odd.pth", num_frames=4, img_size=32, num_heads=3)
+    del sd["encoder.rel_pos"]
+    sd["encoder.blocks.0.attn.relative_position_bias_table"] = torch.zeros(3, 3)
+    torch.save({"model": sd}, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match="unexpected keys.*relative_position_bias_table"):
+        load_backbone(tmp_path / "odd.pth", num_frames=4, img_size=32, num_heads=3)
+
+
+def test_hf_pretraining_model_decoder_is_reported(tmp_path):
+    cfg = transformers.VideoMAEConfig(
+        image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=48,
+        num_hidden_layers=2, num_attention_heads=3, intermediate_size=96, use_mean_pooling=False,
+        decoder_hidden_size=24, decoder_num_hidden_layers=1, decoder_num_attention_heads=3,
+        decoder_intermediate_size=48,
+    )  # fmt: skip
+    transformers.VideoMAEForPreTraining(cfg).save_pretrained(tmp_path)
+    _, meta = load_backbone(tmp_path)
+    assert [i.split(" ")[0] for i in meta["ignored"]] == [
+        "decoder", "encoder_to_decoder", "mask_token"
+    ]  # fmt: skip
 
 
 def test_sinusoid_table_matches_the_published_formula():

@@ -6,9 +6,10 @@ from vidrop.train.meta_arch import build_student
 from vidrop.train.optim import apply_schedule, param_groups
 
 
-def test_layerwise_decay_patch_embed_mult_and_weight_decay_exclusions():
+@pytest.mark.parametrize("qkv_bias", ["qkv", "qv"])
+def test_layerwise_decay_patch_embed_mult_and_weight_decay_exclusions(qkv_bias):
     student = build_student(
-        ViTConfig(arch="vit_t", depth=2, num_frames=4, img_size=32),
+        ViTConfig(arch="vit_t", depth=2, num_frames=4, img_size=32, qkv_bias=qkv_bias),
         HeadConfig(prototypes=8, patch_prototypes=8, hidden_dim=16, bottleneck_dim=8),
     )
     groups = param_groups(student, layerwise_decay=0.5, patch_embed_lr_mult=0.2)
@@ -24,7 +25,9 @@ def test_layerwise_decay_patch_embed_mult_and_weight_decay_exclusions():
     assert group("backbone.blocks.1.mlp.fc1.weight")["lr_multiplier"] == pytest.approx(0.5)
     assert group("backbone.norm.weight")["lr_multiplier"] == 1.0
     assert group("dino_head.mlp.0.weight")["lr_multiplier"] == 1.0
-    assert group("backbone.blocks.0.attn.qkv.bias")["wd_multiplier"] == 0.0
+    biases = ["qkv.bias"] if qkv_bias == "qkv" else ["q_bias", "v_bias"]
+    for bias in biases:
+        assert group(f"backbone.blocks.0.attn.{bias}")["wd_multiplier"] == 0.0
     assert group("backbone.blocks.0.norm1.weight")["wd_multiplier"] == 0.0
     assert group("backbone.blocks.0.attn.qkv.weight")["wd_multiplier"] == 1.0
     assert group("dino_head.last_layer.weight_v")["is_last_layer"]

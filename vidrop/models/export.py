@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vidrop.atomic import atomic_path, write_bytes_atomic
+from vidrop.models.convert import ConversionError, convert_state
 from vidrop.models.vit import VideoViT, ViTConfig
 
 FORMAT = "vidrop-backbone"
@@ -61,29 +63,69 @@ def load_vidrop_export(
     return model.to(device).eval(), meta
 
 
-def export_hf_videomae(backbone: VideoViT, out_dir: str | Path, lossy: bool = False) -> Path:
+def export_hf_videomae(
+    backbone: VideoViT, out_dir: str | Path, eval_views: dict[str, Any] | None = None
+) -> Path:
     """Write config.json + model.safetensors that transformers' VideoMAEModel.from_pretrained
-    reads. VideoMAE has no CLS token and a fixed sinusoid position table: a backbone with either a
-    CLS token or learned position embeddings would compute something else there, so it is
-    refused unless `lossy` (then the CLS token is dropped and the table replaces ours)."""
+    reads, with exactly the backbone's function, or refuse before writing anything.
+
+    VideoMAE has no CLS token and a fixed sinusoid position table: a backbone with a CLS token or
+    learned positions cannot be written (use the vidrop format). A qkv bias and layer scale move
+    exactly (`vidrop.models.convert`); the converted model is run beside the backbone on a random
+    clip and must agree to 1e-5. `eval_views` (frames, size, stride) is recorded in config.json
+    under "vidrop_eval", which transformers ignores and `load_backbone` reads back."""
     from vidrop.models.formats import videomae
 
     cfg = backbone.cfg
     table = videomae.sinusoid_table(backbone.grid.numel, cfg.embed_dim)
-    differs = []
+    why = []
     if backbone.cls_token is not None:
-        differs.append("it has a CLS token")
-    if not torch.allclose(backbone.pos_embed.detach().cpu(), table, atol=1e-6):
-        differs.append("its position embeddings are learned, not VideoMAE's fixed table")
-    if differs and not lossy:
-        raise ValueError(
+        why.append("it has a CLS token")
+    if not torch.allclose(backbone.pos_embed.detach().cpu().float(), table, atol=1e-6):
+        why.append("its position embeddings are learned, not VideoMAE's fixed table")
+    if why:
+        raise ExportError(
             "this backbone cannot be written as HF VideoMAE without changing its outputs ("
-            + "; ".join(differs)
-            + "). Use --format vidrop, or --lossy to drop what VideoMAE cannot hold."
+            + "; ".join(why)
+            + "); export it with --format vidrop, which every vidrop command and "
+            "vidrop.load_backbone read"
         )
+    dst = replace(cfg, qkv_bias="none" if cfg.qkv_bias == "none" else "qv", layerscale=0.0)
+    plain = VideoViT(dst).eval()
+    source = {k: v.detach().cpu().float() for k, v in backbone.state_dict().items()}
+    try:
+        state, _ = convert_state(source, cfg, dst, plain.state_dict())
+    except ConversionError as exc:
+        raise ExportError(f"cannot write HF VideoMAE exactly: {exc}") from exc
+    plain.load_state_dict(state)
+    _check_same_function(backbone, plain)
+    hf_config = videomae.hf_config_from(dst)
+    if eval_views:
+        hf_config["vidrop_eval"] = eval_views
+    tensors = videomae.state_to_hf(state, dst)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = videomae.state_to_hf(backbone.state_dict(), cfg)
-    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
-    (out / "config.json").write_text(json.dumps(videomae.hf_config_from(cfg), indent=2))
+    with atomic_path(out / "model.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+    write_bytes_atomic(out / "config.json", json.dumps(hf_config, indent=2).encode())
     return out
+
+
+class ExportError(ValueError):
+    """An export that would not hold exactly the backbone's function."""
+
+
+@torch.no_grad()
+def _check_same_function(backbone: VideoViT, converted: VideoViT, tol: float = 1e-5) -> None:
+    """Both models on one random clip of the backbone's shape: patch tokens within `tol`
+    (relative to their norm), else ExportError."""
+    c = backbone.cfg
+    g = torch.Generator().manual_seed(0)
+    video = torch.randn(1, c.in_chans, c.num_frames, c.img_size, c.img_size, generator=g)
+    was_training = backbone.training
+    ref = backbone.eval().float().cpu()(video)["patch"]
+    backbone.train(was_training)
+    got = converted(video)["patch"]
+    err = float((got - ref).norm() / ref.norm().clamp_min(1e-12))
+    if not err <= tol:
+        raise ExportError(f"the converted model's outputs differ by {err:.2e} (relative); refused")

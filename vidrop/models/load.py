@@ -29,6 +29,38 @@ from vidrop.models.vit import VideoViT, ViTConfig
 
 Tensors = dict[str, torch.Tensor]
 
+# Parts of other people's checkpoints that a backbone never uses: pretraining decoders and
+# predictors, classifier heads and the norm of their pooled feature. Any other tensor the reader
+# does not take stops the load with its name (a weight dropped silently damages a run).
+UNUSED_PARTS = ("decoder.", "encoder_to_decoder.", "mask_token", "fc_norm.", "classifier.", "head.")
+
+
+class _Tracked(dict):
+    """A state dict that remembers which keys were read, so the leftovers can be audited."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def _audit(sd: _Tracked, source: str) -> list[str]:
+    """The keys of `sd` no reader took: known unused parts are returned (reported as ignored);
+    anything else is an error naming the keys."""
+    left = sorted(set(sd) - sd.read)
+    unknown = [k for k in left if not k.startswith(UNUSED_PARTS)]
+    if unknown:
+        raise CheckpointError(
+            f"{source}: tensors vidrop does not know where to put: {unknown[:8]}"
+            f"{' ...' if len(unknown) > 8 else ''}; refusing rather than dropping them. If they "
+            "are not part of the encoder, remove them from the checkpoint first"
+        )
+    parts = sorted({k.split(".")[0] for k in left})
+    return [f"{p} ({sum(k.split('.')[0] == p for k in left)} tensors)" for p in parts]
+
 
 def load_backbone(
     path: str | Path,
@@ -48,10 +80,11 @@ def load_backbone(
     ):
         model, meta = load_vidrop_export(p)
         return model.to(device).eval(), {**meta, "format": "vidrop"}
+    views = None
     if (p / "config.json").is_file():
-        cfg, state, fmt = _read_hf(p, config)
+        cfg, state, fmt, ignored, views = _read_hf(p, config)
     elif p.is_file():
-        cfg, state, fmt = _read_torch_file(p, part, config)
+        cfg, state, fmt, ignored, views = _read_torch_file(p, part, config)
     else:
         raise FileNotFoundError(
             f"{path}: not a file, and not a folder with backbone.json (vidrop export) or "
@@ -60,7 +93,22 @@ def load_backbone(
     if cls_token is not None:
         cfg.cls_token = cls_token
     model, report = build_and_load(cfg, state, str(p))
-    return model.to(device).eval(), {"format": fmt, "source": str(p), **report}
+    meta = {"format": fmt, "source": str(p), **report, "ignored": ignored}
+    if views:
+        meta["eval"] = views
+    return model.to(device).eval(), meta
+
+
+def training_views(config: dict[str, Any]) -> dict[str, int]:
+    """The clip a run trained its large views on (a run's resolved config): what evaluation of
+    its backbone should show it."""
+    v, d = config["views"], config.get("data", {})
+    return {
+        "frames": v["large_frames"],
+        "size": v["large_size"],
+        "stride": v["frame_stride"],
+        "short_side": d.get("short_side", 0),
+    }
 
 
 def build_and_load(cfg: ViTConfig, state: Tensors, source: str) -> tuple[VideoViT, dict]:
@@ -89,7 +137,9 @@ def shape_mismatches(state: Tensors, own: Tensors) -> list[tuple[str, tuple, tup
     ]
 
 
-def _read_hf(folder: Path, config: dict[str, Any]) -> tuple[ViTConfig, Tensors, str]:
+def _read_hf(
+    folder: Path, config: dict[str, Any]
+) -> tuple[ViTConfig, Tensors, str, list[str], dict | None]:
     hf_cfg = json.loads((folder / "config.json").read_text())
     if hf_cfg.get("model_type") != "videomae":
         raise CheckpointError(
@@ -103,15 +153,19 @@ def _read_hf(folder: Path, config: dict[str, Any]) -> tuple[ViTConfig, Tensors, 
     else:
         raise FileNotFoundError(f"{folder}: no model.safetensors or pytorch_model.bin")
     cfg = replace(videomae.config_from_hf(hf_cfg), **config)
+    tracked = _Tracked({k.removeprefix("videomae."): v for k, v in sd.items()})
     try:
-        return cfg, videomae.state_from_hf(sd, cfg), "hf-videomae"
+        state = videomae.state_from_hf(tracked, cfg)
     except KeyError as exc:
         raise CheckpointError(f"{folder}: missing tensor {exc} for a VideoMAE model") from exc
+    ignored = _audit(tracked, str(folder))
+    # views recorded by `vidrop export --format hf-videomae` or `vidrop compare` (not by HF)
+    return cfg, state, "hf-videomae", ignored, hf_cfg.get("vidrop_eval")
 
 
 def _read_torch_file(
     path: Path, part: str, config: dict[str, Any]
-) -> tuple[ViTConfig, Tensors, str]:
+) -> tuple[ViTConfig, Tensors, str, list[str], dict | None]:
     obj = load_torch_file(path)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict")
@@ -120,14 +174,21 @@ def _read_torch_file(
             raise ValueError(f"part must be teacher or student, got {part!r}")
         prefix = f"{part}.backbone."
         state = {k[len(prefix) :]: v for k, v in obj["model"].items() if k.startswith(prefix)}
-        return ViTConfig(**obj["config"]["model"]), state, f"vidrop-checkpoint:{part}"
+        # the heads and the other part are training state, not the backbone
+        ignored = [f"{p} (training state)" for p in ("dino_head", "ibot_head", "optimizer")]
+        cfg = ViTConfig(**obj["config"]["model"])
+        return cfg, state, f"vidrop-checkpoint:{part}", ignored, training_views(obj["config"])
     if isinstance(obj.get("target_encoder"), dict) or isinstance(obj.get("encoder"), dict):
-        sd = vjepa.encoder_state(obj)
+        which = "target_encoder" if isinstance(obj.get("target_encoder"), dict) else "encoder"
+        sd = _Tracked(vjepa.encoder_state(obj))
         try:
             cfg = replace(vjepa.config_from_vjepa(sd, config.pop("num_frames", 16)), **config)
-            return cfg, vjepa.state_from_vjepa(sd, cfg), "vjepa"
+            state = vjepa.state_from_vjepa(sd, cfg)
         except KeyError as exc:
             raise CheckpointError(f"{path}: missing tensor {exc} for a V-JEPA encoder") from exc
+        others = [k for k in obj if k != which and isinstance(obj[k], dict)]
+        ignored = [*_audit(sd, str(path)), *(f"{k} (not the encoder)" for k in others)]
+        return cfg, state, "vjepa", ignored, None
     for wrapper in ("model", "module", "state_dict"):
         if isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -135,10 +196,12 @@ def _read_torch_file(
     obj = {k.removeprefix("module."): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if "encoder.patch_embed.proj.weight" in obj or "patch_embed.proj.weight" in obj:
         cfg = replace(videomae.config_from_original(obj), **config)
+        sd = _Tracked(obj)
         try:
-            return cfg, videomae.state_from_original(obj, cfg), "videomae"
+            state = videomae.state_from_original(sd, cfg)
         except KeyError as exc:
             raise CheckpointError(f"{path}: missing tensor {exc} for a VideoMAE model") from exc
+        return cfg, state, "videomae", _audit(sd, str(path)), None
     keys = ", ".join(list(obj)[:5])
     raise CheckpointError(
         f"{path}: layout not recognised (first keys: {keys}); vidrop reads vidrop exports and "

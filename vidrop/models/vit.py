@@ -42,7 +42,9 @@ class ViTConfig:
     num_frames: int = 16  # position embeddings live on the large clip's grid
     img_size: int = 224
     in_chans: int = 3
-    qkv_bias: str = "qkv"  # "qkv", "qv" (VideoMAE) or "none"
+    # VideoMAE's learned q and v biases (k's bias is redundant: softmax cancels it), so VideoMAE
+    # weights load unchanged; "qkv" (timm/DINOv2) and "none" also load them exactly
+    qkv_bias: str = "qv"
     drop_path: float = 0.1
     layerscale: float = 0.0  # 0 disables; DINOv2 uses 1e-5
     cls_token: bool = True  # False: VideoMAE/V-JEPA layout; "cls" is then the mean patch token

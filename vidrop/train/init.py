@@ -1,8 +1,12 @@
 """Start a run from existing backbone weights (`train.init` / `vidrop pretrain --init PATH`).
 
-Any format `load_backbone` reads; both student and teacher backbones get the weights. VideoMAE
-and V-JEPA have no CLS token: ours keeps its fresh one (DINOv2-style init). Position embeddings
-on another grid are resampled to ours; any other shape mismatch is an error naming the tensor.
+Any format `load_backbone` reads (it refuses a checkpoint with tensors it does not know, apart
+from the parts known to be unused: decoders, predictors, classifier heads). The weights then
+move to the run's layout exactly (`vidrop.models.convert`: VideoMAE's q/v biases become a qkv
+bias with k = 0, position embeddings are resampled to the run's grid, a CLS token is added where
+the weights have none) or the run stops with an error naming the key. Student and teacher
+backbones get the same weights; what was converted, added and ignored is returned, logged and
+written beside the run (RUN/init.json).
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from typing import Any
 import torch
 
 from vidrop.config import ConfigError
-from vidrop.models.load import load_backbone, shape_mismatches
-from vidrop.models.pos_embed import resample_grid
+from vidrop.models.convert import ConversionError, convert_state
+from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
 
 log = logging.getLogger(__name__)
@@ -22,22 +26,21 @@ log = logging.getLogger(__name__)
 
 def init_backbones(student: VideoViT, teacher: VideoViT, path: str) -> dict[str, Any]:
     src, meta = load_backbone(path)
-    state = dict(src.state_dict())
-    own = student.state_dict()
-    if "pos_embed" in state and state["pos_embed"].shape != own["pos_embed"].shape:
-        state["pos_embed"] = resample_grid(
-            state["pos_embed"], src.grid.as_tuple(), student.grid.as_tuple()
-        )
-    bad = [f"{k} {theirs} vs ours {ours}" for k, theirs, ours in shape_mismatches(state, own)]
-    if bad:
-        raise ConfigError(
-            f"train.init={path}: shapes differ ({'; '.join(bad[:3])}); set model.arch, "
-            "model.qkv_bias, model.patch_size and model.tubelet to the checkpoint's"
-        )
-    missing, unexpected = student.load_state_dict(state, strict=False)
+    try:
+        state, note = convert_state(src.state_dict(), src.cfg, student.cfg, student.state_dict())
+    except ConversionError as exc:
+        raise ConfigError(f"train.init={path}: {exc}") from exc
     with torch.no_grad():
+        student.load_state_dict(state)  # strict: convert_state gives every key
         teacher.load_state_dict(student.state_dict())
-    report = {"source": path, "format": meta["format"], "kept_fresh": missing,
-              "ignored": unexpected}  # fmt: skip
-    log.info("initialised from %s (%s); fresh: %s", path, meta["format"], missing or "none")
+    report = {
+        "source": str(path),
+        "format": meta["format"],
+        **note.to_dict(),
+        "ignored": meta.get("ignored", []),
+    }
+    log.info("initialised from %s (%s)", path, meta["format"])
+    for kind in ("converted", "added", "ignored"):
+        if report[kind]:
+            log.info("  %s: %s", kind, "; ".join(report[kind]))
     return report

@@ -7,6 +7,7 @@ draws it would have made.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -24,6 +25,7 @@ from vidrop.data.malloc import worker_init
 from vidrop.data.sampler import EpochBatchSampler
 from vidrop.machine import resolve_device
 from vidrop.models.export import save_backbone
+from vidrop.models.load import training_views
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -146,8 +148,14 @@ class Trainer:
         self.metrics = MetricsLog(self.out / "metrics.jsonl", resume_step=resumed)
 
     def _init_weights(self, model: torch.nn.Module) -> None:
-        """A fresh run from existing weights (never on resume), before any sharding."""
-        init_backbones(model.student["backbone"], model.teacher["backbone"], self.cfg.train.init)
+        """A fresh run from existing weights (never on resume), before any sharding; what moved
+        how is written to RUN/init.json."""
+        report = init_backbones(
+            model.student["backbone"], model.teacher["backbone"], self.cfg.train.init
+        )
+        if dist.is_main():
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "init.json").write_text(json.dumps(report, indent=2))
 
     def checkpoint(self) -> None:
         """One consolidated file from rank 0; under FSDP every rank takes part in gathering it."""
@@ -169,17 +177,7 @@ class Trainer:
         )
 
     def export(self) -> Path:
-        v = self.cfg.views
-        extra = {
-            "source": "teacher",
-            "step": self.step,
-            "eval": {
-                "frames": v.large_frames,
-                "size": v.large_size,
-                "stride": v.frame_stride,
-                "short_side": self.cfg.data.short_side,
-            },
-        }
+        extra = {"source": "teacher", "step": self.step, "eval": training_views(self.cfg.to_dict())}
         teacher = self.model.teacher["backbone"]
         state = full_state(teacher)  # a collective under FSDP: every rank calls it
         if dist.is_main():

@@ -25,7 +25,8 @@ def param_groups(
             lr_mult = layerwise_decay ** (depth + 1 - backbone.lr_layer_id(sub))
             if sub.startswith("patch_embed"):
                 lr_mult *= patch_embed_lr_mult
-        wd_mult = 0.0 if name.endswith(".bias") or "norm" in name or "gamma" in name else 1.0
+        # biases (VideoMAE's q_bias / v_bias too), norms and layer scales: no weight decay
+        wd_mult = 0.0 if name.endswith("bias") or "norm" in name or "gamma" in name else 1.0
         is_last = "last_layer" in name
         key = (lr_mult, wd_mult, is_last)
         group = groups.setdefault(

@@ -119,10 +119,9 @@ def _block_map_hf(i: int) -> dict[str, str]:
 
 
 def state_from_hf(hf: Tensors, cfg: ViTConfig) -> Tensors:
-    """HF VideoMAEModel state dict (a `videomae.` prefix is stripped) -> ours, with the sinusoid
-    position table and no CLS token. Raises KeyError naming what is missing."""
+    """HF VideoMAEModel state dict (its `videomae.` prefix already stripped) -> ours, with the
+    sinusoid position table and no CLS token. Raises KeyError naming what is missing."""
     c = cfg.resolved()
-    hf = {k.removeprefix("videomae."): v for k, v in hf.items()}
     out: Tensors = {
         "patch_embed.proj.weight": hf["embeddings.patch_embeddings.projection.weight"],
         "patch_embed.proj.bias": hf["embeddings.patch_embeddings.projection.bias"],
@@ -176,11 +175,17 @@ def state_from_original(sd: Tensors, cfg: ViTConfig) -> Tensors:
     un-normalised last block's, as in HF with use_mean_pooling)."""
     c = cfg.resolved()
     prefix = "encoder." if any(k.startswith("encoder.") for k in sd) else ""
-    enc = {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
-    out = {k: v for k, v in enc.items() if k.startswith(("patch_embed.", "blocks."))}
+    out = {
+        k[len(prefix) :]: sd[k]
+        for k in list(sd)
+        if k.startswith((f"{prefix}patch_embed.", f"{prefix}blocks."))
+    }
     if c.final_norm:
-        out["norm.weight"], out["norm.bias"] = enc["norm.weight"], enc["norm.bias"]
-    return _with_fixed_parts(out, c)
+        out["norm.weight"], out["norm.bias"] = sd[f"{prefix}norm.weight"], sd[f"{prefix}norm.bias"]
+    out = _with_fixed_parts(out, c)
+    if f"{prefix}pos_embed" in sd:  # learnable position embeddings (use_learnable_pos_emb)
+        out["pos_embed"] = sd[f"{prefix}pos_embed"].reshape(out["pos_embed"].shape)
+    return out
 
 
 def config_from_original(sd: Tensors, num_frames: int = 16, img_size: int = 224) -> ViTConfig:

@@ -69,7 +69,7 @@ def config_from_vjepa(sd: Tensors, num_frames: int = 16) -> ViTConfig:
 
 
 def state_from_vjepa(sd: Tensors, cfg: ViTConfig) -> Tensors:
-    out = {k: v for k, v in sd.items() if k.startswith(("patch_embed.", "blocks.", "norm."))}
+    out = {k: sd[k] for k in list(sd) if k.startswith(("patch_embed.", "blocks.", "norm."))}
     out["pos_embed"] = sd["pos_embed"].reshape(1, -1, cfg.resolved().embed_dim)
     out["mask_token"] = torch.zeros(1, 1, cfg.resolved().embed_dim)
     return out
