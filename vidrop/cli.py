@@ -81,9 +81,16 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     overrides = [*args.overrides, *([f"train.init={args.init}"] if args.init else [])]
     cfg = load_config(args.config, overrides)
     if args.print_config:
+        import os
+
         import yaml
 
-        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        from vidrop.train.inputs import count_training_videos
+        from vidrop.train.sizing import size_run
+
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        videos, world = count_training_videos(cfg), int(os.environ.get("WORLD_SIZE", "1"))
+        print(f"# {size_run(cfg.optim, videos, world).describe()}")
         return
     from vidrop import dist
 
@@ -144,10 +151,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_expand(args: argparse.Namespace) -> None:
     from vidrop.train.expand import expand_run
 
-    out = expand_run(args.checkpoint, args.to, args.out, args.seed)
+    out = expand_run(
+        args.checkpoint, args.to, args.out, args.seed, args.config, args.overrides, args.epochs
+    )
     console.print(
         f"grown model in {out}; train it with: vidrop pretrain --config {out}/config.yaml "
-        f"--out {out} [optim.epochs=... other overrides]"
+        f"--out {out}"
     )
 
 
@@ -267,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--to", required=True, help="target size: vit_b, vit_l, vit_h, ...")
     e.add_argument("--out", required=True, help="new run folder (checkpoint.pt + config.yaml)")
     e.add_argument("--seed", type=int, default=0, help="seed of the new units' random weights")
+    e.add_argument(
+        "--config", help="the stage's recipe (e.g. lemon_b): its settings but model, head, data"
+    )
+    e.add_argument(
+        "--epochs", type=float, help="the stage's length in epochs; warmups keep their share"
+    )
+    e.add_argument("overrides", nargs="*", help="section.key=value overrides of the stage")
     e.set_defaults(func=cmd_expand)
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(

@@ -88,22 +88,25 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    epochs: int = 100
+    epochs: float = 100  # passes over the training videos (fractions allowed)
     epoch_length: int = 0  # steps per epoch; 0 = one pass over the training videos
     batch_size: int = 64  # videos per process and micro-batch
+    # videos per optimizer step over all processes (world x accumulation x batch_size); 0: not
+    # fixed, optim.accum_steps says how many micro-batches make a step
+    total_batch: int = 0
     accum_steps: int = 1  # micro-batches per optimizer step (centring, KoLeo: per micro-batch)
     base_lr: float = 0.004
-    lr_scaling: str = "sqrt_wrt_1024"  # lr = base_lr * sqrt(global_batch / 1024); or linear/none
+    lr_scaling: str = "sqrt_wrt_1024"  # lr = base_lr * sqrt(total_batch / 1024); or linear/none
     min_lr: float = 1e-6
-    warmup_epochs: int = 10
+    warmup_epochs: float = 10
     weight_decay: float = 0.04
     weight_decay_end: float = 0.4
     momentum_teacher: float = 0.992
     final_momentum_teacher: float = 1.0
     teacher_temp: float = 0.07
     warmup_teacher_temp: float = 0.04
-    warmup_teacher_temp_epochs: int = 30
-    freeze_last_layer_epochs: int = 1
+    warmup_teacher_temp_epochs: float = 30
+    freeze_last_layer_epochs: float = 1
     layerwise_decay: float = 0.9
     patch_embed_lr_mult: float = 0.2
     clip_grad: float = 3.0  # 0 disables
@@ -281,7 +284,21 @@ def validate(cfg: Config) -> None:
     )
     _check(cfg.loss.centering in ("sinkhorn", "softmax"), "loss.centering: sinkhorn or softmax")
     _check(cfg.loss.student_temp > 0, "loss.student_temp must be > 0")
-    _check(o.batch_size >= 1 and o.epochs >= 1, "optim.batch_size and optim.epochs must be >= 1")
+    _check(o.batch_size >= 1 and o.epochs > 0, "optim.batch_size must be >= 1, optim.epochs > 0")
+    _check(
+        o.total_batch == 0 or o.accum_steps == 1,
+        "give optim.total_batch or optim.accum_steps, not both (the accumulation follows from "
+        "the total batch, the world size and optim.batch_size)",
+    )
+    for name in ("warmup_epochs", "warmup_teacher_temp_epochs", "freeze_last_layer_epochs"):
+        share = getattr(o, name) / o.epochs
+        _check(
+            0 <= share <= 1,
+            f"optim.{name}={getattr(o, name):g} does not fit in optim.epochs={o.epochs:g}; "
+            f"for a shorter run scale it too, e.g. optim.{name}={getattr(o, name) * 0.1:g} at "
+            f"optim.epochs={o.epochs * 0.1:g} (`vidrop expand --epochs N` does it for a grown "
+            "model)",
+        )
     _check(
         o.lr_scaling in ("sqrt_wrt_1024", "linear_wrt_256", "none"),
         "optim.lr_scaling: sqrt_wrt_1024, linear_wrt_256 or none",

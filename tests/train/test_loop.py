@@ -61,11 +61,14 @@ def state_of(run: Path) -> dict:
     return load_checkpoint(run / "checkpoint.pt")
 
 
-@pytest.mark.parametrize("accum", [1, 2])
-def test_resume_continues_with_the_same_state(synth_data, tmp_path, accum):
+@pytest.mark.parametrize(
+    ("acc", "accum"),
+    [("optim.accum_steps=1", 1), ("optim.accum_steps=2", 2), ("optim.total_batch=8", 2)],
+)
+def test_resume_continues_with_the_same_state(synth_data, tmp_path, acc, accum):
     """6 steps straight == 3 steps, stop, restart on the folder for 3 more: bit for bit (also
-    with 2 micro-batches per step: the sampler resumes at the right micro-batch)."""
-    acc = f"optim.accum_steps={accum}"
+    with 2 micro-batches per step, given directly or as a total batch of 8 at batch_size 4: the
+    sampler resumes at the right micro-batch)."""
     cfg = tiny_config(synth_data["train"], "train.max_steps=6", "train.checkpoint_every=3", acc)
     pretrain(cfg, tmp_path / "straight")
 

@@ -1,22 +1,27 @@
 """`vidrop expand`: grow a training checkpoint's model (LEMON, `vidrop.models.lemon`) into a new
 run folder whose first `vidrop pretrain` continues from it with a fresh optimizer at step 0.
 
-Progressive recipe of the paper (from scratch to ViT-H): ViT-S 100 epochs on compressed data,
-expand to B and train 6 epochs, to L and train 19, to H and train 30.
+The new folder's config.yaml is the checkpoint's with the grown model, then the stage's recipe
+(`--config`, every section but model, head and data) and overrides on top; `--epochs N` sizes the
+stage's schedule with the warmups keeping their share. The paper's progressive recipe (from
+scratch to ViT-H): ViT-S 100 epochs on compressed data, then B 6, L 19, H 30 (configs/lemon_*.yaml;
+docs/interop.md gives the commands).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
-from vidrop.config import load_config
+from vidrop.config import from_dict, load_config, merge, parse_overrides
 from vidrop.models.lemon import expand_backbone, expand_head, grown_config
 from vidrop.models.vit import ARCHS, ViTConfig
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from vidrop.train.sizing import scale_schedule
 
 
 def target_config(src: ViTConfig, to: str) -> ViTConfig:
@@ -55,16 +60,46 @@ def expand_state(state: dict[str, Any], dst: ViTConfig, seed: int = 0) -> dict[s
     }
 
 
-def expand_run(checkpoint: str | Path, to: str, out: str | Path, seed: int = 0) -> Path:
+def stage_config(
+    config: dict[str, Any],
+    model: ViTConfig,
+    recipe: str | None = None,
+    overrides: list[str] | None = None,
+    epochs: float | None = None,
+) -> dict[str, Any]:
+    """The grown run's resolved config: the checkpoint's `config` with the grown `model`, the
+    stage `recipe`'s sections (not model, head or data: those belong to the grown checkpoint and
+    its data) and `overrides` on top, the schedule scaled to `epochs` when given; no
+    train.max_steps unless an override sets one."""
+    # a new run: the small run's early stop (train.max_steps) is not the stage's
+    raw = dict(config, model=model.to_dict(), train={**config["train"], "max_steps": 0})
+    if recipe:
+        stage = load_config(recipe).to_dict()
+        raw = merge(raw, {k: v for k, v in stage.items() if k not in ("model", "head", "data")})
+    cfg = from_dict(merge(raw, parse_overrides(overrides or [])))
+    if epochs is not None:
+        cfg = replace(cfg, optim=scale_schedule(cfg.optim, epochs))
+    return cfg.to_dict()
+
+
+def expand_run(
+    checkpoint: str | Path,
+    to: str,
+    out: str | Path,
+    seed: int = 0,
+    recipe: str | None = None,
+    overrides: list[str] | None = None,
+    epochs: float | None = None,
+) -> Path:
     """Write OUT/checkpoint.pt and OUT/config.yaml; `vidrop pretrain --config OUT/config.yaml
-    --out OUT [overrides]` then trains the grown model."""
+    --out OUT` then trains the grown model for its stage."""
     state = load_checkpoint(checkpoint)
     dst = target_config(ViTConfig(**state["config"]["model"]), to)
     new = expand_state(state, dst, seed)
+    new["config"] = stage_config(new["config"], dst, recipe, overrides, epochs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(new["config"], sort_keys=False))
-    load_config(str(out / "config.yaml"), [])  # the grown config must validate
     save_checkpoint(
         out / CHECKPOINT_NAME, {k: v for k, v in new.items() if k not in ("format", "version")}
     )

@@ -25,6 +25,17 @@ def _identity(batch: Batch) -> Batch:
     return batch
 
 
+def count_training_videos(cfg: Config) -> int | None:
+    """How many videos the run would train on, without opening them (None: no data given)."""
+    if cfg.data.store:
+        from vidrop.compress.store import CodeStore
+
+        return len(CodeStore(cfg.data.store))
+    if cfg.data.train:
+        return len(read_manifest(cfg.data.train, cfg.data.root or None, check=False))
+    return None
+
+
 def build_source(
     cfg: Config, device: torch.device
 ) -> tuple[ClipSource, Callable[[Batch], Batch], dict[str, str]]:

@@ -40,6 +40,7 @@ from vidrop.train.parallel import (
     optimizer_state,
 )
 from vidrop.train.schedules import build_schedules
+from vidrop.train.sizing import size_run
 from vidrop.train.step import StepRunner, build_model_and_optimizer, compile_backbones
 
 PREFETCH = 4  # batches each loader worker prepares ahead
@@ -89,26 +90,31 @@ class Trainer:
         self.rank, self.world = dist.rank(), dist.world_size()
 
         self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
+        try:
+            self.sizing = size_run(cfg.optim, len(self.source), self.world)
+        except ConfigError as exc:
+            raise ConfigError(f"{cfg.data.store or cfg.data.train}: {exc}") from exc
+        self.accum = self.sizing.accum
         workers = cfg.data.num_workers
         # batch buffers workers reuse: room for each worker's prefetched batches plus the ones
         # the step holds, so a worker in steady state never needs a fresh shared segment
-        keep = PREFETCH + 2 * cfg.optim.accum_steps
+        keep = PREFETCH + 2 * self.accum
         self.pool = BatchPool(workers, keep) if workers else None
         self.dataset = ViewDataset(
             self.source, cfg.views, cfg.train.seed, cfg.data.max_retries, self.pool
         )
-        o = cfg.optim
-        self.global_batch = o.batch_size * self.world * o.accum_steps
-        if len(self.source) < self.global_batch:
-            raise ConfigError(
-                f"{cfg.data.store or cfg.data.train} holds {len(self.source)} videos, fewer than "
-                f"one global batch "
-                f"({self.global_batch}); lower optim.batch_size"
-            )
-        self.epoch_length = o.epoch_length or len(self.source) // self.global_batch
-        self.total_steps = o.epochs * self.epoch_length
+        self.global_batch = self.sizing.total_batch
+        self.epoch_length = self.sizing.epoch_length
+        self.total_steps = self.sizing.total_steps
         self.stop_step = min(cfg.train.max_steps or self.total_steps, self.total_steps)
-        self.schedules = build_schedules(o, self.epoch_length, self.global_batch)
+        self.schedules = build_schedules(cfg.optim, self.epoch_length, self.global_batch)
+        if dist.is_main():
+            log.info("%s", self.sizing.describe())
+            if self.stop_step < self.total_steps:
+                log.warning(
+                    "train.max_steps=%d stops the run before its schedule ends (%d steps)",
+                    self.stop_step, self.total_steps,
+                )  # fmt: skip
 
         fresh_init = bool(cfg.train.init) and not (self.out / CHECKPOINT_NAME).exists()
         self.model, self.optimizer = build_model_and_optimizer(
@@ -192,7 +198,7 @@ class Trainer:
             len(self.dataset),
             self.cfg.optim.batch_size,
             self.cfg.train.seed,
-            self.step * self.cfg.optim.accum_steps,  # the sampler counts micro-batches
+            self.step * self.accum,  # the sampler counts micro-batches
             self.rank,
             self.world,
         )
@@ -227,7 +233,7 @@ class Trainer:
             with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
                 while self.step < self.stop_step:
-                    micro = [next(batches) for _ in range(cfg.optim.accum_steps)]
+                    micro = [next(batches) for _ in range(self.accum)]
                     for batch in micro:
                         self._note_skipped(batch["skipped"])
                     window_videos += sum(len(b["large"]) for b in micro) * self.world

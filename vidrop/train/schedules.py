@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidrop.config import OptimConfig
+from vidrop.train.sizing import steps_of
 
 
 def cosine_schedule(
@@ -60,15 +61,15 @@ class Schedules:
 
 
 def build_schedules(cfg: OptimConfig, epoch_length: int, global_batch: int) -> Schedules:
-    total = cfg.epochs * epoch_length
+    total = steps_of(cfg.epochs, epoch_length)
     lr = scaled_lr(cfg, global_batch)
-    warmup = cfg.warmup_epochs * epoch_length
+    warmup = steps_of(cfg.warmup_epochs, epoch_length)
     lr_sched = cosine_schedule(lr, cfg.min_lr, total, warmup)
     last = cosine_schedule(lr, cfg.min_lr, total, warmup)
-    last[: cfg.freeze_last_layer_epochs * epoch_length] = 0.0  # prototypes frozen at first
+    last[: steps_of(cfg.freeze_last_layer_epochs, epoch_length)] = 0.0  # prototypes frozen first
     wd = cosine_schedule(cfg.weight_decay, cfg.weight_decay_end, total)
     mom = cosine_schedule(cfg.momentum_teacher, cfg.final_momentum_teacher, total)
-    tt_steps = min(cfg.warmup_teacher_temp_epochs * epoch_length, total)
+    tt_steps = min(steps_of(cfg.warmup_teacher_temp_epochs, epoch_length), total)
     tt = cosine_schedule(
         cfg.teacher_temp, cfg.teacher_temp, tt_steps, tt_steps, cfg.warmup_teacher_temp
     )
