@@ -115,9 +115,21 @@ class OptimConfig:
 
 
 @dataclass
+class DecoderConfig:
+    """VideoMAE's pixel decoder (train.method=videomae only); 0 = VideoMAE's rule for the size."""
+
+    width: int = 0  # 0: half the encoder's width (VideoMAE: 384 for ViT-B)
+    depth: int = 0  # 0: VideoMAE's 4 blocks, fewer for an encoder under 12 blocks (depth / 3)
+    heads: int = 0  # 0: 64-dim heads where the width allows, else 32-dim
+
+
+@dataclass
 class TrainConfig:
+    # vidrop (ViDROP) | videomae (transformers' VideoMAEForPreTraining, the same encoder)
+    method: str = "vidrop"
     seed: int = 0
     max_steps: int = 0  # stop early (0 = epochs * epoch_length); the schedules keep their length
+    max_seconds: float = 0  # stop once the training loop has run this long (0 = no limit)
     log_every: int = 10
     checkpoint_every: int = 500  # steps; a final checkpoint is always written
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -140,6 +152,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -308,6 +321,8 @@ def validate(cfg: Config) -> None:
     _check(o.teacher_temp > 0 and o.warmup_teacher_temp > 0, "teacher temperatures must be > 0")
     _check(cfg.train.precision in ("auto", "bf16", "fp32"), "train.precision: auto, bf16 or fp32")
     _check(cfg.train.parallel in ("ddp", "fsdp"), "train.parallel: ddp or fsdp")
+    _check(cfg.train.method in ("vidrop", "videomae"), "train.method: vidrop or videomae")
+    _check(cfg.train.max_seconds >= 0, "train.max_seconds must be >= 0 (0: no limit)")
     _check(
         cfg.train.attention in ATTENTION_BACKENDS,
         f"train.attention={cfg.train.attention!r}; choose one of {', '.join(ATTENTION_BACKENDS)}",

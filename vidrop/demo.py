@@ -19,7 +19,7 @@ from vidrop.data.synth import SynthSpec, make_dataset
 from vidrop.eval.attentive import AttentiveConfig
 from vidrop.eval.features import default_device, views_of_backbone
 from vidrop.eval.propagate import PropagationConfig
-from vidrop.eval.suite import SuiteConfig, format_gain, headline, run_suite
+from vidrop.eval.suite import SuiteBackbone, SuiteConfig, format_gain, headline, run_suite
 from vidrop.machine import describe_machine
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
@@ -77,10 +77,13 @@ def run_demo(
         copies=str(copies.queries),
         attentive=DEMO_ATTENTIVE,
     )
+    backbones = {
+        "vidrop": SuiteBackbone(pretrained, views, "cls", floor="random_init"),
+        "random_init": SuiteBackbone(random_init, views, "cls"),
+    }
     ev = run_suite(
-        {"vidrop": pretrained, "random_init": random_init}, data["train"], data["val"], views,
-        suite, out, command, default_device(), baseline="random_init",
-    )  # fmt: skip
+        backbones, data["train"], data["val"], suite, out, command, default_device()
+    )
     rows = {name: headline(r) for name, r in ev["backbones"].items()}
     timings["eval_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -7,7 +8,7 @@ from vidrop.eval.attentive import AttentiveConfig
 from vidrop.eval.errors import EvalError
 from vidrop.eval.linear import LinearConfig
 from vidrop.eval.propagate import PropagationConfig
-from vidrop.eval.suite import SuiteConfig, format_gain, run_suite
+from vidrop.eval.suite import SuiteBackbone, SuiteConfig, format_gain, run_suite
 from vidrop.eval.views import EvalViews
 from vidrop.models.vit import VideoViT, ViTConfig
 
@@ -26,9 +27,11 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
         propagation=PropagationConfig(shifts=2),
     )
     views = EvalViews(frames=4, size=64, stride=2, clips=2)
-    report = run_suite(
-        models, eval_data["train"], eval_data["val"], views, suite, tmp_path, "cmd", baseline="b"
-    )
+    backbones = {
+        "a": SuiteBackbone(models["a"], views, floor="b"),
+        "b": SuiteBackbone(models["b"], views),
+    }
+    report = run_suite(backbones, eval_data["train"], eval_data["val"], suite, tmp_path, "cmd")
     saved = json.loads((tmp_path / "eval.json").read_text())
     assert saved == json.loads(json.dumps(report))
     for r in saved["backbones"].values():
@@ -43,7 +46,7 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
     # a's paired gains over the baseline b: the same numbers as the difference of their rows
     a, b = saved["backbones"]["a"], saved["backbones"]["b"]
     gains = saved["gains"]
-    assert set(gains) == {"a"} and saved["baseline"] == "b"
+    assert set(gains) == {"a"} and saved["floors"] == {"a": "b"}
     assert set(gains["a"]) == {"kNN k=10", "kNN k=20", "kNN k=100", "linear", "attentive", "J&F"}
     assert gains["a"]["kNN k=20"]["gain"] == pytest.approx(a["knn"]["20"] - b["knn"]["20"])
     assert gains["a"]["linear"]["gain"] == pytest.approx(a["linear"]["top1"] - b["linear"]["top1"])
@@ -54,16 +57,47 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
             8,
             3 - len(b["propagation"]["skipped"]),
         )
-    assert "Gain over b in points, with its 95% paired bootstrap interval" in table
-    assert "| a | " + format_gain(gains["a"]["kNN k=10"]) in table
+    assert "Gains in points, each with its 95% paired bootstrap interval" in table
+    assert "| a | b | " + format_gain(gains["a"]["kNN k=10"]) in table
 
 
-def test_a_baseline_that_is_not_evaluated_is_refused(eval_data, tmp_path):
+def test_a_floor_that_is_not_evaluated_is_refused(eval_data, tmp_path):
     model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64)).eval()
     views = EvalViews(frames=4, size=64, stride=2, clips=1)
-    with pytest.raises(EvalError, match="baseline 'random init' is not among"):
-        run_suite({"a": model}, eval_data["train"], eval_data["val"], views, SuiteConfig(),
-                  tmp_path, "cmd", baseline="random init")  # fmt: skip
+    with pytest.raises(EvalError, match=r"\['random init'\] are compared against but not"):
+        run_suite({"a": SuiteBackbone(model, views, floor="random init")}, eval_data["train"],
+                  eval_data["val"], SuiteConfig(), tmp_path, "cmd")  # fmt: skip
+
+
+def test_each_backbone_reads_its_own_feature_and_cached_results_are_reused(eval_data, tmp_path):
+    """A CLS-less backbone is scored on its mean patch token (named so); a backbone evaluated
+    once is read back from the cache, with the same numbers as a fresh evaluation."""
+    torch.manual_seed(0)
+    cls_cfg = ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64)
+    views = EvalViews(frames=4, size=64, stride=2, clips=1)
+    backbones = {
+        "with_cls": SuiteBackbone(VideoViT(cls_cfg).eval(), views, "cls"),
+        "no_cls": SuiteBackbone(VideoViT(replace(cls_cfg, cls_token=False)).eval(), views, "cls"),
+    }
+    suite = SuiteConfig(linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), attentive=None,
+                        lowshot_fractions=())  # fmt: skip
+    data = (eval_data["train"], eval_data["val"], suite)
+    first = run_suite(backbones, *data, tmp_path / "a", "cmd", pairs=(("with_cls", "no_cls"),),
+                      cache=tmp_path / "cache")  # fmt: skip
+    assert [r["feature"] for r in first["backbones"].values()] == ["cls", "mean"]
+    assert set(first["pairs"]) == {"with_cls vs no_cls"}
+    (tmp_path / "cache" / "no_cls.json").write_text(
+        (tmp_path / "cache" / "no_cls.json").read_text().replace('"feature": "mean"',
+                                                                  '"feature": "cached"')
+    )  # fmt: skip
+    again = run_suite(backbones, *data, tmp_path / "b", "cmd", cache=tmp_path / "cache")
+    assert again["backbones"]["no_cls"]["feature"] == "cached"  # read back, not recomputed
+    fresh = run_suite({"with_cls": backbones["with_cls"]}, *data, tmp_path / "c", "cmd")
+    assert fresh["backbones"]["with_cls"]["knn"] == first["backbones"]["with_cls"]["knn"]
+    same = ("top1", "top5", "lr")
+    assert [fresh["backbones"]["with_cls"]["linear"][k] for k in same] == [
+        first["backbones"]["with_cls"]["linear"][k] for k in same
+    ]  # fmt: skip
 
 
 def test_patch_tokens_that_would_not_fit_are_refused_before_extracting():

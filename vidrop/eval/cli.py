@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from dataclasses import asdict
 from pathlib import Path
 
+from vidrop.eval.errors import EvalError
 from vidrop.eval.settings import AttentiveConfig, LinearConfig, PropagationConfig, SuiteConfig
 from vidrop.machine import command_line
 from vidrop.progress import console
+
+log = logging.getLogger("vidrop")
 
 
 def _device(name: str) -> str:
@@ -38,18 +42,45 @@ def _backbone(path: str, random_init: bool, seed: int):
 
 
 def _display_name(path: str) -> str:
-    """The run folder's name for RUN/export and RUN/export/backbone.json, else the file's stem."""
+    """`NAME=PATH` names a backbone; otherwise the run folder's name for RUN/export (or its
+    backbone.json), a folder's own name, or a file's name without its last suffix."""
     p = Path(path)
     if p.name != "export" and p.parent.name == "export":
         p = p.parent
-    return p.parent.name if p.name == "export" else p.stem
+    if p.name == "export":
+        return p.parent.name
+    return p.name if p.is_dir() else p.stem
 
 
-def _views(args: argparse.Namespace, meta: dict, model):
+def named_backbones(specs: list[str]) -> dict[str, str]:
+    """`--backbone` values -> {name: path}; two backbones of one name are refused (one result
+    would silently replace the other)."""
+    named: dict[str, str] = {}
+    for spec in specs:
+        name, path = spec.split("=", 1) if "=" in spec and not Path(spec).exists() else ("", spec)
+        name = name or _display_name(path)
+        if name in named:
+            raise EvalError(
+                f"two backbones are named {name!r} ({named[name]} and {path}); name them: "
+                f"--backbone NAME1={named[name]} NAME2={path}"
+            )
+        named[name] = path
+    return named
+
+
+def _views(args: argparse.Namespace, meta: dict, model, name: str = ""):
+    """The backbone's training clip (its export records it) unless a flag sets it; a backbone
+    that records none (an HF or original VideoMAE, a V-JEPA checkpoint) is shown its config's
+    frames and size at stride 4, and the run says so."""
     from vidrop.eval.features import views_of_backbone
     from vidrop.eval.views import EvalViews
 
     v = views_of_backbone(meta, model, args.clips, args.crops)
+    if "eval" not in meta and not args.stride:
+        log.warning(
+            "%s records no training views: assuming frame stride %d (VideoMAE and V-JEPA on "
+            "Kinetics); give --stride if it was trained otherwise", name or "the backbone", v.stride
+        )
     return EvalViews(
         args.frames or v.frames, args.size or v.size, args.stride or v.stride, v.short_side,
         v.clips, v.crops,
@@ -205,7 +236,6 @@ def cmd_propagate(args: argparse.Namespace) -> None:
 def suite_config(args: argparse.Namespace) -> SuiteConfig:
     """What `eval all` runs, from its flags."""
     return SuiteConfig(
-        feature=args.feature,
         attentive=None
         if args.no_attentive
         else AttentiveConfig(min_steps=args.attentive_min_steps),
@@ -217,20 +247,62 @@ def suite_config(args: argparse.Namespace) -> SuiteConfig:
     )
 
 
-def cmd_all(args: argparse.Namespace) -> None:
-    from vidrop.eval.suite import markdown_table, run_suite
+def random_floor(model, meta: dict, seed: int):
+    """The same architecture at random init, seeded; position tables that a format fixes
+    (VideoMAE's sinusoid, V-JEPA's sin-cos) are kept, as a random network of that kind has them."""
+    import torch
 
-    models, views = {}, None
-    for path in args.backbone:
+    from vidrop.models.vit import VideoViT
+
+    torch.manual_seed(seed)
+    floor = VideoViT(model.cfg).eval()
+    if meta.get("format") in ("hf-videomae", "videomae", "vjepa"):
+        floor.pos_embed.data.copy_(model.pos_embed.data)
+    return floor
+
+
+def floors_for(backbones: dict, metas: dict, feature_of, seed: int) -> dict:
+    """One random-init floor per distinct (architecture, feature) among `backbones`
+    (name -> SuiteBackbone), each backbone's `floor` set to its own; returns the floors."""
+    import json as _json
+
+    from vidrop.eval.suite import SuiteBackbone
+
+    keys = {
+        n: (_json.dumps(b.model.cfg.to_dict(), sort_keys=True), feature_of(b.model, b.feature))
+        for n, b in backbones.items()
+    }
+    distinct = list(dict.fromkeys(keys.values()))
+    floors = {}
+    for key in distinct:
+        first = next(n for n, k in keys.items() if k == key)
+        if len(distinct) == 1:
+            name = "random init"
+        elif sum(k[1] == key[1] for k in distinct) == 1:
+            name = f"random init ({key[1]})"
+        else:
+            name = f"random init ({first})"
+        b = backbones[first]
+        floors[name] = SuiteBackbone(random_floor(b.model, metas[first], seed), b.views, key[1])
+        for n, k in keys.items():
+            if k == key:
+                backbones[n].floor = name
+    return floors
+
+
+def cmd_all(args: argparse.Namespace) -> None:
+    from vidrop.eval.suite import SuiteBackbone, feature_of, markdown_table, run_suite
+
+    models, metas = {}, {}
+    for name, path in named_backbones(args.backbone).items():
         model, meta = _backbone(path, False, 0)
-        models[_display_name(path)] = model
-        views = views or _views(args, meta, model)
+        metas[name] = meta
+        models[name] = SuiteBackbone(model, _views(args, meta, model, name), args.feature)
     if not args.no_random_init:
-        models["random init"] = _backbone(args.backbone[0], True, args.seed)[0]
+        models.update(floors_for(models, metas, feature_of, args.seed))
     report = run_suite(
-        models, args.train, args.val, views, suite_config(args), args.out, command_line(),
+        models, args.train, args.val, suite_config(args), args.out, command_line(),
         _device(args.device), args.batch_size, args.workers,
-        None if args.no_random_init else "random init",
     )  # fmt: skip
     console.print(markdown_table(report))
     console.print(f"wrote {args.out}/eval.json and {args.out}/eval.md")

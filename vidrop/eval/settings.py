@@ -47,7 +47,6 @@ class SuiteConfig:
     """What `eval all` runs; `propagate`: a synthetic manifest (masks/ beside), "davis:ROOT", "";
     `copies`: a manifest of edited copies of the val videos (`vidrop data copies`), "": none."""
 
-    feature: str = "cls"  # of kNN, linear and low-shot: cls, mean or cls+mean
     ks: tuple[int, ...] = (10, 20, 100)
     temp: float = 0.07
     linear: LinearConfig = field(default_factory=LinearConfig)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from vidrop.atomic import write_bytes_atomic
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.attentive import attentive_probe
 from vidrop.eval.compare import paired_gains
@@ -46,9 +47,11 @@ def check_token_memory(backbone: VideoViT, views: EvalViews, videos: int, limit_
         )
 
 
-def probe_features(train: Features, val: Features, cfg: SuiteConfig, device: str = "cpu") -> dict:
-    """kNN, linear, attentive and low-shot results of one backbone's features."""
-    classes, tr, va = probe_sets(train, val, cfg.feature)
+def probe_features(
+    train: Features, val: Features, cfg: SuiteConfig, feature: str, device: str = "cpu"
+) -> dict:
+    """kNN, linear, attentive and low-shot results of one backbone's `feature` (cls, mean...)."""
+    classes, tr, va = probe_sets(train, val, feature)
     n = len(classes)
     out: dict = {
         "classes": n,
@@ -57,7 +60,7 @@ def probe_features(train: Features, val: Features, cfg: SuiteConfig, device: str
         "skipped_videos": tr.skipped + va.skipped,
         "short_videos": tr.short + va.short,
         "views": train.views.to_dict(),
-        "feature": cfg.feature,
+        "feature": feature,
     }
     t = time.perf_counter()
     knn = knn_predictions(tr.x, tr.y, va.x, cfg.ks, cfg.temp, n)
@@ -124,35 +127,57 @@ def copy_results(
             "per_query": r.per_query(), "seconds": time.perf_counter() - t}  # fmt: skip
 
 
+@dataclass
+class SuiteBackbone:
+    """A backbone as `eval all` scores it: the views it is shown (the clip it was trained on),
+    the feature its kNN, linear and low-shot probes read, and the backbone its gain is measured
+    against (`floor`: random init read the same way)."""
+
+    model: VideoViT
+    views: EvalViews
+    feature: str = "cls"
+    floor: str | None = None
+
+
+def feature_of(model: VideoViT, feature: str) -> str:
+    """The feature a backbone really gives: without a CLS token "cls" is the mean patch token
+    (VideoMAE, V-JEPA), so it is named so, and "cls+mean" would repeat it."""
+    return "mean" if model.cls_token is None else feature
+
+
 def evaluate_backbone(
     name: str,
-    backbone: VideoViT,
+    backbone: SuiteBackbone,
     train_csv: str,
     val_csv: str,
-    views: EvalViews,
     cfg: SuiteConfig,
     device: str = "cpu",
     batch_size: int = 8,
     num_workers: int | None = None,
 ) -> dict:
     t = time.perf_counter()
+    model, views = backbone.model, backbone.views
     manifests = [read_manifest(train_csv), read_manifest(val_csv)]
     want_tokens = cfg.attentive is not None
     if want_tokens:
-        check_token_memory(backbone, views, sum(len(m) for m in manifests), cfg.max_token_gib)
+        check_token_memory(model, views, sum(len(m) for m in manifests), cfg.max_token_gib)
     feats = [
         extract_features(
-            backbone, m, views, want_tokens, batch_size, num_workers, device, f"{name} {split}"
+            model, m, views, want_tokens, batch_size, num_workers, device, f"{name} {split}"
         )
         for split, m in zip(("train", "val"), manifests, strict=True)
     ]
-    result = {"extract_s": time.perf_counter() - t, **probe_features(*feats, cfg, device)}
+    feature = feature_of(model, backbone.feature)
+    result = {
+        "extract_s": time.perf_counter() - t,
+        **probe_features(*feats, cfg, feature, device),
+    }
     if cfg.copies:
         result["copy_detection"] = copy_results(
-            backbone, cfg, feats, views, device, batch_size, num_workers, name
+            model, cfg, feats, views, device, batch_size, num_workers, name
         )
     if cfg.propagate:
-        result["propagation"] = propagation_results(backbone, cfg, device, name)
+        result["propagation"] = propagation_results(model, cfg, device, name)
     return result
 
 
@@ -182,20 +207,31 @@ def markdown_table(report: dict) -> str:
         f"Machine: {report['machine'].get('cpu')} ({report['machine'].get('cpu_cores')} cores), "
         f"torch {report['machine'].get('torch')}, device {report['device']}",
         "",
-        "| backbone | " + " | ".join(cols) + " |",
-        "|---|" + "---:|" * len(cols),
+        "| backbone | feature | " + " | ".join(cols) + " |",
+        "|---|---|" + "---:|" * len(cols),
     ]
     for name, row in rows.items():
         cells = [f"{v:.1f}" if isinstance(v, float) else str(v) for v in row.values()]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        feature = report["backbones"][name]["feature"]
+        lines.append(f"| {name} | {feature} | " + " | ".join(cells) + " |")
     first = next(iter(report["backbones"].values()))
     copies = "copy_detection" in first
     epochs = first.get("attentive", {}).get("epochs")
+    views = {
+        n: f"{r['views']['frames']}x{r['views']['size']}, stride {r['views']['stride']}"
+        for n, r in report["backbones"].items()
+    }
+    shown = (
+        next(iter(views.values()))
+        if len(set(views.values())) == 1
+        else "; ".join(f"{n}: {v}" for n, v in views.items())
+    )
     lines += [
         "",
         f"Top-1 in percent; {first['classes']} classes, {first['n_train']} train / "
         f"{first['n_val']} val videos, views {first['views']['clips']} clips x "
-        f"{first['views']['crops']} crops; feature {first['feature']}; low-shot: mean ± std over "
+        f"{first['views']['crops']} crops of {shown}; feature: what kNN, linear and low-shot "
+        "read (cls: the CLS token; mean: the mean patch token); low-shot: mean ± std over "
         "seeds; J&F: DAVIS protocol label propagation"
         + (f"; attentive probe trained {epochs} epochs" if epochs else "")
         + ("; copy mAP: DINO's copy detection, whitened on the train videos" * copies)
@@ -205,24 +241,29 @@ def markdown_table(report: dict) -> str:
 
 
 def gains_table(report: dict) -> list[str]:
-    """Markdown lines: each backbone's gain over the baseline with its paired bootstrap interval."""
-    gains = report.get("gains")
+    """Markdown lines: each backbone's gain over its floor (and each extra pair's) with its
+    paired bootstrap interval."""
+    gains = {**report.get("gains", {}), **report.get("pairs", {})}
     if not gains:
         return []
+    against = {
+        **report.get("floors", {}),
+        **{k: k.split(" vs ")[1] for k in report.get("pairs", {})},
+    }
     cols = list(next(iter(gains.values())))
     level = next(iter(next(iter(gains.values())).values()))["level"]
     lines = [
         "",
-        f"Gain over {report['baseline']} in points, with its {level:.0%} paired bootstrap interval "
-        "over the val videos (J&F: sequences; copy mAP: queries); it covers the val sample's "
-        "noise, not the spread between training runs.",
+        f"Gains in points, each with its {level:.0%} paired bootstrap interval over the val videos "
+        "(J&F: sequences; copy mAP: queries); it covers the val sample's noise, not the spread "
+        "between training runs.",
         "",
-        "| backbone | " + " | ".join(cols) + " |",
-        "|---|" + "---:|" * len(cols),
+        "| backbone | over | " + " | ".join(cols) + " |",
+        "|---|---|" + "---:|" * len(cols),
     ]
     for name, row in gains.items():
         cells = [format_gain(row[c]) if c in row else "" for c in cols]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name.split(' vs ')[0]} | {against[name]} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -242,22 +283,25 @@ def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
 
 
 def run_suite(
-    backbones: dict[str, VideoViT],
+    backbones: dict[str, SuiteBackbone],
     train_csv: str,
     val_csv: str,
-    views: EvalViews,
     cfg: SuiteConfig,
     out: str | Path,
     command: str,
     device: str = "cpu",
     batch_size: int = 8,
     num_workers: int | None = None,
-    baseline: str | None = None,
+    pairs: tuple[tuple[str, str], ...] = (),
+    cache: str | Path | None = None,
 ) -> dict:
-    """Evaluate every backbone (name -> model) and write eval.json and eval.md under `out`; with
-    `baseline` (one of the names) also every other backbone's paired gains over it."""
-    if baseline is not None and baseline not in backbones:
-        raise EvalError(f"baseline {baseline!r} is not among the backbones {list(backbones)}")
+    """Evaluate every backbone and write eval.json and eval.md under `out`: each backbone's paired
+    gains over its floor, and for each (a, b) of `pairs` a's gains over b. With `cache`, each
+    backbone's result is kept there as NAME.json and read back instead of evaluated again."""
+    names = set(backbones)
+    wanted = {b.floor for b in backbones.values() if b.floor} | {n for p in pairs for n in p}
+    if wanted - names:
+        raise EvalError(f"{sorted(wanted - names)} are compared against but not evaluated")
     report = {
         "command": command,
         "machine": describe_machine(),
@@ -265,19 +309,29 @@ def run_suite(
         "train": train_csv,
         "val": val_csv,
         "backbones": {},
+        "floors": {n: b.floor for n, b in backbones.items() if b.floor},
     }
-    torch.manual_seed(0)
-    for name, model in backbones.items():
-        report["backbones"][name] = evaluate_backbone(
-            name, model, train_csv, val_csv, views, cfg, device, batch_size, num_workers
+    for name, backbone in backbones.items():
+        cached = Path(cache) / f"{name}.json" if cache else None
+        if cached is not None and cached.is_file():
+            report["backbones"][name] = json.loads(cached.read_text())
+            continue
+        torch.manual_seed(0)  # the probes' own draws: the same for every backbone
+        result = evaluate_backbone(
+            name, backbone, train_csv, val_csv, cfg, device, batch_size, num_workers
         )
-    if baseline is not None:
-        base = report["backbones"][baseline]
-        report["baseline"] = baseline
-        report["gains"] = {
-            name: {m: i.to_dict() for m, i in paired_gains(r, base).items()}
-            for name, r in report["backbones"].items()
-            if name != baseline
-        }
+        report["backbones"][name] = result
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(cached, json.dumps(result).encode())
+    results = report["backbones"]
+    report["gains"] = {
+        name: {m: i.to_dict() for m, i in paired_gains(results[name], results[floor]).items()}
+        for name, floor in report["floors"].items()
+    }
+    report["pairs"] = {
+        f"{a} vs {b}": {m: i.to_dict() for m, i in paired_gains(results[a], results[b]).items()}
+        for a, b in pairs
+    }
     write_report(report, out)
     return report

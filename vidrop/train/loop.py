@@ -24,9 +24,7 @@ from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
 from vidrop.data.sampler import EpochBatchSampler
 from vidrop.machine import resolve_device
-from vidrop.models.export import save_backbone
 from vidrop.models.load import training_views
-from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from vidrop.train.init import init_backbones
@@ -117,17 +115,27 @@ class Trainer:
                 )  # fmt: skip
 
         fresh_init = bool(cfg.train.init) and not (self.out / CHECKPOINT_NAME).exists()
-        self.model, self.optimizer = build_model_and_optimizer(
-            cfg, self.device, self._init_weights if fresh_init else None
-        )
+        if cfg.train.method == "videomae":
+            from vidrop.peers.videomae import VideoMAERunner, build_videomae
+
+            self.model, self.optimizer = build_videomae(cfg, self.device)
+            runner: type = VideoMAERunner
+        else:
+            self.model, self.optimizer = build_model_and_optimizer(
+                cfg, self.device, self._init_weights if fresh_init else None
+            )
+            runner = StepRunner
         self.step = 0
+        self.train_seconds = 0.0  # time spent in the training loop, over every resume
         self.skipped: dict[str, str] = {}
         self._resume_or_start()
         self._note_skipped(list(self._known_broken.items()))  # a store's failed videos
-        self.model.student["backbone"].activation_checkpointing = cfg.train.activation_checkpointing
-        if cfg.train.compile:
-            compile_backbones(self.model)
-        self.step_runner = StepRunner(
+        if cfg.train.method == "vidrop":
+            backbone = self.model.student["backbone"]
+            backbone.activation_checkpointing = cfg.train.activation_checkpointing
+            if cfg.train.compile:
+                compile_backbones(self.model)
+        self.step_runner = runner(
             cfg, self.model, self.optimizer, self.schedules, self.device, self.rank
         )
 
@@ -146,6 +154,7 @@ class Trainer:
                 except ValueError as exc:
                     raise ConfigError(f"{ckpt_path}: {exc}") from exc
             self.step = int(state["step"])
+            self.train_seconds = float(state.get("train_seconds", 0.0))
             self.skipped = dict(state.get("skipped", {}))
             resumed = self.step
             log.info("resuming %s from step %d", self.out, self.step)
@@ -179,18 +188,13 @@ class Trainer:
                 "optimizer": optimizer,
                 "config": self.cfg.to_dict(),
                 "skipped": self.skipped,
+                "train_seconds": self.train_seconds,
             },
         )
 
     def export(self) -> Path:
-        extra = {"source": "teacher", "step": self.step, "eval": training_views(self.cfg.to_dict())}
-        teacher = self.model.teacher["backbone"]
-        state = full_state(teacher)  # a collective under FSDP: every rank calls it
-        if dist.is_main():
-            plain = VideoViT(teacher.cfg)
-            plain.load_state_dict(state)
-            save_backbone(self.out / "export", plain, extra)
-        return self.out / "export"
+        extra = {"step": self.step, "eval": training_views(self.cfg.to_dict())}
+        return self.step_runner.export(self.out / "export", extra)
 
     # -- data --------------------------------------------------------------------------------
     def loader(self) -> DataLoader:
@@ -228,11 +232,12 @@ class Trainer:
             log.info("%s is already trained to step %d", self.out, self.step)
             return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
         window_start, window_videos = time.perf_counter(), 0
+        loop_start, seconds_before = window_start, self.train_seconds
         batches = iter(self.loader())
         try:
             with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
-                while self.step < self.stop_step:
+                while self.step < self.stop_step and not self._out_of_time():
                     micro = [next(batches) for _ in range(self.accum)]
                     for batch in micro:
                         self._note_skipped(batch["skipped"])
@@ -242,6 +247,7 @@ class Trainer:
                         for b in micro:
                             self.pool.give_back(b)
                     self.step += 1
+                    self.train_seconds = seconds_before + time.perf_counter() - loop_start
                     if self.step % cfg.train.log_every == 0 or self.step == self.stop_step:
                         elapsed = time.perf_counter() - window_start
                         record = self._record(logs, window_videos / elapsed, clips_per_video)
@@ -266,6 +272,17 @@ class Trainer:
         self.checkpoint()
         return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
 
+    def _out_of_time(self) -> bool:
+        """train.max_seconds reached (decided on rank 0's clock, so every rank stops alike)."""
+        limit = self.cfg.train.max_seconds
+        if not limit:
+            return False
+        over = torch.tensor(float(self.train_seconds >= limit), device=self.device)
+        if dist.all_reduce_max(over).item() > 0:
+            log.info("train.max_seconds=%g reached at step %d", limit, self.step)
+            return True
+        return False
+
     def _record(self, logs: dict[str, torch.Tensor], videos_per_s: float, clips_per_video: int):
         record: dict[str, float | int] = {"step": self.step}
         # over ranks, one collective per kind: token counts are totals, the rest means
@@ -281,6 +298,7 @@ class Trainer:
                 values = reduce(stacked).tolist()
                 record.update({k: cast(v) for k, v in zip(keys, values, strict=True)})
         record.update(
+            seconds=self.train_seconds,
             epoch=self.step / self.epoch_length,
             videos_per_s=videos_per_s,
             clips_per_s=videos_per_s * clips_per_video,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,11 +18,13 @@ from torch.nn.parallel import DistributedDataParallel
 from vidrop import dist
 from vidrop.config import Config
 from vidrop.data.views import normalize
+from vidrop.models.export import save_backbone
 from vidrop.models.layers import attention_backend
+from vidrop.models.vit import VideoViT
 from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
 from vidrop.train.meta_arch import ViDROP
 from vidrop.train.optim import apply_schedule, build_optimizer
-from vidrop.train.parallel import is_sharded, set_gradient_sync, shard_vidrop
+from vidrop.train.parallel import full_state, is_sharded, set_gradient_sync, shard_vidrop
 from vidrop.train.schedules import Schedules
 
 
@@ -114,6 +118,16 @@ class StepRunner:
         self.large_tokens = TokenGrid.of_clip(
             v.large_frames, v.large_size, mo.tubelet, mo.patch_size
         ).numel
+
+    def export(self, out: Path, extra: dict[str, Any]) -> Path:
+        """The teacher backbone as a vidrop export (a collective under FSDP: every rank calls)."""
+        teacher = self.model.teacher["backbone"]
+        state = full_state(teacher)
+        if dist.is_main():
+            plain = VideoViT(teacher.cfg)
+            plain.load_state_dict(state)
+            save_backbone(out, plain, {"source": "teacher", **extra})
+        return out
 
     def __call__(self, batch: dict | list[dict], step: int) -> dict[str, torch.Tensor]:
         """One optimizer step number `step` on `batch` (uint8 'large' and 'small' views), or on

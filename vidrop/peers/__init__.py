@@ -1,0 +1,1 @@
+"""Other pretraining methods run by their real implementations, inside vidrop's loop."""
