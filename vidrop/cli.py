@@ -160,6 +160,43 @@ def cmd_expand(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from vidrop.compare import Budget, CompareSpec, run_compare
+    from vidrop.compare.synth import synth_setup
+
+    given = [(k, v) for k, v in (("seconds", args.budget_s), ("tflop", args.budget_tflop),
+                                 ("steps", args.steps)) if v]  # fmt: skip
+    if len(given) > 1:
+        raise SystemExit("error: give one of --budget-s, --budget-tflop, --steps")
+    out = Path(args.out)
+    if args.synth:  # beside the runs, so comparisons that share runs share the data too
+        data = Path(args.runs) / "synth-data" if args.runs else out / "data"
+        train, val, suite, clips = synth_setup(data)
+    elif args.data and args.val:
+        from vidrop.eval.settings import SuiteConfig
+
+        train, val, clips = args.data, args.val, args.clips
+        suite = SuiteConfig(copies=args.copies or "")
+    else:
+        raise SystemExit("error: give --data TRAIN.csv and --val VAL.csv, or --synth")
+    if args.no_attentive:
+        from dataclasses import replace
+
+        suite = replace(suite, attentive=None)
+    spec = CompareSpec(
+        train=train, val=val, out=out,
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        budget=Budget(*given[0]) if given else None, match=args.match, recipe=args.config,
+        overrides=args.overrides, seeds=tuple(int(s) for s in args.seeds.split(",")),
+        curve=args.curve, lr_grid=tuple(float(f) for f in args.lr_grid.split(",") if f),
+        clips=clips, crops=args.crops, suite=suite, runs=Path(args.runs) if args.runs else None,
+        command=command_line(),
+    )  # fmt: skip
+    run_compare(spec)
+    print((out / "compare.md").read_text())  # results on stdout, unwrapped
+    console.print(f"wrote {out}/compare.json, compare.md and compare.png")
+
+
 def cmd_bench_train(args: argparse.Namespace) -> None:
     from vidrop.bench.train import bench_train, parse_batch
 
@@ -254,6 +291,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("overrides", nargs="*", help="section.key=value overrides")
     t.set_defaults(func=cmd_pretrain)
+
+    cmp = sub.add_parser(
+        "compare", help="ViDROP vs dense vs VideoMAE: same encoder, videos and compute, then eval"
+    )
+    cmp.add_argument("--data", help="manifest of the training videos (with labels, for eval)")
+    cmp.add_argument("--val", help="labelled manifest of the val videos")
+    cmp.add_argument("--synth", action="store_true", help="the demo's synthetic videos instead")
+    cmp.add_argument("--out", required=True, help="output folder (resumes when run again)")
+    cmp.add_argument("--methods", default="vidrop,dense,videomae", help="comma-separated")
+    cmp.add_argument("--budget-s", type=float, help="training seconds per method")
+    cmp.add_argument("--budget-tflop", type=float, help="counted training TFLOP per method")
+    cmp.add_argument("--steps", type=int, help="optimizer steps per method")
+    cmp.add_argument(
+        "--match", default="seconds", choices=["seconds", "tflop"],
+        help="without a budget: ViDROP trains its recipe, the others get its seconds or TFLOP",
+    )  # fmt: skip
+    cmp.add_argument("--config", default="tiny", help="ViDROP's recipe (the encoder and views)")
+    cmp.add_argument("--seeds", default="0", help="training seeds, comma-separated")
+    cmp.add_argument("--curve", type=int, default=0, help="kNN on val at K points per budget")
+    cmp.add_argument(
+        "--lr-grid", default="", help="factors of each method's lr tried on held-out train videos"
+    )
+    cmp.add_argument("--clips", type=int, default=1, help="test clips per video")
+    cmp.add_argument("--crops", type=int, default=1, choices=[1, 3], help="test crops per clip")
+    cmp.add_argument(
+        "--copies", help="copy-detection queries of the val videos (vidrop data copies)"
+    )
+    cmp.add_argument("--runs", help="folder of the training runs (default OUT/runs; shareable)")
+    cmp.add_argument("--no-attentive", action="store_true", help="skip the attentive probe")
+    cmp.add_argument("overrides", nargs="*", help="section.key=value overrides of the recipe")
+    cmp.set_defaults(func=cmd_compare)
 
     ev = sub.add_parser("eval", help="frozen-backbone evaluation").add_subparsers(
         dest="eval_command", required=True

@@ -132,6 +132,7 @@ class TrainConfig:
     max_seconds: float = 0  # stop once the training loop has run this long (0 = no limit)
     log_every: int = 10
     checkpoint_every: int = 500  # steps; a final checkpoint is always written
+    export_every: int = 0  # also keep the backbone every N steps in RUN/points/STEP (0: never)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
     compile: bool = False
@@ -260,7 +261,10 @@ def _check(ok: bool, message: str) -> None:
 def validate(cfg: Config) -> None:
     """Value checks that types alone do not catch; each error says which key to change."""
     v, m, o, mo = cfg.views, cfg.mask, cfg.optim, cfg.model
-    _check(v.large_clips >= 2, "views.large_clips must be >= 2 (the DINO loss swaps two clips)")
+    _check(
+        v.large_clips >= (2 if cfg.train.method == "vidrop" else 1),
+        "views.large_clips must be >= 2 (the DINO loss swaps two clips)",
+    )
     _check(v.small_clips >= 0, "views.small_clips must be >= 0")
     for name in ("large_scale", "small_scale"):
         lo, hi = getattr(v, name)
@@ -323,6 +327,7 @@ def validate(cfg: Config) -> None:
     _check(cfg.train.parallel in ("ddp", "fsdp"), "train.parallel: ddp or fsdp")
     _check(cfg.train.method in ("vidrop", "videomae"), "train.method: vidrop or videomae")
     _check(cfg.train.max_seconds >= 0, "train.max_seconds must be >= 0 (0: no limit)")
+    _check(cfg.train.export_every >= 0, "train.export_every must be >= 0 (0: never)")
     _check(
         cfg.train.attention in ATTENTION_BACKENDS,
         f"train.attention={cfg.train.attention!r}; choose one of {', '.join(ATTENTION_BACKENDS)}",

@@ -81,9 +81,7 @@ def run_demo(
         "vidrop": SuiteBackbone(pretrained, views, "cls", floor="random_init"),
         "random_init": SuiteBackbone(random_init, views, "cls"),
     }
-    ev = run_suite(
-        backbones, data["train"], data["val"], suite, out, command, default_device()
-    )
+    ev = run_suite(backbones, data["train"], data["val"], suite, out, command, default_device())
     rows = {name: headline(r) for name, r in ev["backbones"].items()}
     timings["eval_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0

@@ -82,15 +82,16 @@ def test_each_backbone_reads_its_own_feature_and_cached_results_are_reused(eval_
     suite = SuiteConfig(linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), attentive=None,
                         lowshot_fractions=())  # fmt: skip
     data = (eval_data["train"], eval_data["val"], suite)
+    cache = {n: tmp_path / "cache" / f"{n}.json" for n in backbones}
     first = run_suite(backbones, *data, tmp_path / "a", "cmd", pairs=(("with_cls", "no_cls"),),
-                      cache=tmp_path / "cache")  # fmt: skip
+                      cache=cache)  # fmt: skip
     assert [r["feature"] for r in first["backbones"].values()] == ["cls", "mean"]
     assert set(first["pairs"]) == {"with_cls vs no_cls"}
     (tmp_path / "cache" / "no_cls.json").write_text(
         (tmp_path / "cache" / "no_cls.json").read_text().replace('"feature": "mean"',
                                                                   '"feature": "cached"')
     )  # fmt: skip
-    again = run_suite(backbones, *data, tmp_path / "b", "cmd", cache=tmp_path / "cache")
+    again = run_suite(backbones, *data, tmp_path / "b", "cmd", cache=cache)
     assert again["backbones"]["no_cls"]["feature"] == "cached"  # read back, not recomputed
     fresh = run_suite({"with_cls": backbones["with_cls"]}, *data, tmp_path / "c", "cmd")
     assert fresh["backbones"]["with_cls"]["knn"] == first["backbones"]["with_cls"]["knn"]

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from typing import Any
 
 import torch
 
-from vidrop.config import load_config
+from vidrop.config import Config, load_config
 from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.train.method import build_method
 from vidrop.train.schedules import build_schedules
-from vidrop.train.step import StepRunner, build_model_and_optimizer, compile_backbones
+from vidrop.train.step import compile_backbones
 
 
 def random_views(cfg, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -33,14 +35,18 @@ def sync_device(device: torch.device) -> None:
 
 
 def build_runner(
-    cfg, batch: int, device: torch.device, schedule_steps: int
-) -> tuple[StepRunner, dict[str, torch.Tensor]]:
-    """A StepRunner for `cfg` (compiled when train.compile) and device-resident random views."""
-    model, optimizer = build_model_and_optimizer(cfg, device)
+    cfg: Config, batch: int, device: torch.device, schedule_steps: int
+) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The step runner of cfg.train.method (compiled when train.compile: our backbones, or
+    VideoMAE's whole model) and device-resident random views."""
+    model, optimizer, runner = build_method(cfg, device)
     if cfg.train.compile:
-        compile_backbones(model)
+        if cfg.train.method == "vidrop":
+            compile_backbones(model)
+        else:
+            model.compile()
     schedules = build_schedules(cfg.optim, schedule_steps, batch)
-    return StepRunner(cfg, model, optimizer, schedules, device), random_views(cfg, batch, device)
+    return runner(cfg, model, optimizer, schedules, device), random_views(cfg, batch, device)
 
 
 def bench_step(

@@ -16,15 +16,17 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
+from vidrop.bench.flops import count_flops
 from vidrop.bench.step import build_runner, sync_device
 from vidrop.config import Config, load_config
 from vidrop.machine import command_line, describe_machine, resolve_device
-from vidrop.models.layers import attention_backend
+from vidrop.peers.dense import dense_config
+from vidrop.peers.videomae import videomae_config
 
 METHODS = ("vidrop", "dense", "videomae")
 # dense bf16 tensor-core peaks (TFLOP/s), for MFU; unknown cards report no MFU
@@ -32,48 +34,9 @@ PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "RTX 4090": 165.2, "
 
 
 def vidrop_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
+    """One training step of cfg.train.method on device-resident random views."""
     runner, views = build_runner(cfg, batch, device, 1000)
     return lambda i: runner(views, 50 + i)
-
-
-def videomae_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
-    """transformers' VideoMAEForPreTraining at our backbone's size and large-clip geometry."""
-    import transformers
-
-    m, v = cfg.model.resolved(), cfg.views
-    hf_cfg = transformers.VideoMAEConfig(
-        image_size=v.large_size, patch_size=m.patch_size, num_frames=v.large_frames,
-        tubelet_size=m.tubelet, hidden_size=m.embed_dim, num_hidden_layers=m.depth,
-        num_attention_heads=m.num_heads, intermediate_size=int(m.embed_dim * m.mlp_ratio),
-        use_mean_pooling=False, norm_pix_loss=True, attn_implementation="sdpa",
-    )  # fmt: skip
-    model = transformers.VideoMAEForPreTraining(hf_cfg).to(device).train()
-    if cfg.train.compile:
-        model.compile()
-    fused = device.type == "cuda"
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, fused=fused)
-    t, hw = v.large_frames // m.tubelet, (v.large_size // m.patch_size) ** 2
-    g = torch.Generator().manual_seed(0)
-    video = torch.randn(batch, v.large_frames, 3, v.large_size, v.large_size, generator=g)
-    video = video.to(device)
-    n_masked = int(0.9 * hw)
-    spatial = torch.stack([torch.randperm(hw, generator=g)[:n_masked] for _ in range(batch)])
-    mask2d = torch.zeros(batch, hw, dtype=torch.bool).scatter_(1, spatial, True)
-    tube = mask2d.unsqueeze(1).expand(batch, t, hw).reshape(batch, t * hw).to(device)
-    bf16 = device.type == "cuda"
-
-    def step(i: int) -> Any:
-        with (
-            torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
-            attention_backend(cfg.train.attention),  # the same kernels as ours: a fair ratio
-        ):
-            loss = model(pixel_values=video, bool_masked_pos=tube).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss.detach()
-
-    return step
 
 
 def make_step(method: str, cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
@@ -86,16 +49,10 @@ def make_step(method: str, cfg: Config, batch: int, device: torch.device) -> Cal
         return vidrop_step(cfg, batch, device)
     if method == "dense":
         return vidrop_step(dense_config(cfg), batch, device)
-    if method == "videomae":
-        return videomae_step(cfg, batch, device)
+    if method == "videomae":  # one large clip a sample, as VideoMAE's own loader gives
+        mae = videomae_config(cfg)
+        return vidrop_step(replace(mae, views=replace(mae.views, large_clips=1)), batch, device)
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-
-
-def dense_config(cfg: Config) -> Config:
-    """Our model with no dropping and no masking: the dense (DINOv2-like) baseline."""
-    from dataclasses import replace
-
-    return replace(cfg, mask=replace(cfg.mask, drop_ratio=0.0, mask_prob=0.0))
 
 
 def measure(
@@ -126,9 +83,7 @@ def measure(
     median = statistics.median(times)
     # FLOPs counted after the timing: a compiled model stepped under FlopCounterMode (a dispatch
     # mode) was measured no faster than eager when the count came first (H200, 205 vs 237/s)
-    with FlopCounterMode(display=False) as counter:
-        step(warmup + windows * steps)
-    flops = counter.get_total_flops()
+    flops, _ = count_flops(lambda: step(warmup + windows * steps))
     peak = PEAK_TFLOPS.get(_card(device))
     return {
         "method": method,

@@ -79,7 +79,9 @@ def _views(args: argparse.Namespace, meta: dict, model, name: str = ""):
     if "eval" not in meta and not args.stride:
         log.warning(
             "%s records no training views: assuming frame stride %d (VideoMAE and V-JEPA on "
-            "Kinetics); give --stride if it was trained otherwise", name or "the backbone", v.stride
+            "Kinetics); give --stride if it was trained otherwise",
+            name or "the backbone",
+            v.stride,
         )
     return EvalViews(
         args.frames or v.frames, args.size or v.size, args.stride or v.stride, v.short_side,

@@ -39,7 +39,35 @@ def paired_gains(
     result: dict, baseline: dict, samples: int = 2000, level: float = 0.95, seed: int = 0
 ) -> dict[str, Interval]:
     """Per metric both results hold: result minus baseline, in points, on their common items."""
-    ours, theirs = outcomes(result), outcomes(baseline)
+    return pooled_gains([result], [baseline], samples, level, seed)
+
+
+def _mean_outcomes(results: list[dict]) -> dict[str, Outcomes]:
+    """Per metric and item, the mean score over `results` (items every result scored)."""
+    each = [outcomes(r) for r in results]
+    out: dict[str, Outcomes] = {}
+    for metric in each[0]:
+        if not all(metric in o for o in each):
+            continue
+        items = [k for k in each[0][metric] if all(k in o[metric] for o in each)]
+        out[metric] = {
+            k: (sum(o[metric][k][0] for o in each) / len(each), each[0][metric][k][1])
+            for k in items
+        }
+    return out
+
+
+def pooled_gains(
+    results: list[dict],
+    baselines: list[dict],
+    samples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """Gains of the mean of several training runs (e.g. seeds) over the mean of others, paired
+    over the val items: each item's score is averaged over the runs first, then the items are
+    bootstrapped. The interval covers the val sample's noise of that mean, not the seeds'."""
+    ours, theirs = _mean_outcomes(results), _mean_outcomes(baselines)
     gains = {}
     for metric, mine in ours.items():
         other = theirs.get(metric)

@@ -293,11 +293,11 @@ def run_suite(
     batch_size: int = 8,
     num_workers: int | None = None,
     pairs: tuple[tuple[str, str], ...] = (),
-    cache: str | Path | None = None,
+    cache: dict[str, Path] | None = None,
 ) -> dict:
     """Evaluate every backbone and write eval.json and eval.md under `out`: each backbone's paired
-    gains over its floor, and for each (a, b) of `pairs` a's gains over b. With `cache`, each
-    backbone's result is kept there as NAME.json and read back instead of evaluated again."""
+    gains over its floor, and for each (a, b) of `pairs` a's gains over b. `cache` (name -> a
+    JSON file): a backbone's result is kept there and read back instead of evaluated again."""
     names = set(backbones)
     wanted = {b.floor for b in backbones.values() if b.floor} | {n for p in pairs for n in p}
     if wanted - names:
@@ -312,7 +312,7 @@ def run_suite(
         "floors": {n: b.floor for n, b in backbones.items() if b.floor},
     }
     for name, backbone in backbones.items():
-        cached = Path(cache) / f"{name}.json" if cache else None
+        cached = (cache or {}).get(name)
         if cached is not None and cached.is_file():
             report["backbones"][name] = json.loads(cached.read_text())
             continue

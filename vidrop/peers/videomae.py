@@ -45,7 +45,8 @@ def videomae_config(cfg: Config) -> Config:
         mask=replace(cfg.mask, drop_pattern="tube", drop_ratio=0.9, mask_prob=0.0),
         optim=replace(
             o,
-            base_lr=1.5e-4,  # VideoMAE: 1.5e-4 x total batch / 256
+            # VideoMAE: 1.5e-4 x samples a step / 256, and each video gives its large clips
+            base_lr=1.5e-4 * cfg.views.large_clips,
             lr_scaling="linear_wrt_256",
             min_lr=1e-5,
             warmup_epochs=0.05 * o.epochs,  # VideoMAE: 40 of 800 epochs
@@ -157,7 +158,10 @@ class VideoMAERunner:
         masked = torch.ones(n_clips, self.grid.numel, dtype=torch.bool)
         return masked.scatter_(1, keep, False)
 
-    def __call__(self, micro: list[dict], step: int) -> dict[str, torch.Tensor]:
+    def __call__(self, batch: dict | list[dict], step: int) -> dict[str, torch.Tensor]:
+        """One optimizer step number `step` on a batch, or on micro-batches whose gradients are
+        accumulated."""
+        micro = batch if isinstance(batch, list) else [batch]
         sched = self.schedules.at(step)
         apply_schedule(self.optimizer, sched["lr"], sched["last_layer_lr"], sched["wd"])
         self.model.train()
@@ -192,8 +196,14 @@ class VideoMAERunner:
 
     def export(self, out: Path, extra: dict[str, Any]) -> Path:
         """The encoder as an HF VideoMAE folder, with the training views under vidrop_eval."""
-        encoder = self.model.videomae
-        encoder.config.vidrop_eval = extra.get("eval")
         if dist.is_main():
-            encoder.save_pretrained(out)
+            save_encoder(self.model, out, extra.get("eval"))
         return out
+
+
+def save_encoder(model: torch.nn.Module, out: Path, views: dict[str, Any] | None) -> None:
+    """VideoMAEForPreTraining's encoder as an HF VideoMAE folder that `load_backbone` reads,
+    the clip it trained on recorded as config.json's "vidrop_eval" (transformers ignores it)."""
+    encoder = model.videomae
+    encoder.config.vidrop_eval = views
+    encoder.save_pretrained(out)

@@ -29,6 +29,7 @@ from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from vidrop.train.init import init_backbones
 from vidrop.train.inputs import build_source
+from vidrop.train.method import build_method
 from vidrop.train.metrics import MetricsLog
 from vidrop.train.parallel import (
     full_state,
@@ -39,7 +40,7 @@ from vidrop.train.parallel import (
 )
 from vidrop.train.schedules import build_schedules
 from vidrop.train.sizing import size_run
-from vidrop.train.step import StepRunner, build_model_and_optimizer, compile_backbones
+from vidrop.train.step import compile_backbones
 
 PREFETCH = 4  # batches each loader worker prepares ahead
 
@@ -115,16 +116,9 @@ class Trainer:
                 )  # fmt: skip
 
         fresh_init = bool(cfg.train.init) and not (self.out / CHECKPOINT_NAME).exists()
-        if cfg.train.method == "videomae":
-            from vidrop.peers.videomae import VideoMAERunner, build_videomae
-
-            self.model, self.optimizer = build_videomae(cfg, self.device)
-            runner: type = VideoMAERunner
-        else:
-            self.model, self.optimizer = build_model_and_optimizer(
-                cfg, self.device, self._init_weights if fresh_init else None
-            )
-            runner = StepRunner
+        self.model, self.optimizer, runner = build_method(
+            cfg, self.device, self._init_weights if fresh_init else None
+        )
         self.step = 0
         self.train_seconds = 0.0  # time spent in the training loop, over every resume
         self.skipped: dict[str, str] = {}
@@ -192,9 +186,10 @@ class Trainer:
             },
         )
 
-    def export(self) -> Path:
+    def export(self, folder: Path | None = None) -> Path:
+        """The backbone to RUN/export (or `folder`: train.export_every's RUN/points/STEP)."""
         extra = {"step": self.step, "eval": training_views(self.cfg.to_dict())}
-        return self.step_runner.export(self.out / "export", extra)
+        return self.step_runner.export(folder or self.out / "export", extra)
 
     # -- data --------------------------------------------------------------------------------
     def loader(self) -> DataLoader:
@@ -265,6 +260,8 @@ class Trainer:
                     bar.update(1)
                     if self.step % cfg.train.checkpoint_every == 0:
                         self.checkpoint()
+                    if cfg.train.export_every and self.step % cfg.train.export_every == 0:
+                        self.export(self.out / "points" / str(self.step))
         except KeyboardInterrupt:
             log.warning("interrupted at step %d: saving a checkpoint to resume from", self.step)
             self.checkpoint()
@@ -297,6 +294,8 @@ class Trainer:
                 stacked = torch.stack([logs[k].detach().float().to(self.device) for k in keys])
                 values = reduce(stacked).tolist()
                 record.update({k: cast(v) for k, v in zip(keys, values, strict=True)})
+        if self.device.type == "cuda":
+            record["peak_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         record.update(
             seconds=self.train_seconds,
             epoch=self.step / self.epoch_length,

@@ -1,0 +1,88 @@
+"""Equal compute for every method: a budget in steps, training seconds or counted FLOPs, and how
+many steps of a method it buys.
+
+A method's cost is measured, not assumed: `calibrate` trains it for a few steps on the real data
+(the loop's own clock: data loading, first-pass decoding and the step itself) and counts one
+step's FLOPs. Seconds are then turned into steps from those timings, and the run also carries the
+seconds as a hard limit (`train.max_seconds`), so it stops within one step of its budget even if
+the calibration was optimistic.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, replace
+
+import torch
+
+from vidrop.bench.flops import count_flops
+from vidrop.bench.step import build_runner
+from vidrop.config import Config
+from vidrop.train.metrics import read_metrics
+from vidrop.train.sizing import accumulation
+
+KINDS = ("steps", "seconds", "tflop")
+
+
+@dataclass(frozen=True)
+class Budget:
+    kind: str  # steps | seconds | tflop
+    value: float
+    reference: str = ""  # "vidrop": the value is what ViDROP's recipe took (seconds or TFLOP)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS or not self.value > 0:
+            raise ValueError(f"a budget is a positive number of {KINDS}, got {self}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A method's measured cost: cumulative training seconds after each of its first steps,
+    and the FLOPs of one optimizer step."""
+
+    seconds: tuple[float, ...]
+    flops_per_step: float
+
+    @property
+    def step_seconds(self) -> float:
+        """Seconds a step once running: the median step of the calibration's second half (its
+        first steps also start the loader and decode videos the cache then keeps)."""
+        steps = [b - a for a, b in zip(self.seconds, self.seconds[1:], strict=False)]
+        return statistics.median(steps[len(steps) // 2 :])
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "step_seconds": self.step_seconds}
+
+
+def steps_for(budget: Budget, cal: Calibration | None) -> int:
+    """Steps `budget` buys a method of calibration `cal` (at least one)."""
+    if budget.kind == "steps":
+        return max(1, int(budget.value))
+    if cal is None:
+        raise ValueError(f"a {budget.kind} budget needs the method's calibration")
+    if budget.kind == "tflop":
+        return max(1, math.floor(budget.value * 1e12 / cal.flops_per_step))
+    done = sum(t <= budget.value for t in cal.seconds)
+    if done < len(cal.seconds):
+        return max(1, done)
+    extra = (budget.value - cal.seconds[-1]) / cal.step_seconds
+    return len(cal.seconds) + math.floor(extra)
+
+
+def step_flops(cfg: Config, device: torch.device, steps: tuple[int, ...] = (50, 51, 52)) -> float:
+    """FLOPs of one optimizer step of cfg.train.method (all its micro-batches: the total batch),
+    the mean over a few steps' token draws, on random views of the run's shapes."""
+    accum = accumulation(cfg.optim, world=1)
+    cfg = replace(cfg, train=replace(cfg.train, compile=False))
+    runner, views = build_runner(cfg, cfg.optim.batch_size, device, max(steps) + 1)
+    counts = [count_flops(lambda s=s: runner([views] * accum, s))[0] for s in steps]
+    return sum(counts) / len(counts)
+
+
+def calibration_from(metrics_path: str, flops: float) -> Calibration:
+    records = read_metrics(metrics_path)
+    return Calibration(tuple(r["seconds"] for r in records), flops)

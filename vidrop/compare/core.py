@@ -1,0 +1,326 @@
+"""`vidrop compare`: ViDROP, the dense student and VideoMAE pretrain the same encoder on the same
+videos for the same compute, then every backbone (and random init, read the way each method's
+backbone is read) goes through the same frozen suite.
+
+The order of work, each step resumable:
+1. each method's cost is calibrated (seconds and FLOPs of a step) when the budget is not steps;
+2. with `lr_grid`, each method's learning rate is chosen the same way: a grid of factors of its
+   recipe's lr, scored by kNN on held-out TRAINING videos (never val), widened while the best
+   factor is at an edge;
+3. every method trains for each seed at its chosen lr and budget, scored by kNN on the val videos
+   at `curve` points along the way;
+4. `eval all` of every backbone of every seed, with paired gains; compare.json, .md and .png.
+Without a budget ViDROP trains its recipe and the others get the seconds (or TFLOP) it took.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import traceback
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vidrop.compare.budget import Budget, Calibration, calibration_from, step_flops, steps_for
+from vidrop.compare.runs import (
+    RunResult,
+    export_every,
+    heldout_knn,
+    run_key,
+    sized,
+    train_child,
+    train_run,
+)
+from vidrop.config import Config, load_config
+from vidrop.data.manifest import read_manifest
+from vidrop.eval.settings import SuiteConfig
+from vidrop.eval.suite import SuiteBackbone, run_suite
+from vidrop.eval.views import EvalViews
+from vidrop.machine import resolve_device
+from vidrop.models.export import save_backbone
+from vidrop.models.load import load_backbone, training_views
+from vidrop.models.vit import VideoViT
+from vidrop.peers.dense import dense_config
+from vidrop.peers.videomae import build_videomae, save_encoder, videomae_config
+from vidrop.train.sizing import size_run
+
+log = logging.getLogger("vidrop")
+
+METHODS = ("vidrop", "dense", "videomae")
+CALIBRATION_STEPS = 24  # per method, in a scratch run (its first steps decode, later ones cache)
+MAX_WIDENINGS = 2  # an lr grid whose best factor is at an edge is widened at most this often
+
+
+def method_config(method: str, base: Config) -> Config:
+    """The config a method trains: ViDROP's recipe, without dropping, or VideoMAE's recipe on
+    the same encoder and views."""
+    if method == "vidrop":
+        return base
+    if method == "dense":
+        return dense_config(base)
+    if method == "videomae":
+        return videomae_config(base)
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+@dataclass
+class CompareSpec:
+    """What `vidrop compare` was asked."""
+
+    train: str
+    val: str
+    out: Path
+    methods: tuple[str, ...] = METHODS
+    budget: Budget | None = None  # None: ViDROP's recipe, the others matched in `match`
+    match: str = "seconds"  # seconds | tflop
+    recipe: str = "tiny"
+    overrides: list[str] = field(default_factory=list)
+    seeds: tuple[int, ...] = (0,)
+    curve: int = 0  # kNN on val at this many points along each budget
+    lr_grid: tuple[float, ...] = ()  # factors of each method's recipe lr; () keeps the recipe's
+    clips: int = 1
+    crops: int = 1
+    suite: SuiteConfig = field(default_factory=SuiteConfig)
+    runs: Path | None = None  # run folders (default OUT/runs); may be shared by comparisons
+    command: str = "vidrop compare"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.runs or self.out / "runs"
+
+
+class Comparison:
+    """The state of one comparison: configs, calibrations, budgets, runs and their results."""
+
+    def __init__(self, spec: CompareSpec) -> None:
+        if "vidrop" not in spec.methods:
+            raise ValueError("--methods must include vidrop: every gain is ViDROP's")
+        self.spec = spec
+        self.device = resolve_device("auto")
+        base = load_config(spec.recipe, [f"data.train={spec.train}", *spec.overrides])
+        self.base = base
+        self.train_set, self.val_set = read_manifest(spec.train), read_manifest(spec.val)
+        self.videos = len(self.train_set)
+        self.cfgs = {m: method_config(m, base) for m in spec.methods}
+        self.calibrations: dict[str, Calibration] = {}
+        self.lr_factor = {m: 1.0 for m in spec.methods}
+        self.lr_grid: dict[str, list[dict[str, Any]]] = {}
+        self.runs: dict[int, dict[str, RunResult]] = {}
+        self.budgets: dict[int, Budget] = {}
+        self.flops: dict[str, float] = {}
+        self.evals: dict[int, dict[str, Any]] = {}
+
+    # -- costs ------------------------------------------------------------------------------
+    def calibrate(self, method: str) -> Calibration:
+        """Seconds of the method's first steps on the real data, and one step's FLOPs."""
+        if method in self.calibrations:
+            return self.calibrations[method]
+        cfg = sized(self.cfgs[method], 10 * CALIBRATION_STEPS, self.videos)
+        folder = self.spec.runs_dir / f"calibrate-{method}-{run_key(cfg)}"
+        path = folder / "calibration.json"
+        if path.exists():
+            saved = json.loads(path.read_text())
+            cal = Calibration(tuple(saved["seconds"]), saved["flops_per_step"])
+        else:
+            config = folder / "run.yaml"
+            folder.mkdir(parents=True, exist_ok=True)
+            config.write_text(_yaml(cfg))
+            n = CALIBRATION_STEPS
+            train_child(config, folder, f"calibrate {method}", n, stop=n)
+            cal = calibration_from(str(folder / "metrics.jsonl"), step_flops(cfg, self.device))
+            path.write_text(json.dumps(cal.to_dict(), indent=2))
+        self.calibrations[method] = cal
+        self.flops[method] = cal.flops_per_step
+        return cal
+
+    def steps_and_limit(self, method: str, budget: Budget) -> tuple[int, float]:
+        """(steps, train.max_seconds) of a method under `budget`."""
+        cal = None if budget.kind == "steps" else self.calibrate(method)
+        if budget.kind == "steps" and method not in self.flops:
+            self.flops[method] = step_flops(self.cfgs[method], self.device)
+        return steps_for(budget, cal), budget.value if budget.kind == "seconds" else 0.0
+
+    def recipe_steps(self) -> int:
+        return size_run(self.base.optim, self.videos).total_steps
+
+    # -- training ---------------------------------------------------------------------------
+    def run_config(self, method: str, seed: int, factor: float, steps: int, limit: float) -> Config:
+        cfg = self.cfgs[method]
+        points = export_every(steps, self.spec.curve)
+        cfg = replace(
+            cfg,
+            optim=replace(cfg.optim, base_lr=cfg.optim.base_lr * factor),
+            train=replace(cfg.train, seed=seed, max_seconds=limit, export_every=points),
+        )
+        return sized(cfg, steps, self.videos)
+
+    def train(
+        self, method: str, seed: int, factor: float, budget: Budget, curve: bool
+    ) -> RunResult:
+        """Train (or find trained) one method at one seed and lr factor under `budget`."""
+        steps, limit = self.steps_and_limit(method, budget)
+        cfg = self.run_config(method, seed, factor, steps, limit)
+        folder = self.spec.runs_dir / f"{method}-s{seed}-{run_key(cfg)}"
+        data = (self.train_set, self.val_set, str(self.device)) if curve else None
+        label = f"{method} seed {seed} lr x{factor:g}"
+        log.info("%s: %d steps (%s budget %g%s) in %s", label, steps, budget.kind, budget.value,
+                 f", stops at {limit:g} s" if limit else "", folder)  # fmt: skip
+        return train_run(cfg, folder, steps, label, data, self.flops[method])
+
+    def reference(self, seed: int) -> Budget:
+        """This seed's budget: the one given, or what ViDROP's recipe took at this seed."""
+        if self.spec.budget is not None:
+            return self.spec.budget
+        if seed not in self.budgets:
+            steps = Budget("steps", self.recipe_steps())
+            run = self.train("vidrop", seed, self.lr_factor["vidrop"], steps, curve=False)
+            value = run.seconds if self.spec.match == "seconds" else run.steps * self.flops[
+                "vidrop"] / 1e12  # fmt: skip
+            self.budgets[seed] = Budget(self.spec.match, value, reference="vidrop")
+        return self.budgets[seed]
+
+    def budget_for(self, method: str, seed: int) -> Budget:
+        """ViDROP's own recipe when it is the reference; otherwise the seed's budget."""
+        if method == "vidrop" and self.spec.budget is None:
+            return Budget("steps", self.recipe_steps())
+        return self.reference(seed)
+
+    # -- learning rates ---------------------------------------------------------------------
+    def choose_lr(self, method: str) -> None:
+        """The lr factor with the best held-out kNN on the training videos, the grid widened
+        (by the grid's own ratio) while the best factor is at an edge."""
+        factors = sorted(self.spec.lr_grid)
+        if not factors:
+            return
+        seed, scores = self.spec.seeds[0], {}
+        ratio = factors[-1] / factors[-2] if len(factors) > 1 else 3.0
+        for _ in range(MAX_WIDENINGS + 1):
+            for f in factors:
+                if f not in scores:
+                    run = self.train(method, seed, f, self.budget_for(method, seed), curve=False)
+                    export = Path(run.folder) / "export"
+                    scores[f] = heldout_knn(export, self.train_set, str(self.device))
+                    self.lr_grid.setdefault(method, []).append(
+                        {
+                            "factor": f,
+                            "lr": self.cfgs[method].optim.base_lr * f,
+                            "heldout_knn": scores[f],
+                            "run": run.folder,
+                        }  # fmt: skip
+                    )
+            best = max(sorted(scores), key=lambda f: (scores[f], -abs(f - 1.0)))
+            if best == min(scores):
+                factors = [best / ratio]
+            elif best == max(scores):
+                factors = [best * ratio]
+            else:
+                break
+        self.lr_factor[method] = best
+        log.info("%s: lr x%g chosen by held-out kNN (%s)", method, best,
+                 ", ".join(f"x{f:g} {a:.1f}" for f, a in sorted(scores.items())))  # fmt: skip
+
+    # -- the whole comparison ---------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Every step of the comparison (each resumable); returns compare.json's content."""
+        errors: dict[str, str] = {}
+        for method in self.spec.methods:  # ViDROP first: in reference mode it sets the budget
+            try:
+                self.choose_lr(method)
+            except Exception as exc:  # noqa: BLE001 - one method's failure is reported, not fatal
+                errors[method] = _failure(method, exc, self.spec.out)
+        for seed in self.spec.seeds:
+            self.runs[seed] = {}
+            for method in self.spec.methods:
+                if method in errors:
+                    self.runs[seed][method] = RunResult("", 0, error=errors[method])
+                    continue
+                try:
+                    budget = self.budget_for(method, seed)
+                    self.runs[seed][method] = self.train(
+                        method, seed, self.lr_factor[method], budget, curve=True
+                    )
+                except Exception as exc:  # noqa: BLE001
+                    error = _failure(method, exc, self.spec.out)
+                    self.runs[seed][method] = RunResult("", 0, error=error)
+            self.evaluate(seed)
+        from vidrop.compare.report import write_reports
+
+        return write_reports(self)
+
+    # -- evaluation -------------------------------------------------------------------------
+    def suite_key(self) -> str:
+        s = self.spec
+        text = json.dumps([asdict(s.suite), s.clips, s.crops, s.train, s.val], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    def backbones(self, seed: int) -> tuple[dict[str, SuiteBackbone], dict[str, Path]]:
+        """The seed's trained backbones and their random-init floors, with cache files."""
+        out, cache = {}, {}
+        for method, run in self.runs[seed].items():
+            if run.error:
+                continue
+            model, meta = load_backbone(Path(run.folder) / "export")
+            floor = "random_init" if model.cls_token is not None else "random_init_mean"
+            out[method] = SuiteBackbone(model, self.views(meta), "cls", floor)
+            cache[method] = Path(run.folder) / f"eval-{self.suite_key()}.json"
+        floors = {b.floor for b in out.values()}
+        for name in sorted(floors):
+            folder, model, meta = self.floor(name, seed)
+            out[name] = SuiteBackbone(model, self.views(meta), "cls")
+            cache[name] = folder / f"eval-{self.suite_key()}.json"
+        return out, cache
+
+    def views(self, meta: dict) -> EvalViews:
+        ev = meta["eval"]
+        return EvalViews(ev["frames"], ev["size"], ev["stride"], ev.get("short_side", 0),
+                         self.spec.clips, self.spec.crops)  # fmt: skip
+
+    def floor(self, name: str, seed: int) -> tuple[Path, VideoViT, dict]:
+        """Random init as each method starts: ViDROP's (and the dense student's) initial ViT
+        for the CLS floor; VideoMAE's initial encoder, mean-pooled, for the mean floor."""
+        method = "vidrop" if name == "random_init" else "videomae"
+        cfg = replace(self.cfgs[method], train=replace(self.cfgs[method].train, seed=seed))
+        folder = self.spec.runs_dir / f"{name}-s{seed}-{run_key(cfg)}"
+        if not (folder / "export").exists():
+            views = training_views(cfg.to_dict())
+            if method == "videomae":
+                model, _ = build_videomae(cfg, torch.device("cpu"))
+                save_encoder(model, folder / "export", views)
+            else:
+                torch.manual_seed(seed)  # as build_model_and_optimizer: the student's first
+                save_backbone(folder / "export", VideoViT(cfg.model), {"eval": views, "step": 0})
+        model, meta = load_backbone(folder / "export")
+        return folder, model, meta
+
+    def evaluate(self, seed: int) -> None:
+        backbones, cache = self.backbones(seed)
+        if not backbones:
+            self.evals[seed] = {"backbones": {}}
+            return
+        pairs = tuple(("vidrop", m) for m in self.spec.methods
+                      if m != "vidrop" and m in backbones and "vidrop" in backbones)  # fmt: skip
+        report = run_suite(
+            backbones, self.spec.train, self.spec.val, self.spec.suite,
+            self.spec.out / "eval" / f"seed{seed}", self.spec.command,
+            str(self.device), pairs=pairs, cache=cache,
+        )  # fmt: skip
+        self.evals[seed] = report
+
+
+def _failure(method: str, exc: BaseException, out: Path) -> str:
+    """Log a method's failure (traceback to OUT/METHOD.error.txt); its one-line summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{method}.error.txt"
+    path.write_text("".join(traceback.format_exception(exc)))
+    log.error("%s failed: %s (traceback in %s); the other methods go on", method, exc, path)
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _yaml(cfg: Config) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,194 @@
+"""One method's training run for `vidrop compare`: its config sized to a number of steps, trained
+in a child `vidrop pretrain` process (its own memory, a clean Dynamo state, a failure that cannot
+take the comparison down), stopped at curve points to score kNN along the way.
+
+Run folders are named by what they train (method, seed and a hash of the resolved config and
+budget), so a run that two comparisons share (ViDROP's reference run under a seconds and a FLOPs
+budget) is trained once, and a comparison started again finds its finished runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from vidrop.config import Config
+from vidrop.data.manifest import Manifest
+from vidrop.eval.features import extract_features
+from vidrop.eval.knn import knn_accuracy
+from vidrop.eval.labels import probe_sets
+from vidrop.eval.probe import stratified_holdout
+from vidrop.eval.views import EvalViews
+from vidrop.models.load import load_backbone
+from vidrop.progress import ProgressBar
+from vidrop.train.metrics import read_metrics
+from vidrop.train.sizing import scale_schedule, size_run
+
+KS = (10, 20, 100)
+
+
+def sized(cfg: Config, steps: int, videos: int) -> Config:
+    """`cfg` with a schedule of exactly `steps` optimizer steps on `videos` training videos, its
+    warmups keeping their share (`scale_schedule`)."""
+    length = size_run(cfg.optim, videos).epoch_length
+    return replace(cfg, optim=scale_schedule(cfg.optim, steps / length))
+
+
+def run_key(cfg: Config) -> str:
+    """A short hash of everything a run's weights depend on (timing and logging cadence aside:
+    a run stopped by train.max_seconds is keyed by its limit)."""
+    d = cfg.to_dict()
+    d["train"] = {k: v for k, v in d["train"].items() if k not in ("log_every", "max_steps")}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+
+
+@dataclass
+class RunResult:
+    """What a comparison keeps of one training run."""
+
+    folder: str
+    steps_planned: int
+    steps: int = 0
+    seconds: float = 0.0  # the training loop's clock (data loading included)
+    clips_per_s: float = 0.0
+    peak_mem_gib: float = 0.0  # GPU: allocated by torch; CPU: the child process's peak RSS
+    curve: list[dict[str, float]] = field(default_factory=list)
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    text = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return "\n".join(text[-lines:])
+
+
+def _last_step(metrics: Path) -> int:
+    try:
+        return int(read_metrics(metrics)[-1]["step"]) if metrics.exists() else 0
+    except (ValueError, KeyError, IndexError):
+        return 0
+
+
+def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 0) -> float:
+    """`vidrop pretrain` of `config` in a child process (it resumes from the folder's
+    checkpoint), to the end of its schedule or its time limit, or to step `stop`; a progress
+    bar follows its metrics.jsonl. Returns the child's peak RSS in GiB; raises RuntimeError
+    with the end of its log (folder/train.log) if it fails."""
+    log = folder / "train.log"
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "vidrop", "pretrain", "--config", str(config), "--out",
+           str(folder), "train.log_every=1"]  # fmt: skip
+    cmd += [f"train.max_steps={stop}"] if stop else []
+    with open(log, "a") as out, ProgressBar(total, label, unit="step") as bar:
+        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        result: dict[str, Any] = {}
+        waiter = threading.Thread(target=lambda: result.update(done=os.wait4(child.pid, 0)))
+        waiter.start()
+        bar.start_at(_last_step(folder / "metrics.jsonl"))
+        while waiter.is_alive():
+            waiter.join(1.0)
+            bar.update(_last_step(folder / "metrics.jsonl") - bar.done)
+        _, status, usage = result["done"]
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"exit code {child.returncode}; the end of {log}:\n{_tail(log)}")
+    return usage.ru_maxrss / 2**20  # KiB on Linux
+
+
+def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
+    """kNN top-1 (k = 10, 20, 100) of a run's export on the val videos, one clip a video (the
+    curve's cheap view; the final table uses the comparison's clips)."""
+    model, meta = load_backbone(export)
+    ev = meta["eval"]
+    views = EvalViews(ev["frames"], ev["size"], ev["stride"], ev.get("short_side", 0), 1)
+    feats = [extract_features(model, m, views, device=device, description=f"curve {s}")
+             for s, m in (("train", train), ("val", val))]  # fmt: skip
+    _, tr, va = probe_sets(*feats, "cls")  # "cls" is the mean token of a CLS-less backbone
+    acc = knn_accuracy(tr.x, tr.y, va.x, va.y, KS)
+    return {str(k): v for k, v in acc.items()}
+
+
+def heldout_knn(export: Path, train: Manifest, device: str, share: float = 0.2) -> float:
+    """kNN top-1 (k = 20) of a run's export on a stratified held-out share of the TRAINING
+    videos, the rest the neighbours: what chooses a learning rate, never the val videos."""
+    model, meta = load_backbone(export)
+    ev = meta["eval"]
+    views = EvalViews(ev["frames"], ev["size"], ev["stride"], ev.get("short_side", 0), 1)
+    feats = extract_features(model, train, views, device=device, description="held-out kNN")
+    _, tr, _ = probe_sets(feats, feats, "cls")
+    fit, held = stratified_holdout(tr.y, share, seed=0)
+    acc = knn_accuracy(tr.x[fit], tr.y[fit], tr.x[held], tr.y[held], (20,))
+    return acc[20]
+
+
+def train_run(
+    cfg: Config,
+    folder: Path,
+    steps: int,
+    label: str,
+    curve_data: tuple[Manifest, Manifest, str] | None,
+    flops_per_step: float,
+) -> RunResult:
+    """Train `cfg` (sized to `steps`, with its train.export_every points) in `folder` in one
+    go, the backbone kept at each point and at the end; with `curve_data` (train, val, device)
+    every point is scored by kNN on the val videos. A finished run (folder/done.json)
+    is not trained again; one trained without scores gets them later (folder/curve.json)."""
+    done, config = folder / "done.json", folder / "run.yaml"
+    if not done.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        config.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        rss = train_child(config, folder, label, steps)
+        last = int(read_metrics(folder / "metrics.jsonl")[-1]["step"])  # the end, or time's up
+        shutil.copytree(folder / "export", folder / "points" / str(last), dirs_exist_ok=True)
+        done.write_text(json.dumps({"peak_rss_gib": rss}))
+    records = {int(r["step"]): r for r in read_metrics(folder / "metrics.jsonl")}
+    curve = score_points(folder, records, flops_per_step, curve_data)
+    last = records[max(records)]
+    gpu_peak = max((r.get("peak_mem_gib", 0.0) for r in records.values()), default=0.0)
+    window = [records[k]["clips_per_s"] for k in sorted(records)[len(records) // 2 :]]
+    rss = json.loads(done.read_text())["peak_rss_gib"]
+    return RunResult(
+        str(folder), steps, int(last["step"]), float(last["seconds"]),
+        sum(window) / len(window), gpu_peak if torch.cuda.is_available() else rss, curve,
+    )  # fmt: skip
+
+
+def score_points(
+    folder: Path,
+    records: dict[int, dict[str, Any]],
+    flops_per_step: float,
+    curve_data: tuple[Manifest, Manifest, str] | None,
+) -> list[dict[str, Any]]:
+    """The run's kept points (folder/points/STEP): step, seconds, TFLOP, and kNN where scored."""
+    path = folder / "curve.json"
+    scored = json.loads(path.read_text()) if path.exists() else {}
+    curve = []
+    for step in sorted(int(p.name) for p in (folder / "points").iterdir()):
+        point = {"step": step, "seconds": float(records[step]["seconds"]),
+                 "tflop": step * flops_per_step / 1e12}  # fmt: skip
+        if curve_data is not None and str(step) not in scored:
+            scored[str(step)] = knn_on(folder / "points" / str(step), *curve_data)
+            path.write_text(json.dumps(scored, indent=2))
+        if str(step) in scored:
+            point["knn"] = scored[str(step)]
+        curve.append(point)
+    return curve
+
+
+def export_every(steps: int, k: int) -> int:
+    """train.export_every that keeps about `k` points along `steps` (0: only the end)."""
+    return math.ceil(steps / k) if k > 1 else 0
