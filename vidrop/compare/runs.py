@@ -47,11 +47,17 @@ def sized(cfg: Config, steps: int, videos: int) -> Config:
 
 
 def run_key(cfg: Config) -> str:
-    """A short hash of everything a run's weights depend on (timing and logging cadence aside:
-    a run stopped by train.max_seconds is keyed by its limit)."""
-    d = cfg.to_dict()
-    d["train"] = {k: v for k, v in d["train"].items() if k not in ("log_every", "max_steps")}
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+    """A short hash of what a run's weights depend on: its settings that differ from vidrop's
+    defaults (so a setting added later, at its default, keeps the key), logging cadence aside;
+    a run stopped by train.max_seconds is keyed by its limit."""
+    ours, defaults = cfg.to_dict(), Config().to_dict()
+    changed = {
+        f"{section}.{k}": v
+        for section, values in ours.items()
+        for k, v in values.items()
+        if v != defaults[section][k] and k not in ("log_every", "max_steps")
+    }
+    return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:10]
 
 
 @dataclass
