@@ -56,6 +56,9 @@ class ViewsConfig:
     # the large clips of a video never share a frame (where it is long enough): the DINO loss
     # then pairs views of other moments, not two views of the same frames (docs/evaluation.md)
     large_disjoint: bool = False
+    # none (crop + flip: the paper's "noaug" rows) | dino (DINO's colour jitter, grayscale,
+    # blur and solarisation, per clip: its "+aug" rows), vidrop.data.augment
+    augment: str = "none"
 
 
 @dataclass
@@ -272,6 +275,7 @@ def validate(cfg: Config) -> None:
     _check(0 < v.ratio[0] <= v.ratio[1], f"views.ratio must satisfy 0 < min <= max, got {v.ratio}")
     _check(0.0 <= v.flip <= 1.0, f"views.flip is a probability, got {v.flip}")
     _check(v.frame_stride >= 1, "views.frame_stride must be >= 1")
+    _check(v.augment in ("none", "dino"), f"views.augment={v.augment!r}; choose none or dino")
     for frames, size, what in (
         (v.large_frames, v.large_size, "large"),
         (v.small_frames, v.small_size, "small"),

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vidrop.config import ViewsConfig, load_config
+from vidrop.data.augment import augment_views, profiles_of
 from vidrop.data.batch_pool import BatchPool
 from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
@@ -46,7 +47,8 @@ def _time_source(
 ) -> dict[str, Any]:
     """Views of at least `videos` samples AND for at least `min_seconds` (a fast loader is timed
     over as long a span as a slow one), in batches of `batch` videos; the first batch per worker
-    is excluded (worker start-up)."""
+    is excluded (worker start-up). With views.augment=dino every batch is also augmented in the
+    main process, where a CPU run's training step does it (on a GPU the step does it there)."""
     pool = BatchPool(workers) if workers else None  # as training does: batches given back
     data = ViewDataset(source, views, seed, pool=pool)
     loader = DataLoader(
@@ -61,6 +63,10 @@ def _time_source(
     while n < videos or time.perf_counter() - start < min_seconds:
         got = next(it)
         n += len(got["large"])
+        if views.augment == "dino":
+            g = torch.Generator().manual_seed(n)
+            large, small = profiles_of(views.large_clips, views.small_clips)
+            augment_views(got["large"], large, g), augment_views(got["small"], small, g)
         if pool:
             pool.give_back(got)
     seconds = time.perf_counter() - start
@@ -113,6 +119,7 @@ def bench_loader(
             "large": f"{views.large_clips} x {views.large_frames}x{views.large_size}",
             "small": f"{views.small_clips} x {views.small_frames}x{views.small_size}",
             "stride": views.frame_stride,
+            "augment": views.augment,
         },
         "workers": workers,
         "batch": batch,

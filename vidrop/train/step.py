@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from vidrop import dist
 from vidrop.config import Config
+from vidrop.data.augment import augment_views, profiles_of
 from vidrop.data.views import normalize
 from vidrop.models.export import save_backbone
 from vidrop.models.layers import attention_backend
@@ -160,10 +161,19 @@ class StepRunner:
         """Forward and backward of one micro-batch (loss / n_micro); its logs. With one micro-batch
         per step micro_step == step, so every seed is what it was without accumulation."""
         cfg, dev = self.cfg, self.device
-        torch.manual_seed(step_seed(cfg.train.seed, self.rank, micro_step) + 1)  # drop path
+        seed = step_seed(cfg.train.seed, self.rank, micro_step)
+        torch.manual_seed(seed + 1)  # drop path
         dtype = torch.bfloat16 if self.bf16 else torch.float32
-        large = normalize(batch["large"].to(dev, non_blocking=True), dtype)
-        small = normalize(batch["small"].to(dev, non_blocking=True), dtype)
+        large = batch["large"].to(dev, non_blocking=True)
+        small = batch["small"].to(dev, non_blocking=True)
+        if cfg.views.augment == "dino":
+            g = torch.Generator().manual_seed(seed + 2)
+            profiles = profiles_of(large.shape[1], small.shape[1])
+            large, small = (
+                augment_views(large, profiles[0], g),
+                augment_views(small, profiles[1], g),
+            )
+        large, small = normalize(large, dtype), normalize(small, dtype)
         n_clips = large.shape[0] * large.shape[1]
         keep, masks = token_plan(cfg, n_clips, micro_step, self.rank)
         masked = masks.nonzero(as_tuple=True)  # here on the host: the GPU never waits for it
