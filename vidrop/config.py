@@ -73,6 +73,7 @@ class MaskConfig:
 class HeadConfig:
     prototypes: int = 16384
     patch_prototypes: int = 16384
+    shared: bool = False  # one head for the CLS (DINO) and patch (iBOT) losses (paper, Table 1)
     hidden_dim: int = 2048
     bottleneck_dim: int = 256
     nlayers: int = 3
@@ -87,6 +88,9 @@ class LossConfig:
     centering: str = "sinkhorn"  # sinkhorn | softmax
     sinkhorn_iters: int = 3
     center_momentum: float = 0.9  # softmax centering only
+    # which kept student tokens the iBOT loss scores: the masked ones (iBOT, DINOv2) or the
+    # visible ones (the paper's Table 1 ablation)
+    ibot_tokens: str = "masked"
 
 
 @dataclass
@@ -305,6 +309,11 @@ def validate(cfg: Config) -> None:
     )
     _check(cfg.loss.centering in ("sinkhorn", "softmax"), "loss.centering: sinkhorn or softmax")
     _check(cfg.loss.student_temp > 0, "loss.student_temp must be > 0")
+    _check(cfg.loss.ibot_tokens in ("masked", "visible"), "loss.ibot_tokens: masked or visible")
+    _check(
+        not cfg.head.shared or cfg.head.prototypes == cfg.head.patch_prototypes,
+        "head.shared=true needs head.patch_prototypes equal to head.prototypes (one head)",
+    )
     _check(o.batch_size >= 1 and o.epochs > 0, "optim.batch_size must be >= 1, optim.epochs > 0")
     _check(
         o.total_batch == 0 or o.accum_steps == 1,

@@ -130,3 +130,18 @@ def test_missing_video_and_bad_config_fail_before_any_work(synth_data, tmp_path)
         load_config("tiny", ["optim.bse_lr=1"])
     with pytest.raises(ConfigError, match=r"mask.drop_ratio must be in \[0, 1\)"):
         load_config("tiny", ["mask.drop_ratio=1.5"])
+
+
+def test_the_ablation_switches_train_and_resume(synth_data, tmp_path):
+    """A shared head, iBOT on visible tokens and no small clips: a run trains, checkpoints and
+    resumes with them."""
+    switches = ("head.shared=true", "loss.ibot_tokens=visible", "views.small_clips=0",
+                "mask.mask_prob=0.5")  # fmt: skip
+    cfg = tiny_config(synth_data["train"], "train.max_steps=2", *switches)
+    pretrain(cfg, tmp_path / "run")
+    state = state_of(tmp_path / "run")
+    assert not any(".ibot_head." in k for k in state["model"])
+    resumed = tiny_config(synth_data["train"], "train.max_steps=3", *switches)
+    assert pretrain(resumed, tmp_path / "run").step == 3
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert all(r["dino_local_loss"] == 0 and r["ibot_loss"] > 0 for r in records)

@@ -97,3 +97,62 @@ def test_masked_positions_from_the_host_give_the_same_loss():
     (loss_a, grads_a), (loss_b, grads_b) = results
     assert float(masks.sum()) > 0 and torch.equal(loss_a, loss_b)
     assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b, strict=True))
+
+
+def test_ibot_on_visible_tokens_scores_the_kept_unmasked_ones():
+    """loss.ibot_tokens=visible: the iBOT term is DINOv2's formula on the kept tokens the mask
+    left visible, against the teacher's tokens at the same grid positions."""
+    from vidrop.losses import ibot_masked_loss, sinkhorn_knopp
+
+    torch.manual_seed(0)
+    model = ViDROP(MODEL, HEAD, LossConfig(ibot_tokens="visible")).eval()
+    large, small, keep, masks = inputs(mask_prob=0.5)
+    terms = model(large, small, keep, masks, teacher_temp=0.07)
+    visible = ~masks
+    clip, pos = visible.nonzero(as_tuple=True)
+    flat = clip_major(large)
+    with torch.no_grad():
+        t = model.teacher["backbone"](flat)["patch"][clip, keep[clip, pos]]
+        t = sinkhorn_knopp(model.teacher["ibot_head"](t), 0.07, 3)
+        s = model.student["backbone"].forward_features(flat, keep, masks)["patch"][clip, pos]
+        want = ibot_masked_loss(model.student["ibot_head"](s), t, visible, 0.1)
+    torch.testing.assert_close(terms.logs["ibot_loss"], want)
+    # with no masks at all, the masked-token loss has nothing to score; the visible one has
+    no_masks = torch.zeros_like(masks)
+    masked_mode = ViDROP(MODEL, HEAD, LossConfig()).eval()
+    assert masked_mode(large, small, keep, no_masks, 0.07).logs["ibot_loss"] == 0
+    assert model(large, small, keep, no_masks, 0.07).logs["ibot_loss"] > 0
+
+
+def test_a_shared_head_scores_both_cls_and_patches():
+    from dataclasses import replace
+
+    from vidrop.train.meta_arch import patch_head
+
+    torch.manual_seed(0)
+    shared = replace(HEAD, patch_prototypes=HEAD.prototypes, shared=True)
+    model = ViDROP(MODEL, shared, LossConfig()).train()
+    assert "ibot_head" not in model.student and patch_head(model.student) is model.student[
+        "dino_head"]  # fmt: skip
+    separate = ViDROP(MODEL, replace(shared, shared=False), LossConfig())
+    head_params = sum(p.numel() for p in separate.student["ibot_head"].parameters())
+    count = sum(p.numel() for p in model.student.parameters())
+    assert count == sum(p.numel() for p in separate.student.parameters()) - head_params
+    terms = model(*inputs(), teacher_temp=0.05)
+    terms.loss.backward()
+    assert terms.logs["ibot_loss"] > 0
+    assert all(p.grad is not None for p in model.student["dino_head"].parameters())
+
+
+def test_ablation_switches_are_config_keys():
+    import pytest
+
+    from vidrop.config import ConfigError, load_config
+
+    cfg = load_config("tiny", ["loss.ibot_tokens=visible", "head.shared=true",
+                               "head.patch_prototypes=1024", "views.small_clips=0"])  # fmt: skip
+    assert (cfg.loss.ibot_tokens, cfg.head.shared, cfg.views.small_clips) == ("visible", True, 0)
+    with pytest.raises(ConfigError, match="head.shared=true needs"):
+        load_config("tiny", ["head.shared=true", "head.patch_prototypes=64"])
+    with pytest.raises(ConfigError, match="loss.ibot_tokens"):
+        load_config("tiny", ["loss.ibot_tokens=all"])

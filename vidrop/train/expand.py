@@ -40,6 +40,8 @@ def expand_state(state: dict[str, Any], dst: ViTConfig, seed: int = 0) -> dict[s
         for module in ("backbone", "dino_head", "ibot_head"):
             prefix = f"{part}.{module}."
             sd = {k[len(prefix) :]: v for k, v in state["model"].items() if k.startswith(prefix)}
+            if not sd:  # no iBOT head: head.shared
+                continue
             if module == "backbone":
                 new = expand_backbone(sd, src, dst, seed)
             else:

@@ -13,25 +13,39 @@ from torch import nn
 
 from vidrop import dist
 from vidrop.config import HeadConfig, LossConfig
-from vidrop.losses import SoftmaxCenter, dino_loss, ibot_masked_loss, koleo_loss, sinkhorn_knopp
+from vidrop.losses import (
+    SoftmaxCenter,
+    dino_loss,
+    ibot_masked_loss,
+    ibot_tokens,
+    koleo_loss,
+    sinkhorn_knopp,
+)
 from vidrop.models.heads import DINOHead
 from vidrop.models.vit import VideoViT, ViTConfig
 
 
 def build_student(model: ViTConfig, head: HeadConfig) -> nn.ModuleDict:
+    """Backbone, DINO head (CLS) and iBOT head (patches); with head.shared the patches go
+    through the DINO head and there is no iBOT head."""
     backbone = VideoViT(model)
     d = backbone.embed_dim
-    return nn.ModuleDict(
-        {
-            "backbone": backbone,
-            "dino_head": DINOHead(
-                d, head.prototypes, head.hidden_dim, head.bottleneck_dim, head.nlayers
-            ),
-            "ibot_head": DINOHead(
-                d, head.patch_prototypes, head.hidden_dim, head.bottleneck_dim, head.nlayers
-            ),
-        }
-    )
+    parts = {
+        "backbone": backbone,
+        "dino_head": DINOHead(
+            d, head.prototypes, head.hidden_dim, head.bottleneck_dim, head.nlayers
+        ),
+    }
+    if not head.shared:
+        parts["ibot_head"] = DINOHead(
+            d, head.patch_prototypes, head.hidden_dim, head.bottleneck_dim, head.nlayers
+        )
+    return nn.ModuleDict(parts)
+
+
+def patch_head(part: nn.ModuleDict) -> nn.Module:
+    """The head of a student or teacher that scores patch tokens (iBOT's, or the shared one)."""
+    return part["ibot_head"] if "ibot_head" in part else part["dino_head"]
 
 
 def clip_major(views: torch.Tensor) -> torch.Tensor:
@@ -81,7 +95,7 @@ class ViDROP(nn.Module):
         cls_probs = self._center(self.teacher["dino_head"](out["cls"]), temp, "dino")
         clip_idx, kept_pos = masked
         targets = out["patch"][clip_idx, keep[clip_idx, kept_pos]]
-        patch_probs = self._center(self.teacher["ibot_head"](targets), temp, "ibot")
+        patch_probs = self._center(patch_head(self.teacher)(targets), temp, "ibot")
         entropy = -(cls_probs * cls_probs.clamp_min(1e-12).log()).sum(-1).mean()
         usage = cls_probs.mean(0)
         stats = {
@@ -100,13 +114,15 @@ class ViDROP(nn.Module):
         masked: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> LossTerms:
         """large (B, L, C, T, H, W) and small (B, M, C, t, h, w) normalised views; keep and masks
-        (L*B, K) in clip-major order (see clip_major). masked: masks.nonzero(as_tuple=True), the
-        (clip, kept position) of each masked token; training computes it on the host, where the
-        masks are drawn, because on a GPU nonzero() and masks-as-index wait for the device."""
+        (L*B, K) in clip-major order (see clip_major). masked: the (clip, kept position) of each
+        token the iBOT loss scores (`ibot_tokens(masks, loss.ibot_tokens).nonzero(as_tuple=
+        True)`: the masked tokens, or the visible ones); training computes it on the host, where
+        the masks are drawn, because on a GPU nonzero() and masks-as-index wait for the device."""
         cfg = self.loss_cfg
         n_large, n_small = large.shape[1], small.shape[1]
+        scored = ibot_tokens(masks, cfg.ibot_tokens)
         if masked is None:
-            masked = masks.nonzero(as_tuple=True)
+            masked = scored.nonzero(as_tuple=True)
         large_flat = clip_major(large)
         t_cls, t_patch, stats = self.teacher_targets(
             large_flat, keep, masked, n_large, teacher_temp
@@ -134,9 +150,9 @@ class ViDROP(nn.Module):
             dino_loss(s_small, t_cls, cfg.student_temp) / n_terms if n_small else dino_global * 0
         )
         ibot = ibot_masked_loss(
-            self.student["ibot_head"](s["patch"][masked]),
+            patch_head(self.student)(s["patch"][masked]),
             t_patch,
-            masks,
+            scored,
             cfg.student_temp,
             token_clip=masked[0],
         )

@@ -19,6 +19,7 @@ from vidrop import dist
 from vidrop.config import Config
 from vidrop.data.augment import augment_views, profiles_of
 from vidrop.data.views import normalize
+from vidrop.losses import ibot_tokens
 from vidrop.models.export import save_backbone
 from vidrop.models.layers import attention_backend
 from vidrop.models.vit import VideoViT
@@ -176,7 +177,8 @@ class StepRunner:
         large, small = normalize(large, dtype), normalize(small, dtype)
         n_clips = large.shape[0] * large.shape[1]
         keep, masks = token_plan(cfg, n_clips, micro_step, self.rank)
-        masked = masks.nonzero(as_tuple=True)  # here on the host: the GPU never waits for it
+        # the tokens iBOT scores, found here on the host: the GPU never waits for it
+        masked = ibot_tokens(masks, cfg.loss.ibot_tokens).nonzero(as_tuple=True)
         keep, masks, *masked = (to_device(t, dev) for t in (keep, masks, *masked))
         with (
             torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16),
