@@ -45,3 +45,38 @@ def test_saved_config_reloads_identically(tmp_path):
     cfg = load_config("vit_b", ["optim.batch_size=8"])
     save_config(cfg, tmp_path / "c.yaml")
     assert load_config(tmp_path / "c.yaml") == cfg
+
+
+PAPER_MODELS = {  # recipe: (arch, continues a checkpoint, augmentation)
+    "vit_l_videomae": ("vit_l", "VideoMAE ViT-L", "none"),
+    "vit_l_videomae_aug": ("vit_l", "VideoMAE ViT-L", "dino"),
+    "vit_l_vjepa": ("vit_l", "V-JEPA ViT-L", "none"),
+    "vit_l_vjepa_aug": ("vit_l", "V-JEPA ViT-L", "dino"),
+    "vit_h_videomae": ("vit_h", "VideoMAE ViT-H", "none"),
+    "vit_b_videomae_sigma": ("vit_b", "VideoMAE ViT-B", "none"),
+}
+
+
+def test_every_packaged_recipe_loads_and_the_paper_models_say_what_they_continue():
+    from vidrop.config import RECIPES
+
+    for path in sorted(RECIPES.glob("*.yaml")):
+        load_config(path.stem)
+    for name, (arch, init, augment) in PAPER_MODELS.items():
+        cfg = load_config(name)
+        assert cfg.model.arch == arch and cfg.train.init_from.startswith(init), name
+        assert cfg.views.augment == augment and cfg.optim.total_batch == 512, name
+        assert cfg.optim.epochs == (60 if arch == "vit_b" else 40), name
+
+
+def test_a_recipe_that_continues_a_checkpoint_refuses_to_start_without_one(synth_data, tmp_path):
+    import pytest
+
+    from tests.conftest import tiny_config
+    from vidrop.config import ConfigError
+    from vidrop.train.loop import Trainer
+
+    cfg = tiny_config(synth_data["train"], "train.init_from=VideoMAE ViT-T")
+    with pytest.raises(ConfigError, match=r"continues a checkpoint \(VideoMAE ViT-T\).*--init"):
+        Trainer(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -146,6 +146,9 @@ class TrainConfig:
     activation_checkpointing: bool = False  # recompute block activations in backward (memory)
     threads: int = 0  # torch CPU threads (0 = torch's default)
     init: str = ""  # start from these backbone weights (vidrop, VideoMAE, HF VideoMAE, V-JEPA)
+    # the checkpoint a recipe continues (e.g. "VideoMAE ViT-L/16"): a fresh run without
+    # train.init stops and names it, instead of silently training from random weights
+    init_from: str = ""
     parallel: str = "ddp"  # under torchrun: ddp (a replica per rank) or fsdp (FSDP2, sharded)
     attention: str = "auto"  # SDPA kernel first tried: auto (torch's order) | cudnn | flash | ...
 

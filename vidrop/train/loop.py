@@ -115,7 +115,13 @@ class Trainer:
                     self.stop_step, self.total_steps,
                 )  # fmt: skip
 
-        fresh_init = bool(cfg.train.init) and not (self.out / CHECKPOINT_NAME).exists()
+        fresh = not (self.out / CHECKPOINT_NAME).exists()
+        if fresh and cfg.train.init_from and not cfg.train.init:
+            raise ConfigError(
+                f"this recipe continues a checkpoint ({cfg.train.init_from}); give it with "
+                "--init PATH (or train.init_from= to train from random weights on purpose)"
+            )
+        fresh_init = bool(cfg.train.init) and fresh
         self.model, self.optimizer, runner = build_method(
             cfg, self.device, self._init_weights if fresh_init else None
         )
