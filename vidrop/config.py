@@ -59,6 +59,9 @@ class ViewsConfig:
     # none (crop + flip: the paper's "noaug" rows) | dino (DINO's colour jitter, grayscale,
     # blur and solarisation, per clip: its "+aug" rows), vidrop.data.augment
     augment: str = "none"
+    # stride: clips of frames frame_stride apart (Kinetics) | segments: one frame from each of
+    # equal segments of the whole video (TSN; VideoMAE's Something-Something v2 protocol)
+    sampling: str = "stride"
 
 
 @dataclass
@@ -283,6 +286,11 @@ def validate(cfg: Config) -> None:
     _check(0.0 <= v.flip <= 1.0, f"views.flip is a probability, got {v.flip}")
     _check(v.frame_stride >= 1, "views.frame_stride must be >= 1")
     _check(v.augment in ("none", "dino"), f"views.augment={v.augment!r}; choose none or dino")
+    _check(v.sampling in ("stride", "segments"), "views.sampling: stride or segments")
+    _check(
+        not (v.sampling == "segments" and v.large_disjoint),
+        "views.large_disjoint places strided clips apart; it has no meaning with segments",
+    )
     for frames, size, what in (
         (v.large_frames, v.large_size, "large"),
         (v.small_frames, v.small_size, "small"),

@@ -57,3 +57,35 @@ def test_disjoint_starts_for_three_clips_and_videos_too_short():
     assert disjoint_clip_starts(9, 2, 3, 2, rng) is None  # two 5-frame clips need 10 frames
     fits = {tuple(disjoint_clip_starts(10, 2, 3, 2, rng)) for _ in range(50)}
     assert fits == {(0, 5), (5, 0)}
+
+
+def test_segment_sampling_takes_one_frame_per_segment_as_videomae_ssv2():
+    import numpy as np
+
+    from vidrop.data.sampling import segment_frames
+
+    # 20 frames, 4 segments of 4.75: bounds round to 0 | 5 | 10 | 14 | 19; middles as
+    # VideoMAE's (start + end) // 2
+    assert segment_frames(20, 4).tolist() == [2, 7, 12, 16]
+    assert segment_frames(20, 4, offset=0.0).tolist() == [0, 5, 10, 14]
+    rng = np.random.default_rng(0)
+    draws = np.stack([segment_frames(20, 4, rng) for _ in range(400)])
+    assert draws.min(0).tolist() == [0, 5, 10, 14] and draws.max(0).tolist() == [5, 10, 14, 19]
+    assert segment_frames(3, 8).max() <= 2  # a short video repeats frames
+
+
+def test_training_and_test_views_sample_segments(tmp_path):
+    import numpy as np
+
+    from vidrop.config import load_config
+    from vidrop.data.dataset import ViewDataset
+    from vidrop.eval.views import EvalViews, clip_frame_indices, is_short
+
+    views = load_config("tiny", ["views.sampling=segments", "views.large_disjoint=false"]).views
+    plan = ViewDataset(None, views, 0)._clip_plan(64, np.random.default_rng(0))
+    assert [len(p) for p in plan] == [8, 8, 4, 4, 4, 4]
+    assert all(p[-1] >= 63 - 8 for p in plan[:2])  # each large clip reaches the video's end
+    test = EvalViews(frames=4, size=64, stride=2, clips=2, sampling="segments")
+    a, b = clip_frame_indices(20, test)
+    assert a.tolist() == [1, 6, 11, 15] and b.tolist() == [4, 9, 13, 18]  # offsets 1/4, 3/4
+    assert is_short(3, test) and not is_short(4, test)

@@ -45,9 +45,9 @@ def test_propagate_flags():
     assert propagation_config(_parse("eval", "propagate", "--backbone", "b")) == PropagationConfig()
     args = _parse(
         "eval", "propagate", "--backbone", "b", "--topk", "3", "--context", "2", "--radius", "4",
-        "--temperature", "0.5", "--short-side", "96", "--shifts", "2",
+        "--temperature", "0.5", "--short-side", "96", "--shifts", "2", "--per-frame",
     )  # fmt: skip
-    assert propagation_config(args) == PropagationConfig(96, 2, 3, 2, 4, 0.5)
+    assert propagation_config(args) == PropagationConfig(96, 2, 3, 2, 4, 0.5, per_frame=True)
 
 
 def test_probe_flags_default_to_the_settings():

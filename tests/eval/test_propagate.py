@@ -2,6 +2,7 @@ import torch
 import torch.nn.functional as F
 
 import vidrop.eval.propagate as propagate_module
+from vidrop.data.views import normalize
 from vidrop.eval.propagate import (
     PropagationConfig,
     Sequence,
@@ -95,6 +96,21 @@ def test_frame_features_map_each_tubelet_to_its_frames_and_shifts_refine_the_gri
     shifted = pad.byte().permute(0, 2, 3, 1)[:, 20 : 20 + 32, 20 : 20 + 48]
     direct = frame_features(model, shifted)
     torch.testing.assert_close(fine[:, 1::2, 1::2], direct, atol=1e-5, rtol=1e-5)
+
+
+def test_per_frame_features_are_each_frame_alone_as_a_one_tubelet_clip():
+    """--per-frame: every frame is its own clip of `tubelet` copies of itself, so its map sees
+    no other frame (the paper's DAVIS protocol), unlike the clip mode's shared tubelets."""
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=32)).eval()
+    frames = torch.randint(0, 256, (5, 32, 48, 3), dtype=torch.uint8)
+    per_frame = frame_features(model, frames, per_frame=True)
+    assert per_frame.shape == (5, 2, 3, 192) and not torch.equal(per_frame[0], per_frame[1])
+    for i in range(5):
+        clip = frames[i : i + 1].expand(2, -1, -1, -1).permute(3, 0, 1, 2)[None]  # (1,3,2,H,W)
+        with torch.no_grad():
+            tokens = model.forward_features(normalize(clip))["patch"].reshape(2, 3, -1)
+        torch.testing.assert_close(per_frame[i], F.normalize(tokens, dim=-1), atol=1e-5, rtol=1e-5)
 
 
 def test_long_videos_go_through_the_backbone_a_few_clips_at_a_time(monkeypatch):

@@ -37,9 +37,9 @@ from vidrop.compare.runs import (
 )
 from vidrop.config import Config, load_config
 from vidrop.data.manifest import read_manifest
+from vidrop.eval.features import views_of_backbone
 from vidrop.eval.settings import SuiteConfig
 from vidrop.eval.suite import SuiteBackbone, run_suite
-from vidrop.eval.views import EvalViews
 from vidrop.machine import resolve_device
 from vidrop.models.export import save_backbone
 from vidrop.models.load import load_backbone, training_views
@@ -265,19 +265,16 @@ class Comparison:
                 continue
             model, meta = load_backbone(Path(run.folder) / "export")
             floor = "random_init" if model.cls_token is not None else "random_init_mean"
-            out[method] = SuiteBackbone(model, self.views(meta), "cls", floor)
+            views = views_of_backbone(meta, model, self.spec.clips, self.spec.crops)
+            out[method] = SuiteBackbone(model, views, "cls", floor)
             cache[method] = Path(run.folder) / f"eval-{self.suite_key()}.json"
         floors = {b.floor for b in out.values()}
         for name in sorted(floors):
             folder, model, meta = self.floor(name, seed)
-            out[name] = SuiteBackbone(model, self.views(meta), "cls")
+            views = views_of_backbone(meta, model, self.spec.clips, self.spec.crops)
+            out[name] = SuiteBackbone(model, views, "cls")
             cache[name] = folder / f"eval-{self.suite_key()}.json"
         return out, cache
-
-    def views(self, meta: dict) -> EvalViews:
-        ev = meta["eval"]
-        return EvalViews(ev["frames"], ev["size"], ev["stride"], ev.get("short_side", 0),
-                         self.spec.clips, self.spec.crops)  # fmt: skip
 
     def floor(self, name: str, seed: int) -> tuple[Path, VideoViT, dict]:
         """Random init as each method starts: ViDROP's (and the dense student's) initial ViT

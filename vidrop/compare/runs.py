@@ -26,11 +26,10 @@ import yaml
 
 from vidrop.config import Config
 from vidrop.data.manifest import Manifest
-from vidrop.eval.features import extract_features
+from vidrop.eval.features import extract_features, views_of_backbone
 from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
 from vidrop.eval.probe import stratified_holdout
-from vidrop.eval.views import EvalViews
 from vidrop.models.load import load_backbone
 from vidrop.progress import ProgressBar
 from vidrop.train.metrics import read_metrics
@@ -119,8 +118,7 @@ def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
     """kNN top-1 (k = 10, 20, 100) of a run's export on the val videos, one clip a video (the
     curve's cheap view; the final table uses the comparison's clips)."""
     model, meta = load_backbone(export)
-    ev = meta["eval"]
-    views = EvalViews(ev["frames"], ev["size"], ev["stride"], ev.get("short_side", 0), 1)
+    views = views_of_backbone(meta, model)
     feats = [extract_features(model, m, views, device=device, description=f"curve {s}")
              for s, m in (("train", train), ("val", val))]  # fmt: skip
     _, tr, va = probe_sets(*feats, "cls")  # "cls" is the mean token of a CLS-less backbone
@@ -132,8 +130,7 @@ def heldout_knn(export: Path, train: Manifest, device: str, share: float = 0.2) 
     """kNN top-1 (k = 20) of a run's export on a stratified held-out share of the TRAINING
     videos, the rest the neighbours: what chooses a learning rate, never the val videos."""
     model, meta = load_backbone(export)
-    ev = meta["eval"]
-    views = EvalViews(ev["frames"], ev["size"], ev["stride"], ev.get("short_side", 0), 1)
+    views = views_of_backbone(meta, model)
     feats = extract_features(model, train, views, device=device, description="held-out kNN")
     _, tr, _ = probe_sets(feats, feats, "cls")
     fit, held = stratified_holdout(tr.y, share, seed=0)

@@ -14,7 +14,12 @@ from torch.utils.data import Dataset, get_worker_info
 
 from vidrop.config import ViewsConfig
 from vidrop.data.batch_pool import BatchPool
-from vidrop.data.sampling import clip_frames, clip_indices, disjoint_clip_starts
+from vidrop.data.sampling import (
+    clip_frames,
+    clip_indices,
+    disjoint_clip_starts,
+    segment_frames,
+)
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
 from vidrop.data.views import empty_shared, is_channels_last, random_resized_box, views_buffer
@@ -46,6 +51,9 @@ class ViewDataset(Dataset):
 
     def _clip_plan(self, n_frames: int, rng: np.random.Generator) -> list[np.ndarray]:
         v = self.views
+        if v.sampling == "segments":
+            lengths = [v.large_frames] * v.large_clips + [v.small_frames] * v.small_clips
+            return [segment_frames(n_frames, t, rng) for t in lengths]
         starts = None
         if v.large_disjoint:  # None for a video too short to hold them apart: independent starts
             starts = disjoint_clip_starts(

@@ -1,4 +1,6 @@
-"""Which frames a clip takes: `frames` frames, `stride` apart, from a random or centred start."""
+"""Which frames a clip takes: `frames` frames, `stride` apart, from a random or centred start;
+or one frame from each of `frames` equal segments of the video (TSN's sampling, VideoMAE's for
+Something-Something v2, where the whole action matters more than a dense stretch of it)."""
 
 from __future__ import annotations
 
@@ -61,3 +63,20 @@ def uniform_clip_starts(n_frames: int, frames: int, stride: int, count: int) -> 
     if count == 1:
         return [slack // 2]
     return [round(slack * i / (count - 1)) for i in range(count)]
+
+
+def segment_frames(
+    n_frames: int, frames: int, rng: np.random.Generator | None = None, offset: float = 0.5
+) -> np.ndarray:
+    """One frame from each of `frames` equal segments of the video, as VideoMAE's SSv2 loader
+    cuts it (segment i spans round(i s) .. round((i + 1) s), s = (n - 1) / frames): a random
+    frame of each with `rng` (training), else the frame at `offset` of each (test: 0.5 the
+    middle; spread offsets for several clips). A short video repeats frames."""
+    if n_frames <= 0:
+        raise ValueError("video has no frames")
+    size = (n_frames - 1) / frames
+    starts = np.round(size * np.arange(frames)).astype(np.int64)
+    ends = np.round(size * np.arange(1, frames + 1)).astype(np.int64)
+    if rng is not None:
+        return rng.integers(starts, ends + 1)
+    return starts + np.round((ends - starts) * offset).astype(np.int64)

@@ -85,7 +85,7 @@ def _views(args: argparse.Namespace, meta: dict, model, name: str = ""):
         )
     return EvalViews(
         args.frames or v.frames, args.size or v.size, args.stride or v.stride, v.short_side,
-        v.clips, v.crops,
+        v.clips, v.crops, args.sampling or v.sampling,
     )  # fmt: skip
 
 
@@ -213,7 +213,7 @@ def propagation_config(args: argparse.Namespace) -> PropagationConfig:
     return PropagationConfig(
         args.short_side, args.shifts, getattr(args, "topk", d.topk),
         getattr(args, "context", d.context), getattr(args, "radius", d.radius),
-        getattr(args, "temperature", d.temperature),
+        getattr(args, "temperature", d.temperature), args.per_frame,
     )  # fmt: skip
 
 
@@ -370,6 +370,10 @@ def _add_views(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=0, help="frames per clip (default: backbone's)")
     p.add_argument("--size", type=int, default=0, help="crop size (default: backbone's)")
     p.add_argument("--stride", type=int, default=0, help="frame stride (default: backbone's)")
+    p.add_argument(
+        "--sampling", choices=["stride", "segments"],
+        help="clip frames: strided, or one per segment of the video (SSv2; default: backbone's)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=8, help="videos per batch")
     p.add_argument(
         "--workers", type=int, default=None, help="decoding processes (default: cores - 1, max 8)"
@@ -397,6 +401,10 @@ def _add_propagation(p: argparse.ArgumentParser) -> None:
         "--short-side", type=int, default=d.short_side, help="resize frames first (0: keep)"
     )
     p.add_argument("--shifts", type=int, default=d.shifts, help="n: n-times finer grid, n^2 passes")
+    p.add_argument(
+        "--per-frame", action="store_true",
+        help="each frame alone as a one-tubelet clip (the paper's DAVIS protocol)",
+    )  # fmt: skip
 
 
 def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction) -> None:

@@ -189,4 +189,5 @@ def views_of_backbone(meta: dict, backbone: VideoViT, clips: int = 1, crops: int
         short_side=ev.get("short_side", 0),
         clips=clips,
         crops=crops,
+        sampling=ev.get("sampling", "stride"),
     )

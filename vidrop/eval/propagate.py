@@ -48,13 +48,18 @@ MAX_TOKENS = 16384  # tokens per forward pass: a whole synthetic video, one 480p
 
 
 def _chunk_tokens(
-    backbone: VideoViT, frames: torch.Tensor, device: str, max_tokens: int = MAX_TOKENS
+    backbone: VideoViT,
+    frames: torch.Tensor,
+    device: str,
+    max_tokens: int = MAX_TOKENS,
+    chunk: int = 0,
 ) -> torch.Tensor:
-    """uint8 (T, H, W, 3), T a multiple of the clip length -> patch tokens (T/tubelet, h, w, D).
-    Clips go through the backbone in groups of at most `max_tokens` tokens (at least one clip):
-    a 100-frame DAVIS video at 480p is 7 clips of ~12,700 tokens, too many for one batch."""
+    """uint8 (T, H, W, 3), T a multiple of the clip length `chunk` (0: the backbone's training
+    clip) -> patch tokens (T/tubelet, h, w, D). Clips go through the backbone in groups of at
+    most `max_tokens` tokens (at least one clip): a 100-frame DAVIS video at 480p is 7 clips of
+    ~12,700 tokens, too many for one batch."""
     cfg = backbone.cfg
-    p, chunk = cfg.patch_size, cfg.num_frames
+    p, chunk = cfg.patch_size, chunk or cfg.num_frames
     t, h, w = frames.shape[:3]
     gh, gw = h // p, w // p  # the token grid of a frame
     clips = frames.view(t // chunk, chunk, h, w, 3).permute(0, 4, 1, 2, 3)
@@ -74,11 +79,14 @@ def frame_features(
     device: str = "cpu",
     shifts: int = 1,
     max_tokens: int = MAX_TOKENS,
+    per_frame: bool = False,
 ) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> unit-length patch features (T, h, w, D), one map per frame.
 
     The video runs through the backbone in chunks of its training clip length (the last chunk
     padded with the last frame); sides are cropped to multiples of the patch size. With
+    `per_frame` each frame runs alone, repeated into a clip of one tubelet (the paper's DAVIS
+    protocol, after DINO's frame-by-frame one): its own map, nothing seen of its neighbours. With
     `shifts` = n > 1 the frames also run shifted by multiples of patch/n pixels (edges replicated)
     and the token maps interleave into an n-times finer grid whose cells are centred like a
     stride patch/n grid's: finer labels at the scale the model was trained on, for n^2 the cost."""
@@ -88,12 +96,14 @@ def frame_features(
     t, h, w = frames.shape[:3]
     frames = frames[:, : h // p * p, : w // p * p]
     h, w = h // p * p, w // p * p
-    pad = -t % chunk
+    if per_frame:
+        frames, chunk = frames.repeat_interleave(tub, dim=0), tub
+    pad = -frames.shape[0] % chunk
     if pad:
         frames = torch.cat((frames, frames[-1:].expand(pad, -1, -1, -1)))
     backbone.eval().to(device)
     if shifts == 1:
-        grid = _chunk_tokens(backbone, frames, device, max_tokens)
+        grid = _chunk_tokens(backbone, frames, device, max_tokens, chunk)
     else:
         step = p // shifts
         if step * shifts != p or step % 2:
@@ -106,11 +116,11 @@ def frame_features(
                 # token i of this crop is centred on original pixel (o*step + step/2 + i*p)
                 y0, x0 = p // 2 + step // 2 + oy * step, p // 2 + step // 2 + ox * step
                 crop = padded[:, y0 : y0 + h, x0 : x0 + w]
-                tok = _chunk_tokens(backbone, crop, device, max_tokens)
+                tok = _chunk_tokens(backbone, crop, device, max_tokens, chunk)
                 if grid is None:
                     grid = tok.new_empty(tok.shape[0], h // step, w // step, tok.shape[-1])
                 grid[:, oy::shifts, ox::shifts] = tok
-    maps = grid.repeat_interleave(tub, dim=0)[:t]
+    maps = grid[:t] if per_frame else grid.repeat_interleave(tub, dim=0)[:t]
     return F.normalize(maps, dim=-1).cpu()
 
 
@@ -208,7 +218,7 @@ def evaluate_sequence(
 ) -> dict:
     """J and F of one sequence with the backbone's patch features (see `score_features`)."""
     frames = fit_to_patches(resize_short_side(seq.frames, cfg.short_side), backbone.cfg.patch_size)
-    feats = frame_features(backbone, frames, 0, device, cfg.shifts)
+    feats = frame_features(backbone, frames, 0, device, cfg.shifts, per_frame=cfg.per_frame)
     return score_features(feats, seq.masks, cfg)
 
 

@@ -40,6 +40,8 @@ class PropagationConfig:
     context: int = 7  # previous frames used besides the first
     radius: int = 12  # in feature cells
     temperature: float = 0.1
+    # each frame alone as a one-tubelet clip (the paper's, after DINO), not the training clips
+    per_frame: bool = False
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from vidrop.data.sampling import clip_frames, clip_span, uniform_clip_starts
+from vidrop.data.sampling import clip_frames, clip_span, segment_frames, uniform_clip_starts
 from vidrop.data.video import read_frames, resize_short_side
 from vidrop.data.views import CropBox, crop_resize
 from vidrop.eval.errors import EvalError
@@ -30,6 +30,7 @@ class EvalViews:
     short_side: int = 0
     clips: int = 1
     crops: int = 1
+    sampling: str = "stride"  # or "segments": one frame per segment (SSv2), stride unused
 
     @property
     def count(self) -> int:
@@ -40,6 +41,8 @@ class EvalViews:
             raise EvalError(f"views need positive frames, size, stride and clips: {self}")
         if self.crops not in (1, 3):
             raise EvalError(f"crops must be 1 (centre) or 3 (start/centre/end), got {self.crops}")
+        if self.sampling not in ("stride", "segments"):
+            raise EvalError(f"sampling must be stride or segments, got {self.sampling!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,12 +61,18 @@ def crop_boxes(height: int, width: int, crops: int) -> list[CropBox]:
 
 
 def clip_frame_indices(n_frames: int, views: EvalViews) -> list[np.ndarray]:
-    """Frame indices of each of the `views.clips` clips (past the end: the last frame)."""
+    """Frame indices of each of the `views.clips` clips (past the end: the last frame); with
+    segment sampling, clip k takes the frame at (k + 0.5) / clips of every segment."""
+    if views.sampling == "segments":
+        offsets = [(k + 0.5) / views.clips for k in range(views.clips)]
+        return [segment_frames(n_frames, views.frames, offset=o) for o in offsets]
     starts = uniform_clip_starts(n_frames, views.frames, views.stride, views.clips)
     return [clip_frames(s, views.frames, views.stride, n_frames) for s in starts]
 
 
 def is_short(n_frames: int, views: EvalViews) -> bool:
+    if views.sampling == "segments":
+        return n_frames < views.frames
     return n_frames < clip_span(views.frames, views.stride)
 
 

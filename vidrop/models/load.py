@@ -103,12 +103,15 @@ def training_views(config: dict[str, Any]) -> dict[str, int]:
     """The clip a run trained its large views on (a run's resolved config): what evaluation of
     its backbone should show it."""
     v, d = config["views"], config.get("data", {})
-    return {
+    views = {
         "frames": v["large_frames"],
         "size": v["large_size"],
         "stride": v["frame_stride"],
         "short_side": d.get("short_side", 0),
     }
+    if v.get("sampling", "stride") != "stride":
+        views["sampling"] = v["sampling"]
+    return views
 
 
 def build_and_load(cfg: ViTConfig, state: Tensors, source: str) -> tuple[VideoViT, dict]:
