@@ -4,6 +4,7 @@ import torch
 from vidrop.eval.attentive import (
     AttentiveConfig,
     AttentivePooler,
+    TokenRows,
     attentive_probe,
     pooler_scores,
     probe_epochs,
@@ -66,7 +67,34 @@ def test_val_is_scored_by_the_probe_chosen_on_held_out_videos():
     assert r.epochs == 5
     assert r.lr == cfg.lrs[max(range(2), key=lambda i: r.grid[i]["holdout_top1"])]
     fit, _ = stratified_holdout(train.y, cfg.holdout, cfg.seed)
-    mean, std = standardizer(train.x[fit])
-    probe = train_pooler((train.x[fit] - mean) / std, train.y[fit], 4, r.lr, cfg)
-    expected = pooler_scores(probe, (val.x - mean) / std).argmax(1).tolist()
+    tr, va = TokenRows(train.x, train.row_index()), TokenRows(val.x, val.row_index())
+    tr.standardise_with(fit)
+    va.mean, va.std = tr.mean, tr.std
+    torch.testing.assert_close(tr.mean, standardizer(train.x[fit])[0])  # the fit split's stats
+    probe = train_pooler(tr, fit, train.y[fit], 4, r.lr, cfg)
+    expected = pooler_scores(probe, va, torch.arange(len(va)), "cpu").argmax(1).tolist()
     assert r.predictions == expected
+
+
+def test_memory_mapped_tokens_give_the_in_memory_result(tmp_path):
+    """Tokens on disk (numpy memmap, the streaming path of `eval all`), with an undecodable
+    video left out by `rows`: the probe reads the same batches and gives the same result."""
+    import numpy as np
+
+    centers = torch.randn(4, 16, generator=torch.Generator().manual_seed(0)) * 2
+    train, val = _tokens(60, 7, centers), _tokens(20, 8, centers)
+    cfg = AttentiveConfig(epochs=3, min_steps=0, lrs=(1e-3, 3e-3))
+    in_memory = attentive_probe(train, val, 4, cfg)
+    files = []
+    for name, s in (("train", train), ("val", val)):
+        disk = np.lib.format.open_memmap(tmp_path / f"{name}.npy", "w+", np.float16,
+                                         (len(s.y) + 1, *s.x.shape[1:]))  # fmt: skip
+        disk[1:] = s.x.half().numpy()  # row 0: a video that failed to decode
+        files.append(LabelledSet(torch.from_numpy(disk), s.y, s.paths, [], 0,
+                                 rows=torch.arange(1, len(s.y) + 1)))  # fmt: skip
+    half = attentive_probe(LabelledSet(train.x.half(), train.y, train.paths, [], 0),
+                           LabelledSet(val.x.half(), val.y, val.paths, [], 0), 4, cfg)  # fmt: skip
+    mapped = attentive_probe(*files, 4, cfg)
+    assert mapped.predictions == half.predictions and mapped.top1 == half.top1
+    assert mapped.grid == half.grid
+    assert abs(mapped.top1 - in_memory.top1) <= 20  # float16 tokens: close to the float32 run

@@ -101,14 +101,28 @@ def test_each_backbone_reads_its_own_feature_and_cached_results_are_reused(eval_
     ]  # fmt: skip
 
 
-def test_patch_tokens_that_would_not_fit_are_refused_before_extracting():
-    from vidrop.eval.suite import check_token_memory
+def test_patch_tokens_beyond_the_memory_budget_stream_from_disk(eval_data, tmp_path):
+    """A budget that forces streaming (tokens written to OUT/tokens, memory-mapped, then
+    deleted) gives exactly the in-memory attentive result."""
+    from vidrop.eval.suite import token_gib
 
-    model = VideoViT(ViTConfig(arch="vit_b", depth=1, num_frames=16, img_size=224))
-    views = EvalViews(frames=16, size=224, stride=4, clips=5, crops=3)
-    check_token_memory(model, views, 100, 16.0)  # 100 videos: 3.4 GiB, fine
-    with pytest.raises(EvalError, match=r"33\.6 GiB of patch tokens .*--no-attentive"):
-        check_token_memory(model, views, 1000, 16.0)
+    big = VideoViT(ViTConfig(arch="vit_b", depth=1, num_frames=16, img_size=224))
+    assert token_gib(big, EvalViews(16, 224, 4, clips=5, crops=3), 1000) == pytest.approx(
+        33.6, 0.01
+    )
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64)).eval()
+    views = EvalViews(frames=4, size=64, stride=2, clips=2)
+    suite = SuiteConfig(linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), lowshot_fractions=(),
+                        attentive=AttentiveConfig(epochs=2, min_steps=0, lrs=(1e-3,)))  # fmt: skip
+    data = (eval_data["train"], eval_data["val"])
+    held = run_suite({"a": SuiteBackbone(model, views)}, *data, suite, tmp_path / "m", "cmd")
+    streamed = run_suite({"a": SuiteBackbone(model, views)}, *data,
+                         replace(suite, max_token_gib=1e-6), tmp_path / "s", "cmd")  # fmt: skip
+    a, b = held["backbones"]["a"]["attentive"], streamed["backbones"]["a"]["attentive"]
+    assert a == b
+    assert (tmp_path / "s" / "tokens").is_dir() and not list((tmp_path / "s" / "tokens").iterdir())
+    assert not (tmp_path / "m" / "tokens").exists()
 
 
 def test_gains_print_with_their_interval_and_never_as_minus_zero():

@@ -20,7 +20,7 @@ from torch import nn
 
 from vidrop.eval.errors import EvalError
 from vidrop.eval.labels import LabelledSet
-from vidrop.eval.probe import average_views, standardizer, stratified_holdout, topk_accuracy
+from vidrop.eval.probe import average_views, stratified_holdout, topk_accuracy
 from vidrop.eval.settings import AttentiveConfig
 
 
@@ -73,26 +73,70 @@ def probe_epochs(samples: int, cfg: AttentiveConfig) -> int:
     return max(cfg.epochs, math.ceil(cfg.min_steps / math.ceil(samples / cfg.batch_size)))
 
 
+class TokenRows:
+    """Patch tokens (N, V, L, D), float16, in memory or memory-mapped from disk, of the videos
+    `rows` (indices into N), read a batch at a time and standardised there: nothing but a batch
+    is ever materialised, so the probe runs whatever the dataset's size."""
+
+    def __init__(self, tokens: torch.Tensor, rows: torch.Tensor) -> None:
+        self.tokens, self.rows = tokens, rows
+        self.views = tokens.shape[1]
+        self.mean = self.std = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def standardise_with(self, videos: torch.Tensor, chunk: int = 64) -> None:
+        """Per-channel mean and std of these videos' tokens (`videos` indexes `rows`), summed
+        in float64 a chunk of videos at a time."""
+        total = squares = None
+        count = 0
+        for start in range(0, len(videos), chunk):
+            x = self.tokens[self.rows[videos[start : start + chunk]]].double()
+            x = x.reshape(-1, x.shape[-1])
+            total = x.sum(0) if total is None else total + x.sum(0)
+            squares = (x * x).sum(0) if squares is None else squares + (x * x).sum(0)
+            count += x.shape[0]
+        mean = total / count
+        var = (squares - count * mean * mean) / max(count - 1, 1)
+        self.mean, self.std = mean.float(), var.clamp_min(0).sqrt().float().clamp_min(1e-6)
+
+    def batch(self, samples: torch.Tensor, videos: torch.Tensor, device: str) -> torch.Tensor:
+        """Standardised float tokens (B, L, D) of samples s = video position * views + view,
+        the video positions indexing `videos` (into `rows`)."""
+        video, view = videos[samples // self.views], samples % self.views
+        x = self.tokens[self.rows[video], view].to(device).float()
+        return (x - self.mean.to(device)) / self.std.to(device)
+
+
 def train_pooler(
-    tokens: torch.Tensor, y: torch.Tensor, n_classes: int, lr: float, cfg: AttentiveConfig
+    data: TokenRows,
+    videos: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    lr: float,
+    cfg: AttentiveConfig,
+    device: str = "cpu",
 ) -> AttentivePooler:
-    """AdamW, cosine schedule; tokens (N, V, L, D) with every view a sample."""
+    """AdamW, cosine schedule; every view of the `videos` (positions in `data`) a sample, labels
+    `y` of those videos."""
     torch.manual_seed(cfg.seed)
-    probe = AttentivePooler(tokens.shape[-1], n_classes, cfg.heads).to(tokens.device)
+    probe = AttentivePooler(data.tokens.shape[-1], n_classes, cfg.heads).to(device)
     opt = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-    xs, ys = tokens.flatten(0, 1), y.repeat_interleave(tokens.shape[1])
-    epochs = probe_epochs(len(xs), cfg)
-    steps = epochs * math.ceil(len(xs) / cfg.batch_size)
+    n = len(videos) * data.views
+    ys = y.to(device).repeat_interleave(data.views)
+    epochs = probe_epochs(n, cfg)
+    steps = epochs * math.ceil(n / cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
     )
     g = torch.Generator().manual_seed(cfg.seed)
     probe.train()
     for _ in range(epochs):
-        order = torch.randperm(len(xs), generator=g).to(xs.device)
-        for start in range(0, len(xs), cfg.batch_size):
+        order = torch.randperm(n, generator=g)
+        for start in range(0, n, cfg.batch_size):
             idx = order[start : start + cfg.batch_size]
-            loss = F.cross_entropy(probe(xs[idx].float()), ys[idx])
+            loss = F.cross_entropy(probe(data.batch(idx, videos, device)), ys[idx.to(device)])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -101,11 +145,16 @@ def train_pooler(
 
 
 @torch.no_grad()
-def pooler_scores(probe: AttentivePooler, tokens: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """(N, V, L, D) -> (N, C) view-averaged probabilities."""
-    flat = tokens.flatten(0, 1)
-    logits = torch.cat([probe(flat[i : i + chunk].float()) for i in range(0, len(flat), chunk)])
-    return average_views(logits.unflatten(0, tokens.shape[:2]))
+def pooler_scores(
+    probe: AttentivePooler, data: TokenRows, videos: torch.Tensor, device: str, chunk: int = 256
+) -> torch.Tensor:
+    """(len(videos), C) view-averaged probabilities."""
+    n = len(videos) * data.views
+    logits = torch.cat([
+        probe(data.batch(torch.arange(i, min(i + chunk, n)), videos, device))
+        for i in range(0, n, chunk)
+    ])  # fmt: skip
+    return average_views(logits.unflatten(0, (len(videos), data.views)))
 
 
 def attentive_probe(
@@ -116,24 +165,28 @@ def attentive_probe(
     device: str = "cpu",
 ) -> AttentiveResult:
     """One probe per learning rate on most training videos; the best on the held-out rest is tested
-    on val, standardised with the statistics it was trained with."""
+    on val, standardised with the statistics it was trained with. The sets' tokens may be
+    memory-mapped (`LabelledSet.rows` then selects the decodable videos)."""
     fit, held = stratified_holdout(train.y, cfg.holdout, cfg.seed)
     if len(held) == 0:
         raise EvalError("the attentive probe needs at least 2 training videos in some class")
-    x, y = train.x.to(device), train.y.to(device)
-    mean, std = standardizer(x[fit.to(device)])
-    x_fit, x_held = (x[fit] - mean) / std, (x[held] - mean) / std
-    probes = [train_pooler(x_fit, y[fit], n_classes, lr, cfg) for lr in cfg.lrs]
-    held_acc = [topk_accuracy(pooler_scores(p, x_held), y[held]) for p in probes]
+    tr, va = TokenRows(train.x, train.row_index()), TokenRows(val.x, val.row_index())
+    tr.standardise_with(fit)
+    va.mean, va.std = tr.mean, tr.std
+    y = train.y
+    probes = [train_pooler(tr, fit, y[fit], n_classes, lr, cfg, device) for lr in cfg.lrs]
+    held_acc = [
+        topk_accuracy(pooler_scores(p, tr, held, device), y[held].to(device)) for p in probes
+    ]
     best = max(range(len(cfg.lrs)), key=held_acc.__getitem__)
-    scores = pooler_scores(probes[best], (val.x.to(device) - mean) / std)
+    scores = pooler_scores(probes[best], va, torch.arange(len(va)), device)
     yv = val.y.to(device)
     return AttentiveResult(
         top1=topk_accuracy(scores, yv, 1),
         top5=topk_accuracy(scores, yv, 5),
         lr=cfg.lrs[best],
         holdout_top1=held_acc[best],
-        epochs=probe_epochs(len(fit) * train.x.shape[1], cfg),
+        epochs=probe_epochs(len(fit) * tr.views, cfg),
         n_train=len(train.y),
         n_val=len(val.y),
         grid=[{"lr": lr, "holdout_top1": a} for lr, a in zip(cfg.lrs, held_acc, strict=True)],

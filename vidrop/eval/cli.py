@@ -482,7 +482,7 @@ def add_parsers(sub: argparse._SubParsersAction, ev: argparse._SubParsersAction)
         "--max-token-gib",
         type=float,
         default=suite.max_token_gib,
-        help="memory the attentive probe may hold",
+        help="GiB of patch tokens held in memory; more are read from OUT/tokens on disk",
     )
     al.add_argument(
         "--copies", help="queries manifest of edited copies of the val videos (vidrop data copies)"

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch.utils.data import DataLoader, Dataset
@@ -144,10 +145,12 @@ def extract_features(
     device: str | torch.device = "cpu",
     description: str = "features",
     info: dict | None = None,
+    token_file: str | Path | None = None,
 ) -> Features:
     """Features of every view of every video in `manifest` (batch_size counts videos).
 
-    Patch tokens are kept in float16 (N * V * L * D * 2 bytes: size them before asking).
+    Patch tokens are kept in float16 (N * V * L * D * 2 bytes), in memory, or with `token_file`
+    in that file, memory-mapped (the attentive probe then reads them a batch at a time).
     `num_workers` decoding processes; None: `default_workers()` (all cores but one, at most 8)."""
     views.check()
     dev = torch.device(device)
@@ -158,6 +161,7 @@ def extract_features(
         num_workers=default_workers() if num_workers is None else num_workers,
     )
     cls, mean, gem_, patch, ok, short = [], [], [], [], [], []
+    mapped, done = None, 0
     with ProgressBar(len(manifest), description, unit="video") as bar:
         for clips, good, is_short_ in loader:
             b = clips.shape[0]
@@ -168,12 +172,21 @@ def extract_features(
             mean.append(out["patch"].float().mean(1).cpu().unflatten(0, (b, views.count)))
             gem_.append(gem(out["patch"]).cpu().unflatten(0, (b, views.count)))
             if patch_tokens:
-                patch.append(out["patch"].half().cpu().unflatten(0, (b, views.count)))
+                tokens = out["patch"].half().cpu().unflatten(0, (b, views.count))
+                if token_file is None:
+                    patch.append(tokens)
+                else:
+                    if mapped is None:
+                        shape = (len(manifest), *tokens.shape[1:])
+                        mapped = np.lib.format.open_memmap(token_file, "w+", np.float16, shape)
+                    mapped[done : done + b] = tokens.numpy()
+            done += b
             ok.append(good)
             short.append(is_short_)
             bar.update(b)
+    tokens = torch.from_numpy(mapped) if mapped is not None else torch.cat(patch) if patch else None
     return Features(
-        torch.cat(cls), torch.cat(mean), torch.cat(patch) if patch_tokens else None,
+        torch.cat(cls), torch.cat(mean), tokens,
         torch.cat(ok).bool(), torch.cat(short).bool(), manifest.paths,
         [e.label for e in manifest.entries], views, dict(info or {}), torch.cat(gem_),
     )  # fmt: skip

@@ -28,6 +28,12 @@ class LabelledSet:
     paths: list[str]
     skipped: list[str]  # undecodable videos left out
     short: int  # videos shorter than one clip (last frame repeated)
+    # patch tokens only: the rows of x that are these videos (x stays whole, so memory-mapped
+    # tokens are never copied); None: every row
+    rows: torch.Tensor | None = None
+
+    def row_index(self) -> torch.Tensor:
+        return torch.arange(len(self.y)) if self.rows is None else self.rows
 
 
 def class_names(train: Features) -> list[str]:
@@ -52,11 +58,11 @@ def labelled(feats: Features, classes: list[str], kind: str, split: str) -> Labe
             f"{split}: labels {unknown[:5]} do not occur among the training videos "
             f"({len(classes)} classes); drop those videos or add training videos of those classes"
         )
-    ok = feats.ok
+    ok, rows = feats.ok, None
     if kind == "patch":
         if feats.patch is None:
             raise LabelError(f"{split}: features hold no patch tokens; extract with --patch-tokens")
-        x = feats.patch[ok]
+        x, rows = feats.patch, ok.nonzero().flatten()  # not copied: they may be on disk
     else:
         x = feats.vector(kind)[ok]
     skipped = [p for p, good in zip(feats.paths, ok.tolist(), strict=True) if not good]
@@ -64,7 +70,7 @@ def labelled(feats: Features, classes: list[str], kind: str, split: str) -> Labe
         log.warning("%s: left out %s (it could not be decoded)", split, p)
     y = torch.tensor([index[lab] for lab in feats.labels], dtype=torch.long)[ok]
     paths = [p for p, good in zip(feats.paths, ok.tolist(), strict=True) if good]
-    return LabelledSet(x, y, paths, skipped, int(feats.short[ok].sum()))
+    return LabelledSet(x, y, paths, skipped, int(feats.short[ok].sum()), rows)
 
 
 def check_classes_present(train: LabelledSet, classes: list[str]) -> None:

@@ -58,6 +58,8 @@ class SuiteConfig:
     propagate: str = ""
     propagate_limit: int = 0  # first N sequences (0: all)
     propagation: PropagationConfig = field(default_factory=PropagationConfig)
-    max_token_gib: float = 16.0  # the attentive probe's patch tokens are held in memory
+    # the attentive probe's patch tokens held in memory; more are written to OUT/tokens and read
+    # from there a batch at a time (any dataset size; disk instead of RAM)
+    max_token_gib: float = 16.0
     copies: str = ""  # searched among the val videos, whitened on the train videos
     copy_topk: int = 20

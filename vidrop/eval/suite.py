@@ -8,6 +8,7 @@ kNN, linear, attentive and low-shot probes; label propagation reads its own sequ
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,19 +33,14 @@ from vidrop.eval.views import EvalViews
 from vidrop.machine import describe_machine
 from vidrop.models.vit import VideoViT
 
+log = logging.getLogger("vidrop")
 
-def check_token_memory(backbone: VideoViT, views: EvalViews, videos: int, limit_gib: float) -> None:
-    """The attentive probe keeps every view's patch tokens (float16); refuse before extracting
-    when they would not fit, rather than fail hours later."""
+
+def token_gib(backbone: VideoViT, views: EvalViews, videos: int) -> float:
+    """GiB of float16 patch tokens the attentive probe reads: every view of every video."""
     cfg = backbone.cfg
     tokens = (views.frames // cfg.tubelet) * (views.size // cfg.patch_size) ** 2
-    gib = videos * views.count * tokens * cfg.embed_dim * 2 / 2**30
-    if gib > limit_gib:
-        raise EvalError(
-            f"the attentive probe would hold {gib:.1f} GiB of patch tokens ({videos} videos x "
-            f"{views.count} views x {tokens} tokens x {cfg.embed_dim}); run eval all with "
-            "--no-attentive, fewer views, or raise --max-token-gib"
-        )
+    return videos * views.count * tokens * cfg.embed_dim * 2 / 2**30
 
 
 def probe_features(
@@ -154,19 +150,30 @@ def evaluate_backbone(
     device: str = "cpu",
     batch_size: int = 8,
     num_workers: int | None = None,
+    token_dir: Path | None = None,
 ) -> dict:
+    """Every probe of one backbone. Patch tokens beyond cfg.max_token_gib are written to
+    `token_dir` and read from there a batch at a time (deleted afterwards)."""
     t = time.perf_counter()
     model, views = backbone.model, backbone.views
     manifests = [read_manifest(train_csv), read_manifest(val_csv)]
     want_tokens = cfg.attentive is not None
-    if want_tokens:
-        check_token_memory(model, views, sum(len(m) for m in manifests), cfg.max_token_gib)
+    gib = token_gib(model, views, sum(len(m) for m in manifests)) if want_tokens else 0.0
+    files = {}
+    if gib > cfg.max_token_gib:
+        if token_dir is None:
+            raise EvalError(f"{gib:.1f} GiB of patch tokens need a folder to stream them from")
+        token_dir.mkdir(parents=True, exist_ok=True)
+        files = {s: token_dir / f"{name}-{s}.npy" for s in ("train", "val")}
+        log.info("%s: %.1f GiB of patch tokens, above the %.1f GiB held in memory: written to "
+                 "%s and read from there", name, gib, cfg.max_token_gib, token_dir)  # fmt: skip
     feats = [
         extract_features(
-            model, m, views, want_tokens, batch_size, num_workers, device, f"{name} {split}"
+            model, m, views, want_tokens, batch_size, num_workers, device, f"{name} {split}",
+            token_file=files.get(split),
         )
         for split, m in zip(("train", "val"), manifests, strict=True)
-    ]
+    ]  # fmt: skip
     feature = feature_of(model, backbone.feature)
     result = {
         "extract_s": time.perf_counter() - t,
@@ -176,6 +183,10 @@ def evaluate_backbone(
         result["copy_detection"] = copy_results(
             model, cfg, feats, views, device, batch_size, num_workers, name
         )
+    for f in feats:
+        f.patch = None  # drop the maps before their files go
+    for path in files.values():
+        path.unlink(missing_ok=True)
     if cfg.propagate:
         result["propagation"] = propagation_results(model, cfg, device, name)
     return result
@@ -318,8 +329,9 @@ def run_suite(
             continue
         torch.manual_seed(0)  # the probes' own draws: the same for every backbone
         result = evaluate_backbone(
-            name, backbone, train_csv, val_csv, cfg, device, batch_size, num_workers
-        )
+            name, backbone, train_csv, val_csv, cfg, device, batch_size, num_workers,
+            Path(out) / "tokens",
+        )  # fmt: skip
         report["backbones"][name] = result
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
