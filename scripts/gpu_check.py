@@ -20,8 +20,8 @@ import torch
 from vidrop.config import load_config
 from vidrop.data.views import normalize
 from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.train.inputs import plan_spec
 from vidrop.train.meta_arch import ViDROP
-from vidrop.train.step import token_plan
 
 
 def bf16_agreement(config: str, device: str) -> dict:
@@ -35,14 +35,13 @@ def bf16_agreement(config: str, device: str) -> dict:
     shape_s = (b, v.small_clips, 3, v.small_frames, v.small_size, v.small_size)
     large = torch.randint(0, 256, shape_l, dtype=torch.uint8, generator=g).to(device)
     small = torch.randint(0, 256, shape_s, dtype=torch.uint8, generator=g).to(device)
-    keep, masks = token_plan(cfg, v.large_clips * b, step=0, rank=0)
-    keep, masks = keep.to(device), masks.to(device)
+    plan = plan_spec(cfg, rank=0).draw(v.large_clips * b, 0).to(torch.device(device))
     out = {}
     for name, enabled in (("fp32", False), ("bf16", True)):
         model.zero_grad(set_to_none=True)
         torch.manual_seed(1)
         with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=enabled):
-            terms = model(normalize(large), normalize(small), keep, masks, 0.07)
+            terms = model(normalize(large), normalize(small), plan, 0.07)
         terms.loss.backward()
         grad = torch.cat([p.grad.flatten().float() for p in model.student.parameters()])
         out[name] = (float(terms.loss), grad)

@@ -72,7 +72,7 @@ def test_every_packaged_recipe_loads_and_the_paper_models_say_what_they_continue
 def test_a_recipe_that_continues_a_checkpoint_refuses_to_start_without_one(synth_data, tmp_path):
     import pytest
 
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
     from vidrop.config import ConfigError
     from vidrop.train.loop import Trainer
 

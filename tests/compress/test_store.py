@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import vidrop.compress.encode as encode_mod
-from tests.conftest import PATCH, K, manifest_rows
+from tests.helpers import PATCH, K, manifest_rows
 from vidrop.compress.encode import encode_dataset
 from vidrop.compress.patches import compression_factor
 from vidrop.compress.stats import store_stats, verify_store

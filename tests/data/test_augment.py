@@ -101,7 +101,7 @@ def test_dinos_probabilities(profile, blur, solar):
 
 
 def test_a_training_step_with_dino_augmentation_is_deterministic(synth_data, tmp_path):
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
     from vidrop.train.loop import pretrain
     from vidrop.train.metrics import read_metrics
 

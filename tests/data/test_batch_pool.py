@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from tests.data.test_source import VIEWS  # the store tests' small views
+from tests.helpers import VIEWS
+from vidrop.data.batch import ViewBatch
 from vidrop.data.batch_pool import BatchPool
 from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
@@ -18,6 +19,10 @@ def _make():
     return (torch.zeros(2, 3),)
 
 
+def _batch(token, views=None) -> ViewBatch:
+    return ViewBatch(views, views, torch.tensor([3]), [], 0, pool_token=token)
+
+
 def test_buffers_come_back_only_when_given_back():
     pool = BatchPool(workers=1, keep=2)
     a, token_a = pool.take("k", _make, worker=0)
@@ -25,7 +30,7 @@ def test_buffers_come_back_only_when_given_back():
     assert a[0].data_ptr() != b[0].data_ptr() and token_a != token_b
     c, token_c = pool.take("k", _make, worker=0)  # both lent, keep=2: c is not pooled
     assert token_c is None
-    pool.give_back({"pool_token": token_a, "large": a[0]})
+    pool.give_back(_batch(token_a, a[0]))
     again, token = pool.take("k", _make, worker=0)
     assert again is a and token == token_a
 
@@ -33,9 +38,11 @@ def test_buffers_come_back_only_when_given_back():
 def test_give_back_removes_the_views_and_other_shapes_are_not_reused():
     pool = BatchPool(workers=1, keep=1)
     a, token = pool.take("k", _make, worker=0)
-    batch = {"pool_token": token, "large": a[0], "small": a[0], "index": 3}
+    batch = _batch(token, a[0])
     pool.give_back(batch)
-    assert batch == {"index": 3}  # a late read fails loudly instead of seeing another batch
+    # a late read fails loudly instead of seeing another batch
+    assert batch.large is None and batch.small is None and batch.pool_token is None
+    assert batch.index.tolist() == [3]
     other, token_other = pool.take("other shape", _make, worker=0)
     assert other is not a and token_other is not None  # the free set made room
 
@@ -43,7 +50,7 @@ def test_give_back_removes_the_views_and_other_shapes_are_not_reused():
 def test_tokens_of_another_process_are_ignored():
     pool = BatchPool(workers=1)
     a, (worker, pid, bid) = pool.take("k", _make, worker=0)
-    pool.give_back({"pool_token": (worker, pid + 1, bid)})  # e.g. a worker that was replaced
+    pool.give_back(_batch((worker, pid + 1, bid)))  # e.g. a worker that was replaced
     b, _ = pool.take("k", _make, worker=0)
     assert b is not a and pid == os.getpid()
 
@@ -65,17 +72,17 @@ def _loader(source, pool, workers, context=None):
 @pytest.mark.parametrize("context", ["fork", "spawn"])  # spawn: macOS's and Windows' default
 def test_pooled_loader_gives_the_exact_batches_and_never_touches_a_held_one(code_store, context):
     source = StoreSource(str(code_store))
-    want = [{k: b[k].clone() for k in ("large", "small")} for b in _loader(source, None, 0)]
+    want = [{"large": b.large.clone(), "small": b.small.clone()} for b in _loader(source, None, 0)]
     pool = BatchPool(workers=2)
     held, held_copy, tokens = None, None, []
     for i, batch in enumerate(_loader(source, pool, 2, context)):
-        assert torch.equal(batch["large"], want[i]["large"])
-        assert torch.equal(batch["small"], want[i]["small"])
-        tokens.append(batch["pool_token"])
+        assert torch.equal(batch.large, want[i]["large"])
+        assert torch.equal(batch.small, want[i]["small"])
+        tokens.append(batch.pool_token)
         if i == 1:  # kept by the main process, never given back
-            held, held_copy = batch, batch["large"].clone()
+            held, held_copy = batch, batch.large.clone()
         else:
             pool.give_back(batch)
     assert len(set(tokens)) < len(tokens)  # buffers were reused...
     assert tokens.count(tokens[1]) == 1  # ...but never the held batch's
-    assert torch.equal(held["large"], held_copy)
+    assert torch.equal(held.large, held_copy)

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import manifest_rows
+from tests.helpers import manifest_rows
 from vidrop.data.copies import CopyEdits, edit_copy, make_copies
 from vidrop.data.manifest import read_manifest
 from vidrop.data.video import iter_frames, probe

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import manifest_rows
+from tests.helpers import manifest_rows
 from vidrop.config import ViewsConfig
 from vidrop.data.dataset import TooManyBrokenVideos, ViewDataset, collate_views
 from vidrop.data.source import VideoSource
@@ -34,7 +34,7 @@ def test_views_shapes_and_determinism(synth_data):
     c = ds[(3, 1)]  # another epoch: other crops
     assert not (a["large"] == c["large"]).all()
     batch = collate_views([a, c])
-    assert batch["large"].shape == (2, 2, 3, 8, 32, 32) and batch["skipped"] == []
+    assert batch.large.shape == (2, 2, 3, 8, 32, 32) and batch.skipped == [] and batch.videos == 2
 
 
 def test_disjoint_large_clips_share_no_frame(synth_data):
@@ -89,5 +89,5 @@ def test_batches_stay_channels_last_with_the_same_values(synth_data):
     ds = ViewDataset(VideoSource(paths(synth_data)[:2]), VIEWS, seed=0)
     samples = [ds[(0, 0)], ds[(1, 0)]]
     batch = collate_views(samples)
-    assert is_channels_last(batch["large"]) and is_channels_last(batch["small"])
-    assert torch.equal(batch["large"], torch.stack([s["large"].contiguous() for s in samples]))
+    assert is_channels_last(batch.large) and is_channels_last(batch.small)
+    assert torch.equal(batch.large, torch.stack([s["large"].contiguous() for s in samples]))

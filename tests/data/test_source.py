@@ -63,8 +63,9 @@ def test_device_decoding_gives_the_worker_decoded_batch(code_store):
     keys = [(1, 0), (7, 0), (4, 2)]
     want = collate_views([on_worker[k] for k in keys])
     batch = collate_views([pending[k] for k in keys])
-    assert isinstance(batch["large"][0][0], PendingView)
+    assert batch.codes and isinstance(batch.large[0][0], PendingView)
     decoder = DeviceDecoder(StoreSource(str(code_store)).table, torch.device("cpu"), VIEWS)
     got = decoder(batch)
-    assert torch.equal(got["large"], want["large"]) and torch.equal(got["small"], want["small"])
+    assert torch.equal(got.large, want.large) and torch.equal(got.small, want.small)
+    assert not got.codes and got.index.tolist() == [1, 7, 4]
     assert decoder(want) is want  # pixel batches pass through

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import manifest_rows
+from tests.helpers import manifest_rows
 from vidrop.data.synth import (
     HUES,
     SynthSpec,

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import manifest_rows
+from tests.helpers import manifest_rows
 from vidrop.data.manifest import read_manifest
 from vidrop.data.video import probe, read_frames
 from vidrop.data.views import normalize

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tests.conftest import load_script
+from tests.helpers import load_script
 from vidrop.eval.features import Features
 from vidrop.eval.views import EvalViews
 

@@ -2,7 +2,7 @@ import sys
 
 import torch
 
-from tests.conftest import load_script
+from tests.helpers import load_script
 from vidrop.models.export import save_backbone
 from vidrop.models.vit import VideoViT, ViTConfig
 

@@ -1,6 +1,6 @@
 import torch
 
-from tests.conftest import load_script
+from tests.helpers import load_script
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
 

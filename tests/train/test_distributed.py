@@ -14,7 +14,7 @@ import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
 
-from tests.train.test_meta_arch import HEAD, MODEL, inputs
+from tests.helpers import HEAD, MODEL, inputs, plan_of
 from vidrop.config import LossConfig
 from vidrop.train.meta_arch import ViDROP
 
@@ -25,7 +25,7 @@ MODEL_NO_DROP = type(MODEL)(**{**MODEL.__dict__, "drop_path": 0.0})
 def run_step(large, small, keep, masks) -> tuple[ViDROP, torch.Tensor]:
     torch.manual_seed(0)  # the same initial weights in every process
     model = ViDROP(MODEL_NO_DROP, HEAD, LossConfig()).train()
-    terms = model(large, small, keep, masks, teacher_temp=0.05)
+    terms = model(large, small, plan_of(keep, masks), teacher_temp=0.05)
     terms.loss.backward()
     return model, terms.loss.detach()
 
@@ -164,7 +164,8 @@ def fsdp_worker(rank: int, init: str, out: str) -> None:
     model = ViDROP(MODEL_NO_DROP, HEAD, LossConfig()).train()
     shard_vidrop(model)
     optimizer = adamw(model)
-    terms = model(large[sl], small[sl], local_rows(keep, rank), local_rows(masks, rank), 0.05)
+    plan = plan_of(local_rows(keep, rank), local_rows(masks, rank))
+    terms = model(large[sl], small[sl], plan, 0.05)
     terms.loss.backward()
     grads = [p.grad.full_tensor() for p in model.student.parameters()]  # averaged over ranks
     optimizer.step()

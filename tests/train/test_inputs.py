@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 from vidrop.config import ConfigError
 from vidrop.train.loop import pretrain
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import manifest_rows, tiny_config
+from tests.helpers import manifest_rows, tiny_config
 from vidrop.config import ConfigError, load_config
 from vidrop.data.manifest import ManifestError
 from vidrop.tokens import num_kept

@@ -1,28 +1,16 @@
 import torch
 
-from vidrop.config import HeadConfig, LossConfig
+from tests.helpers import HEAD, MODEL, inputs, plan_of
+from vidrop.config import LossConfig
 from vidrop.losses import dino_loss
-from vidrop.models.vit import ViTConfig
-from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
 from vidrop.train.meta_arch import ViDROP, clip_major
-
-MODEL = ViTConfig(arch="vit_t", depth=2, num_frames=8, img_size=32, patch_size=8, drop_path=0.1)
-HEAD = HeadConfig(prototypes=32, patch_prototypes=16, hidden_dim=64, bottleneck_dim=16)
-
-
-def inputs(b: int = 3, seed: int = 0, mask_prob: float = 1.0):
-    g = torch.Generator().manual_seed(seed)
-    large = torch.randn(b, 2, 3, 8, 32, 32, generator=g)
-    small = torch.randn(b, 4, 3, 4, 16, 16, generator=g)
-    keep = drop_tokens("random", 2 * b, TokenGrid(4, 4, 4), 0.75, g)
-    masks = sample_masks(2 * b, keep.shape[1], mask_prob, (0.2, 0.5), g)
-    return large, small, keep, masks
 
 
 def test_every_student_parameter_gets_a_gradient_and_the_teacher_none():
     torch.manual_seed(0)
     model = ViDROP(MODEL, HEAD, LossConfig()).train()
-    terms = model(*inputs(), teacher_temp=0.05)
+    large, small, keep, masks = inputs()
+    terms = model(large, small, plan_of(keep, masks), teacher_temp=0.05)
     terms.loss.backward()
     for name, p in model.student.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
@@ -40,7 +28,7 @@ def test_dino_terms_swap_the_two_large_clips():
     model = ViDROP(MODEL, HEAD, LossConfig(centering="softmax")).eval()
     large, _, keep, masks = inputs()
     small = torch.zeros(3, 0, 3, 4, 16, 16)
-    terms = model(large, small, keep, masks, teacher_temp=0.07)
+    terms = model(large, small, plan_of(keep, masks, model.loss_cfg.ibot_tokens), 0.07)
     flat = clip_major(large)
     with torch.no_grad():
         t = torch.softmax(
@@ -77,26 +65,10 @@ def test_ema_update():
 def test_no_masked_clip_still_trains():
     torch.manual_seed(0)
     model = ViDROP(MODEL, HEAD, LossConfig()).train()
-    terms = model(*inputs(mask_prob=0.0), teacher_temp=0.05)
+    large, small, keep, masks = inputs(mask_prob=0.0)
+    terms = model(large, small, plan_of(keep, masks), teacher_temp=0.05)
     terms.loss.backward()
     assert torch.isfinite(terms.loss) and float(terms.logs["ibot_loss"]) == 0.0
-
-
-def test_masked_positions_from_the_host_give_the_same_loss():
-    """Training passes masks.nonzero() computed on the host (no device sync); the loss and every
-    gradient equal those of the forward that derives it from the masks itself."""
-    large, small, keep, masks = inputs(mask_prob=0.5)
-    results = []
-    for masked in (None, masks.nonzero(as_tuple=True)):
-        torch.manual_seed(0)
-        model = ViDROP(MODEL, HEAD, LossConfig()).train()
-        torch.manual_seed(1)
-        terms = model(large, small, keep, masks, 0.05, masked)
-        terms.loss.backward()
-        results.append((terms.loss, [p.grad for p in model.student.parameters()]))
-    (loss_a, grads_a), (loss_b, grads_b) = results
-    assert float(masks.sum()) > 0 and torch.equal(loss_a, loss_b)
-    assert all(torch.equal(a, b) for a, b in zip(grads_a, grads_b, strict=True))
 
 
 def test_ibot_on_visible_tokens_scores_the_kept_unmasked_ones():
@@ -107,7 +79,7 @@ def test_ibot_on_visible_tokens_scores_the_kept_unmasked_ones():
     torch.manual_seed(0)
     model = ViDROP(MODEL, HEAD, LossConfig(ibot_tokens="visible")).eval()
     large, small, keep, masks = inputs(mask_prob=0.5)
-    terms = model(large, small, keep, masks, teacher_temp=0.07)
+    terms = model(large, small, plan_of(keep, masks, model.loss_cfg.ibot_tokens), 0.07)
     visible = ~masks
     clip, pos = visible.nonzero(as_tuple=True)
     flat = clip_major(large)
@@ -120,8 +92,8 @@ def test_ibot_on_visible_tokens_scores_the_kept_unmasked_ones():
     # with no masks at all, the masked-token loss has nothing to score; the visible one has
     no_masks = torch.zeros_like(masks)
     masked_mode = ViDROP(MODEL, HEAD, LossConfig()).eval()
-    assert masked_mode(large, small, keep, no_masks, 0.07).logs["ibot_loss"] == 0
-    assert model(large, small, keep, no_masks, 0.07).logs["ibot_loss"] > 0
+    assert masked_mode(large, small, plan_of(keep, no_masks), 0.07).logs["ibot_loss"] == 0
+    assert model(large, small, plan_of(keep, no_masks, "visible"), 0.07).logs["ibot_loss"] > 0
 
 
 def test_a_shared_head_scores_both_cls_and_patches():
@@ -138,7 +110,8 @@ def test_a_shared_head_scores_both_cls_and_patches():
     head_params = sum(p.numel() for p in separate.student["ibot_head"].parameters())
     count = sum(p.numel() for p in model.student.parameters())
     assert count == sum(p.numel() for p in separate.student.parameters()) - head_params
-    terms = model(*inputs(), teacher_temp=0.05)
+    large, small, keep, masks = inputs()
+    terms = model(large, small, plan_of(keep, masks), teacher_temp=0.05)
     terms.loss.backward()
     assert terms.logs["ibot_loss"] > 0
     assert all(p.grad is not None for p in model.student["dino_head"].parameters())

@@ -57,16 +57,16 @@ def _time_source(
     )  # fmt: skip
     it = iter(loader)
     first = [next(it) for _ in range(max(workers, 1))]
-    b = {k: first[0][k] for k in ("large", "small")}  # the first batch stays held: never reused
+    b = first[0]  # the first batch stays held: never reused
     start = time.perf_counter()
     n = 0
     while n < videos or time.perf_counter() - start < min_seconds:
         got = next(it)
-        n += len(got["large"])
+        n += got.videos
         if views.augment == "dino":
             g = torch.Generator().manual_seed(n)
             large, small = profiles_of(views.large_clips, views.small_clips)
-            augment_views(got["large"], large, g), augment_views(got["small"], small, g)
+            augment_views(got.large, large, g), augment_views(got.small, small, g)
         if pool:
             pool.give_back(got)
     seconds = time.perf_counter() - start
@@ -78,8 +78,8 @@ def _time_source(
         "seconds": seconds,
         "clips_per_s": clips / seconds,
         "videos_per_s": n / seconds,
-        "large": [list(b["large"].shape), str(b["large"].dtype)],
-        "small": [list(b["small"].shape), str(b["small"].dtype)],
+        "large": [list(b.large.shape), str(b.large.dtype)],
+        "small": [list(b.small.shape), str(b.small.dtype)],
     }
 
 

@@ -11,21 +11,38 @@ from typing import Any
 import torch
 
 from vidrop.config import Config, load_config
+from vidrop.data.batch import ViewBatch
 from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.train.inputs import plan_spec
 from vidrop.train.method import build_method
 from vidrop.train.schedules import build_schedules
 from vidrop.train.step import compile_backbones
 
 
-def random_views(cfg, batch: int, device: torch.device) -> dict[str, torch.Tensor]:
+def random_views(cfg: Config, batch: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Device-resident uint8 (large, small) views of `batch` videos, random pixels."""
     v = cfg.views
     g = torch.Generator().manual_seed(0)
     shape_l = (batch, v.large_clips, 3, v.large_frames, v.large_size, v.large_size)
     shape_s = (batch, v.small_clips, 3, v.small_frames, v.small_size, v.small_size)
-    return {
-        "large": torch.randint(0, 256, shape_l, dtype=torch.uint8, generator=g).to(device),
-        "small": torch.randint(0, 256, shape_s, dtype=torch.uint8, generator=g).to(device),
-    }
+    return tuple(
+        torch.randint(0, 256, shape, dtype=torch.uint8, generator=g).to(device)
+        for shape in (shape_l, shape_s)
+    )
+
+
+class StepBatches:
+    """The batch of step i: the same device-resident views, step i's token plan (drawn as the
+    loader draws it, ahead of the step)."""
+
+    def __init__(self, cfg: Config, batch: int, device: torch.device) -> None:
+        self.large, self.small = random_views(cfg, batch, device)
+        self.spec, self.batch = plan_spec(cfg, rank=0), batch
+
+    def __getitem__(self, step: int) -> ViewBatch:
+        n_clips = self.batch * self.large.shape[1]
+        return ViewBatch(self.large, self.small, torch.arange(self.batch), [], step,
+                         plan=self.spec.draw(n_clips, step))  # fmt: skip
 
 
 def sync_device(device: torch.device) -> None:
@@ -36,7 +53,7 @@ def sync_device(device: torch.device) -> None:
 
 def build_runner(
     cfg: Config, batch: int, device: torch.device, schedule_steps: int
-) -> tuple[Any, dict[str, torch.Tensor]]:
+) -> tuple[Any, StepBatches]:
     """The step runner of cfg.train.method (compiled when train.compile: our backbones, or
     VideoMAE's whole model) and device-resident random views."""
     model, optimizer, runner = build_method(cfg, device)
@@ -46,7 +63,7 @@ def build_runner(
         else:
             model.compile()
     schedules = build_schedules(cfg.optim, schedule_steps, batch)
-    return runner(cfg, model, optimizer, schedules, device), random_views(cfg, batch, device)
+    return runner(cfg, model, optimizer, schedules, device), StepBatches(cfg, batch, device)
 
 
 def bench_step(
@@ -59,15 +76,16 @@ def bench_step(
 ) -> dict:
     cfg = load_config(config, [f"optim.batch_size={batch}", *(overrides or [])])
     device = resolve_device(cfg.train.device)
-    runner, views = build_runner(cfg, batch, device, max(steps + warmup, 100))
+    runner, batches = build_runner(cfg, batch, device, max(steps + warmup, 100))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times = []
     logs = {}
     for i in range(warmup + steps):
+        views = batches[i + 50]  # past the warmup of the schedules
         sync_device(device)
         t = time.perf_counter()
-        logs = runner(views, i + 50)  # past the warmup of the schedules
+        logs = runner(views, i + 50)
         sync_device(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)

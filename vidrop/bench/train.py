@@ -35,8 +35,8 @@ PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "RTX 4090": 165.2, "
 
 def vidrop_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
     """One training step of cfg.train.method on device-resident random views."""
-    runner, views = build_runner(cfg, batch, device, 1000)
-    return lambda i: runner(views, 50 + i)
+    runner, batches = build_runner(cfg, batch, device, 1000)
+    return lambda i: runner(batches[50 + i], 50 + i)
 
 
 def make_step(method: str, cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:

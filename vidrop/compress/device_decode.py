@@ -3,12 +3,11 @@ flip run there, so loader workers only slice memory-mapped codes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from vidrop.compress.patches import decode_codes
 from vidrop.config import ViewsConfig
+from vidrop.data.batch import ViewBatch
 from vidrop.data.source import PendingView
 from vidrop.data.views import crop_resize
 
@@ -24,18 +23,17 @@ class DeviceDecoder:
         codes = v.codes.to(self.device, non_blocking=True)
         return crop_resize(decode_codes(codes, self.table), v.box, v.size, v.flip)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(batch["large"], torch.Tensor):
+    def __call__(self, batch: ViewBatch) -> ViewBatch:
+        if not batch.codes:
             return batch
-        out = dict(batch)
-        for key in ("large", "small"):
-            out[key] = torch.stack(
-                [
-                    torch.stack([self.view(v) for v in views]) if views else self._empty(key)
-                    for views in batch[key]
-                ]
-            )
-        return out
+        large, small = (
+            torch.stack([
+                torch.stack([self.view(v) for v in views]) if views else self._empty(key)
+                for views in getattr(batch, key)
+            ])
+            for key in ("large", "small")
+        )  # fmt: skip
+        return batch.with_views(large, small)
 
     def _empty(self, key: str) -> torch.Tensor:
         v = self.views

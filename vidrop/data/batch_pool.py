@@ -63,12 +63,12 @@ class BatchPool:
         self._held[bid] = (key, buffers)
         return buffers, (worker, self._pid, bid)
 
-    def give_back(self, batch: dict[str, Any]) -> None:
-        """The main process is done with `batch`: its worker may overwrite the buffers. The views
-        are removed from the dict, so a later read fails instead of seeing another batch."""
-        token = batch.pop("pool_token", None)
-        for name in ("large", "small"):
-            batch.pop(name, None)
+    def give_back(self, batch: Any) -> None:
+        """The main process is done with `batch` (a ViewBatch): its worker may overwrite the
+        buffers. The views are dropped from it, so a later read fails instead of seeing another
+        batch."""
+        token, batch.pool_token = batch.pool_token, None
+        batch.large = batch.small = None
         if token is not None:
             worker, pid, bid = token
             self._returns[worker][1].send((pid, bid))

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from vidrop.config import ViewsConfig
+from vidrop.data.batch import ViewBatch
 from vidrop.data.batch_pool import BatchPool
 from vidrop.data.sampling import (
     clip_frames,
@@ -23,6 +24,7 @@ from vidrop.data.sampling import (
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
 from vidrop.data.views import empty_shared, is_channels_last, random_resized_box, views_buffer
+from vidrop.tokens.plan import PlanSpec
 
 
 class TooManyBrokenVideos(RuntimeError):
@@ -104,15 +106,15 @@ class ViewDataset(Dataset):
             return clips[: v.large_clips], clips[v.large_clips :]
         return large_views, small_views
 
-    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+    def __getitem__(self, key: tuple[int, ...]) -> dict[str, Any]:
         return self._sample(key, None)
 
-    def __getitems__(self, keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    def __getitems__(self, keys: list[tuple[int, ...]]) -> list[dict[str, Any]]:
         """One batch's samples (the DataLoader's batched fetch). Pixel views are written straight
         into one buffer per view kind, in a loader worker a shared-memory one: the batch that
         goes to the main process, so collating copies nothing. With a `pool`, the buffers are
         ones the main process gave back (`BatchPool`): no fresh shared memory per batch."""
-        if getattr(self.source, "on_device", False):  # views stay codes: nothing to stack
+        if self.source.on_device:  # views stay codes: nothing to stack
             return [self._sample(k, None) for k in keys]
         v, n, shared = self.views, len(keys), get_worker_info() is not None
 
@@ -129,15 +131,18 @@ class ViewDataset(Dataset):
         return samples
 
     def _sample(
-        self, key: tuple[int, int], slots: tuple[torch.Tensor, torch.Tensor] | None
+        self, key: tuple[int, ...], slots: tuple[torch.Tensor, torch.Tensor] | None
     ) -> dict[str, Any]:
-        index, epoch = key
+        """key: (video, epoch) or (video, epoch, micro-step) (the sampler's)."""
+        index, epoch = key[0], key[1]
+        step = key[2] if len(key) > 2 else 0
         rng = np.random.default_rng([self.seed, epoch, index])
         skipped: list[tuple[str, str]] = []
         for _ in range(self.max_retries + 1):
             try:  # a retry rewrites every clip of the slots
                 large, small = self.views_of(index, rng, slots)
-                return {"large": large, "small": small, "index": index, "skipped": skipped}
+                return {"large": large, "small": small, "index": index, "skipped": skipped,
+                        "step": step}  # fmt: skip
             except VideoError as exc:
                 skipped.append((self.source.name(index), str(exc)))
                 index = int(rng.integers(len(self.source)))
@@ -176,17 +181,23 @@ def _written_batch(samples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.T
     return whole if rows else None
 
 
-def collate_views(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stacks pixel views (or takes the batch buffers they were written into, with their pool
-    token); views still in codes stay per-sample lists for `DeviceDecoder`."""
-    batch: dict[str, Any] = {
-        "index": torch.tensor([s["index"] for s in samples]),
-        "skipped": [item for s in samples for item in s["skipped"]],
-    }
+def collate_views(samples: list[dict[str, Any]], plan: PlanSpec | None = None) -> ViewBatch:
+    """One ViewBatch: pixel views stacked (or the batch buffers they were written into, with
+    their pool token); a code store's pending views stay per-sample lists for `DeviceDecoder`.
+    With `plan`, the micro-step's token plan is drawn here, in the loader worker."""
     large, small = [s["large"] for s in samples], [s["small"] for s in samples]
-    if not isinstance(large[0], torch.Tensor):
-        return {"large": large, "small": small, **batch}
+    batch = ViewBatch(
+        large, small, torch.tensor([s["index"] for s in samples]),
+        [item for s in samples for item in s["skipped"]], samples[0].get("step", 0),
+        codes=not isinstance(large[0], torch.Tensor),
+    )  # fmt: skip
+    if plan is not None:
+        batch.plan = plan.draw(len(samples) * len(large[0]), batch.micro_step)
+    if batch.codes:
+        return batch
     whole = _written_batch(samples)
     if whole is None:
-        return {"large": _stack(large), "small": _stack(small), **batch}
-    return {"large": whole[0], "small": whole[1], "pool_token": samples[0]["pool_token"], **batch}
+        batch.large, batch.small = _stack(large), _stack(small)
+    else:
+        (batch.large, batch.small), batch.pool_token = whole, samples[0]["pool_token"]
+    return batch

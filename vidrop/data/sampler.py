@@ -31,18 +31,20 @@ class EpochBatchSampler:
         self.start_step, self.rank, self.world_size = start_step, rank, world_size
         self.steps_per_epoch = n // global_batch
 
-    def batch(self, step: int, perm: torch.Tensor | None = None) -> list[tuple[int, int]]:
+    def batch(self, step: int, perm: torch.Tensor | None = None) -> list[tuple[int, int, int]]:
+        """Keys (video, epoch, micro-step) of micro-batch `step`: the step travels with its
+        samples, so the loader draws that step's token plan."""
         epoch, k = divmod(step, self.steps_per_epoch)
         if perm is None:
             perm = self.permutation(epoch)
         start = (k * self.world_size + self.rank) * self.batch_size
-        return [(int(i), epoch) for i in perm[start : start + self.batch_size]]
+        return [(int(i), epoch, step) for i in perm[start : start + self.batch_size]]
 
     def permutation(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(self.n, generator=g)
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
         step, epoch, perm = self.start_step, -1, None
         while True:
             if step // self.steps_per_epoch != epoch:

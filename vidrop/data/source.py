@@ -48,6 +48,8 @@ class FrameBlock(Protocol):
 
 
 class ClipSource(Protocol):
+    on_device: bool  # its views are codes the training device decodes (PendingView), not pixels
+
     def __len__(self) -> int: ...
 
     def name(self, index: int) -> str: ...
@@ -110,6 +112,8 @@ class FrameCache:
 
 class VideoSource:
     """Video files decoded by PyAV: one seek and one forward pass per sample, short side resized."""
+
+    on_device = False
 
     def __init__(self, paths: list[str], short_side: int = 0, cache_mb: int = 0) -> None:
         self.paths, self.short_side = paths, short_side

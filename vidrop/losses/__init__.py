@@ -1,7 +1,7 @@
 """ViDROP losses, one per file, on tensors (DINOv2's formulas)."""
 
 from vidrop.losses.dino import dino_loss
-from vidrop.losses.ibot import ibot_masked_loss, ibot_tokens
+from vidrop.losses.ibot import ibot_masked_loss
 from vidrop.losses.koleo import koleo_loss
 from vidrop.losses.sinkhorn import SoftmaxCenter, sinkhorn_knopp
 
@@ -9,7 +9,6 @@ __all__ = [
     "SoftmaxCenter",
     "dino_loss",
     "ibot_masked_loss",
-    "ibot_tokens",
     "koleo_loss",
     "sinkhorn_knopp",
 ]

@@ -28,13 +28,3 @@ def ibot_masked_loss(
     per_token = (teacher_probs * log_p).sum(dim=-1)
     weights = (1.0 / masks.sum(-1).clamp(min=1.0))[token_clip]
     return -(per_token * weights).sum() / n_clips
-
-
-def ibot_tokens(masks: torch.Tensor, which: str) -> torch.Tensor:
-    """The kept student tokens the iBOT loss scores (loss.ibot_tokens): the masked ones, or the
-    visible ones (kept and not masked), as a bool (n_clips, K_kept) selection."""
-    if which == "masked":
-        return masks
-    if which == "visible":
-        return ~masks
-    raise ValueError(f"loss.ibot_tokens must be masked or visible, got {which!r}")

@@ -3,13 +3,13 @@ model and its loss (`train.method=videomae`), inside vidrop's training loop.
 
 It trains the same encoder as a ViDROP run (width, depth, heads, patch, tubelet, frames, size,
 from `model` and the large views) on the same videos and views, with VideoMAE's recipe
-(`videomae_config`): 90% tube masking (the encoder sees the visible tubes only, as `mask.drop_
-pattern=tube` with `mask.drop_ratio=0.9`), the normalised-pixel loss on the masked patches, a
-small decoder, AdamW with betas (0.9, 0.95), weight decay 0.05, lr 1.5e-4 x batch / 256 with a
-cosine schedule after a linear warmup of 5% of the run. Each large clip of a video is one sample
-(VideoMAE's repeated sampling); the small clips are not drawn. The run folder holds what a ViDROP
-run's does; its export is the encoder as an HF VideoMAE folder (`load_backbone` reads it; its
-feature is the mean of the final patch tokens, VideoMAE's own).
+(`videomae_config`): 90% tube masking (the encoder sees the visible tubes only: the loader's
+token plan with `mask.drop_pattern=tube`, `mask.drop_ratio=0.9`), the normalised-pixel loss on
+the masked patches, a small decoder, AdamW with betas (0.9, 0.95), weight decay 0.05, lr
+1.5e-4 x batch / 256 with a cosine schedule after a linear warmup of 5% of the run. Each large
+clip of a video is one sample (VideoMAE's repeated sampling); the small clips are not drawn. The
+run folder holds what a ViDROP run's does; its export is the encoder as an HF VideoMAE folder
+(`load_backbone` reads it; its feature is the mean of the final patch tokens, VideoMAE's own).
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from torch.nn.parallel import DistributedDataParallel
 
 from vidrop import dist
 from vidrop.config import Config, ConfigError, DecoderConfig
+from vidrop.data.batch import ViewBatch
 from vidrop.data.views import normalize
 from vidrop.models.layers import attention_backend
 from vidrop.models.vit import ViTConfig
-from vidrop.tokens import TokenGrid, drop_tokens
+from vidrop.tokens import TokenGrid
+from vidrop.train.meta_arch import clip_major
 from vidrop.train.optim import apply_schedule
 from vidrop.train.schedules import Schedules
-from vidrop.train.step import step_seed, use_bf16
+from vidrop.train.step import use_bf16
 
 EXPORT = "export"  # RUN/export: the encoder as an HF VideoMAE folder
 
@@ -150,15 +152,7 @@ class VideoMAERunner:
         v, m = cfg.views, cfg.model
         self.grid = TokenGrid.of_clip(v.large_frames, v.large_size, m.tubelet, m.patch_size)
 
-    def tube_masks(self, n_clips: int, micro_step: int) -> torch.Tensor:
-        """(n_clips, N) bool, True where masked: the same spatial positions at every time step."""
-        g = torch.Generator().manual_seed(step_seed(self.cfg.train.seed, self.rank, micro_step))
-        m = self.cfg.mask
-        keep = drop_tokens(m.drop_pattern, n_clips, self.grid, m.drop_ratio, g)
-        masked = torch.ones(n_clips, self.grid.numel, dtype=torch.bool)
-        return masked.scatter_(1, keep, False)
-
-    def __call__(self, batch: dict | list[dict], step: int) -> dict[str, torch.Tensor]:
+    def __call__(self, batch: ViewBatch | list[ViewBatch], step: int) -> dict[str, torch.Tensor]:
         """One optimizer step number `step` on a batch, or on micro-batches whose gradients are
         accumulated."""
         micro = batch if isinstance(batch, list) else [batch]
@@ -170,9 +164,11 @@ class VideoMAERunner:
         ddp = isinstance(self.forward_model, DistributedDataParallel)
         for j, b in enumerate(micro):
             dtype = torch.bfloat16 if self.bf16 else torch.float32
-            clips = normalize(b["large"].to(self.device, non_blocking=True), dtype).flatten(0, 1)
-            masks = self.tube_masks(clips.shape[0], step * len(micro) + j)
-            visible += int((~masks).sum())
+            # clip-major, as the loader's token plan (its kept tubes) is laid out
+            clips = clip_major(normalize(b.large.to(self.device, non_blocking=True), dtype))
+            masks = torch.ones(clips.shape[0], self.grid.numel, dtype=torch.bool)
+            masks.scatter_(1, b.plan.keep, False)  # the encoder sees the kept tubes only
+            visible += b.plan.keep.numel()
             sync = not ddp or j == len(micro) - 1
             with (
                 self.forward_model.no_sync() if not sync else nullcontext(),

@@ -3,5 +3,15 @@
 from vidrop.tokens.drop import DROP_PATTERNS, drop_tokens, num_kept
 from vidrop.tokens.grid import TokenGrid
 from vidrop.tokens.mask import sample_masks
+from vidrop.tokens.plan import PlanSpec, TokenPlan, step_seed
 
-__all__ = ["DROP_PATTERNS", "TokenGrid", "drop_tokens", "num_kept", "sample_masks"]
+__all__ = [
+    "DROP_PATTERNS",
+    "PlanSpec",
+    "TokenGrid",
+    "TokenPlan",
+    "drop_tokens",
+    "num_kept",
+    "sample_masks",
+    "step_seed",
+]

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from vidrop.config import Config, ConfigError
+from vidrop.data.batch import ViewBatch
 from vidrop.data.manifest import read_manifest
 from vidrop.data.source import ClipSource, StoreSource, VideoSource
+from vidrop.tokens import PlanSpec, TokenGrid
 
 log = logging.getLogger(__name__)
 
-Batch = dict[str, Any]
 
-
-def _identity(batch: Batch) -> Batch:
+def _identity(batch: ViewBatch) -> ViewBatch:
     return batch
+
+
+def plan_spec(cfg: Config, rank: int) -> PlanSpec:
+    """How the loader draws each micro-batch's token plan for this run and rank."""
+    m, v, mo = cfg.mask, cfg.views, cfg.model
+    grid = TokenGrid.of_clip(v.large_frames, v.large_size, mo.tubelet, mo.patch_size)
+    return PlanSpec(cfg.train.seed, rank, grid, m.drop_pattern, m.drop_ratio, m.mask_prob,
+                    m.mask_ratio, cfg.loss.ibot_tokens)  # fmt: skip
 
 
 def count_training_videos(cfg: Config) -> int | None:
@@ -38,7 +45,7 @@ def count_training_videos(cfg: Config) -> int | None:
 
 def build_source(
     cfg: Config, device: torch.device
-) -> tuple[ClipSource, Callable[[Batch], Batch], dict[str, str]]:
+) -> tuple[ClipSource, Callable[[ViewBatch], ViewBatch], dict[str, str]]:
     """(source, batch decoder, videos the source already knows it cannot give: path -> reason).
 
     Fails before any work: a missing manifest entry or an unfinished store is one clear error."""

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ from vidrop.models.load import training_views
 from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from vidrop.train.init import init_backbones
-from vidrop.train.inputs import build_source
+from vidrop.train.inputs import build_source, plan_spec
 from vidrop.train.method import build_method
 from vidrop.train.metrics import MetricsLog
 from vidrop.train.parallel import (
@@ -212,7 +213,7 @@ class Trainer:
             self.dataset,
             batch_sampler=sampler,
             num_workers=workers,
-            collate_fn=collate_views,
+            collate_fn=partial(collate_views, plan=plan_spec(self.cfg, self.rank)),
             worker_init_fn=worker_init,
             pin_memory=self.device.type == "cuda",
             persistent_workers=workers > 0,
@@ -241,8 +242,8 @@ class Trainer:
                 while self.step < self.stop_step and not self._out_of_time():
                     micro = [next(batches) for _ in range(self.accum)]
                     for batch in micro:
-                        self._note_skipped(batch["skipped"])
-                    window_videos += sum(len(b["large"]) for b in micro) * self.world
+                        self._note_skipped(batch.skipped)
+                    window_videos += sum(b.videos for b in micro) * self.world
                     logs = self.step_runner([self.decoder(b) for b in micro], self.step)
                     if self.pool:  # the step is done with them (or copied them to the device)
                         for b in micro:

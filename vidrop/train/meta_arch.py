@@ -13,16 +13,10 @@ from torch import nn
 
 from vidrop import dist
 from vidrop.config import HeadConfig, LossConfig
-from vidrop.losses import (
-    SoftmaxCenter,
-    dino_loss,
-    ibot_masked_loss,
-    ibot_tokens,
-    koleo_loss,
-    sinkhorn_knopp,
-)
+from vidrop.losses import SoftmaxCenter, dino_loss, ibot_masked_loss, koleo_loss, sinkhorn_knopp
 from vidrop.models.heads import DINOHead
 from vidrop.models.vit import VideoViT, ViTConfig
+from vidrop.tokens import TokenPlan
 
 
 def build_student(model: ViTConfig, head: HeadConfig) -> nn.ModuleDict:
@@ -108,21 +102,15 @@ class ViDROP(nn.Module):
         self,
         large: torch.Tensor,
         small: torch.Tensor,
-        keep: torch.Tensor,
-        masks: torch.Tensor,
+        plan: TokenPlan,
         teacher_temp: float,
-        masked: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> LossTerms:
-        """large (B, L, C, T, H, W) and small (B, M, C, t, h, w) normalised views; keep and masks
-        (L*B, K) in clip-major order (see clip_major). masked: the (clip, kept position) of each
-        token the iBOT loss scores (`ibot_tokens(masks, loss.ibot_tokens).nonzero(as_tuple=
-        True)`: the masked tokens, or the visible ones); training computes it on the host, where
-        the masks are drawn, because on a GPU nonzero() and masks-as-index wait for the device."""
+        """large (B, L, C, T, H, W) and small (B, M, C, t, h, w) normalised views; the plan's
+        kept indices and masks are (L*B, K) in clip-major order (see clip_major), and its
+        `index` the (clip, kept position) of each token the iBOT loss scores."""
         cfg = self.loss_cfg
         n_large, n_small = large.shape[1], small.shape[1]
-        scored = ibot_tokens(masks, cfg.ibot_tokens)
-        if masked is None:
-            masked = scored.nonzero(as_tuple=True)
+        keep, masks, masked = plan.keep, plan.masks, plan.index
         large_flat = clip_major(large)
         t_cls, t_patch, stats = self.teacher_targets(
             large_flat, keep, masked, n_large, teacher_temp
@@ -152,7 +140,7 @@ class ViDROP(nn.Module):
         ibot = ibot_masked_loss(
             patch_head(self.student)(s["patch"][masked]),
             t_patch,
-            scored,
+            plan.scored,
             cfg.student_temp,
             token_clip=masked[0],
         )

@@ -1,6 +1,6 @@
 """One ViDROP optimisation step, shared by the training loop and the step benchmark.
 
-views to the device -> kept-token indices and masks (pure functions, seeded by the step) ->
+views and their token plan (drawn in the loader) to the device -> augmented, normalised ->
 student/teacher loss -> backward, per-module gradient clipping, AdamW -> EMA teacher.
 """
 
@@ -11,19 +11,18 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from vidrop import dist
 from vidrop.config import Config
 from vidrop.data.augment import augment_views, profiles_of
+from vidrop.data.batch import ViewBatch
 from vidrop.data.views import normalize
-from vidrop.losses import ibot_tokens
 from vidrop.models.export import save_backbone
 from vidrop.models.layers import attention_backend
 from vidrop.models.vit import VideoViT
-from vidrop.tokens import TokenGrid, drop_tokens, sample_masks
+from vidrop.tokens import TokenGrid, TokenPlan, step_seed
 from vidrop.train.meta_arch import ViDROP
 from vidrop.train.optim import apply_schedule, build_optimizer
 from vidrop.train.parallel import full_state, is_sharded, set_gradient_sync, shard_vidrop
@@ -32,30 +31,6 @@ from vidrop.train.schedules import Schedules
 
 def use_bf16(precision: str, device: torch.device) -> bool:
     return precision == "bf16" or (precision == "auto" and device.type == "cuda")
-
-
-def step_seed(seed: int, rank: int, step: int) -> int:
-    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
-
-
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Host tensor -> device without stalling the host: pinned, then an asynchronous copy (from
-    pageable memory a CUDA copy waits)."""
-    if device.type != "cuda":
-        return t.to(device)
-    return t.pin_memory().to(device, non_blocking=True)
-
-
-def token_plan(
-    cfg: Config, n_clips: int, step: int, rank: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Kept-token indices and masks (n_clips, K) for one step, deterministic from the step."""
-    g = torch.Generator().manual_seed(step_seed(cfg.train.seed, rank, step))
-    m, v = cfg.mask, cfg.views
-    grid = TokenGrid.of_clip(v.large_frames, v.large_size, cfg.model.tubelet, cfg.model.patch_size)
-    keep = drop_tokens(m.drop_pattern, n_clips, grid, m.drop_ratio, g)
-    masks = sample_masks(n_clips, keep.shape[1], m.mask_prob, m.mask_ratio, g)
-    return keep, masks
 
 
 def build_model_and_optimizer(
@@ -131,9 +106,9 @@ class StepRunner:
             save_backbone(out, plain, {"source": "teacher", **extra})
         return out
 
-    def __call__(self, batch: dict | list[dict], step: int) -> dict[str, torch.Tensor]:
-        """One optimizer step number `step` on `batch` (uint8 'large' and 'small' views), or on
-        a list of micro-batches whose gradients are accumulated (optim.accum_steps)."""
+    def __call__(self, batch: ViewBatch | list[ViewBatch], step: int) -> dict[str, torch.Tensor]:
+        """One optimizer step number `step` on `batch`, or on a list of micro-batches whose
+        gradients are accumulated (optim.accum_steps)."""
         micro = batch if isinstance(batch, list) else [batch]
         sched = self.schedules.at(step)
         apply_schedule(self.optimizer, sched["lr"], sched["last_layer_lr"], sched["wd"])
@@ -146,7 +121,7 @@ class StepRunner:
             last = j == len(micro) - 1
             set_gradient_sync(self.model, last)
             with self.forward_model.no_sync() if ddp and not last else nullcontext():
-                logs.append(self._accumulate(b, step * len(micro) + j, sched, len(micro)))
+                logs.append(self._accumulate(b, sched, len(micro)))
         if self.cfg.optim.clip_grad > 0:
             for module in self.model.student.values():
                 torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.optim.clip_grad)
@@ -157,43 +132,44 @@ class StepRunner:
         return {**out, **{k: torch.tensor(v) for k, v in sched.items()}}
 
     def _accumulate(
-        self, batch: dict, micro_step: int, sched: dict[str, float], n_micro: int
+        self, batch: ViewBatch, sched: dict[str, float], n_micro: int
     ) -> dict[str, torch.Tensor]:
-        """Forward and backward of one micro-batch (loss / n_micro); its logs. With one micro-batch
-        per step micro_step == step, so every seed is what it was without accumulation."""
-        cfg, dev = self.cfg, self.device
-        seed = step_seed(cfg.train.seed, self.rank, micro_step)
+        """Forward and backward of one micro-batch (its loss / n_micro); its logs. Every draw
+        is seeded by the batch's micro-step, as its token plan was in the loader."""
+        seed = step_seed(self.cfg.train.seed, self.rank, batch.micro_step)
         torch.manual_seed(seed + 1)  # drop path
-        dtype = torch.bfloat16 if self.bf16 else torch.float32
-        large = batch["large"].to(dev, non_blocking=True)
-        small = batch["small"].to(dev, non_blocking=True)
-        if cfg.views.augment == "dino":
+        large, small = self.views(batch, seed)
+        plan = batch.plan.to(self.device)
+        with (
+            torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16),
+            attention_backend(self.cfg.train.attention),
+        ):
+            terms = self.forward_model(large, small, plan, sched["teacher_temp"])
+        (terms.loss / n_micro).backward()
+        return {**terms.logs, **self.token_counts(large, small, plan)}
+
+    def views(self, batch: ViewBatch, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's uint8 views on the device, augmented (views.augment), normalised."""
+        large = batch.large.to(self.device, non_blocking=True)
+        small = batch.small.to(self.device, non_blocking=True)
+        if self.cfg.views.augment == "dino":
             g = torch.Generator().manual_seed(seed + 2)
             profiles = profiles_of(large.shape[1], small.shape[1])
             large, small = (
                 augment_views(large, profiles[0], g),
                 augment_views(small, profiles[1], g),
             )
-        large, small = normalize(large, dtype), normalize(small, dtype)
-        n_clips = large.shape[0] * large.shape[1]
-        keep, masks = token_plan(cfg, n_clips, micro_step, self.rank)
-        # the tokens iBOT scores, found here on the host: the GPU never waits for it
-        masked = ibot_tokens(masks, cfg.loss.ibot_tokens).nonzero(as_tuple=True)
-        keep, masks, *masked = (to_device(t, dev) for t in (keep, masks, *masked))
-        with (
-            torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16),
-            attention_backend(cfg.train.attention),
-        ):
-            terms = self.forward_model(
-                large, small, keep, masks, sched["teacher_temp"], tuple(masked)
-            )
-        (terms.loss / n_micro).backward()
-        n_small = small.shape[0] * small.shape[1]
+        dtype = torch.bfloat16 if self.bf16 else torch.float32
+        return normalize(large, dtype), normalize(small, dtype)
+
+    def token_counts(
+        self, large: torch.Tensor, small: torch.Tensor, plan: TokenPlan
+    ) -> dict[str, torch.Tensor]:
+        """Tokens the student and teacher saw (CLS included), and how many were masked."""
+        n_clips, n_small = large.shape[0] * large.shape[1], small.shape[0] * small.shape[1]
+        kept = n_clips * (plan.keep.shape[1] + 1) + n_small * (self.small_tokens + 1)
         return {
-            **terms.logs,
-            "student_tokens": torch.tensor(
-                n_clips * (keep.shape[1] + 1) + n_small * (self.small_tokens + 1)
-            ),
-            "masked_tokens": masks.sum(),
+            "student_tokens": torch.tensor(kept),
+            "masked_tokens": plan.masks.sum(),
             "teacher_tokens": torch.tensor(n_clips * (self.large_tokens + 1)),
         }
