@@ -209,7 +209,7 @@ def eval_path(out: Path, device: str, videos: int) -> dict:
     res: dict = {"videos": len(manifest), "default_workers": default_workers()}
     for workers in sorted({1, default_workers()}):
         t = time.perf_counter()
-        extract_features(model, manifest, views, False, 8, workers, device)
+        extract_features(model, manifest, views, batch_size=8, num_workers=workers, device=device)
         res[f"extract_videos_per_s_{workers}_workers"] = len(manifest) / (time.perf_counter() - t)
     n, seqs = synth_sequences(data["val"])
     prof = cProfile.Profile()
@@ -440,9 +440,8 @@ def main() -> None:
         section("compress_fit", lambda: compress_fit_rate(device, 64, 5000, 20))
         section("bf16_agreement", lambda: bf16_agreement("tiny", device))
         compiled = [*tiny, "train.compile=true"]
-        section(
-            "vit_b_compiled", lambda: bench_train("tiny", ("vidrop",), 2, 1, 1, overrides=compiled)
-        )
+        one = {"steps": 1, "warmup": 1, "overrides": compiled}
+        section("vit_b_compiled", lambda: bench_train("tiny", ("vidrop",), 2, **one))
         section("store_training", lambda: store_training(out, device, 24, 3, 8))
     else:
         batches = {"vidrop": 64, "dense": 16, "videomae": 128}
@@ -470,7 +469,10 @@ def main() -> None:
             "bench_train_vit_b_compiled_cudnn",
             lambda: bench_train("vit_b", batch=batches, steps=5, warmup=3, overrides=cudnn),
         )
-        section("largest_batch_24gib", lambda: bench_train("vit_b", ("vidrop",), "auto", 3, 2))
+        section(
+            "largest_batch_24gib",
+            lambda: bench_train("vit_b", ("vidrop",), "auto", steps=3, warmup=2),
+        )
         section("compress_fit", lambda: compress_fit_rate(device, 65536, 2_500_000, 20))
         section("decode_rates", lambda: decode_rates(out, 96, (64, 224)))
         section("eval_path", lambda: eval_path(out, device, 360))

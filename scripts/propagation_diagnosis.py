@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--shifts", type=int, default=2)
     args = ap.parse_args()
     cfg = PropagationConfig(shifts=args.shifts)
-    models = {path: load_backbone(path)[0] for path in args.backbone}
+    models = {path: load_backbone(path) for path in args.backbone}
     first = next(iter(models.values()))
     torch.manual_seed(0)  # the demo's random init: the weights its pretraining started from
     models["random init"] = VideoViT(first.cfg).eval()

@@ -80,3 +80,61 @@ def test_a_recipe_that_continues_a_checkpoint_refuses_to_start_without_one(synth
     with pytest.raises(ConfigError, match=r"continues a checkpoint \(VideoMAE ViT-T\).*--init"):
         Trainer(cfg, tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_the_config_is_torch_free_and_its_names_match_the_model_tables():
+    """`import vidrop.config` (and so `vidrop --help`) loads no model code; the names it
+    accepts are exactly the keys of the tables that use them."""
+    import subprocess
+    import sys
+    import typing
+
+    code = ("import sys, vidrop.config, vidrop.data.dataset; "
+            "print(sorted(m for m in sys.modules if m.startswith('vidrop.models')))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    from vidrop import config
+    from vidrop.models.layers import ATTENTION_BACKENDS
+    from vidrop.tokens.drop import DROP_PATTERNS
+
+    assert set(typing.get_args(config.Attention)) == set(ATTENTION_BACKENDS)
+    assert set(typing.get_args(config.DropPattern)) == set(DROP_PATTERNS)
+    assert set(typing.get_args(config.Arch)) == set(config.ARCHS)
+
+
+def test_a_name_outside_its_choices_is_refused_with_them():
+    import pytest
+
+    from vidrop.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"mask.drop_pattern='tubes' \(did you mean 'tube'\?\); "
+                       r"choose one of random, tube, block"):  # fmt: skip
+        load_config("tiny", ["mask.drop_pattern=tubes"])
+    with pytest.raises(ConfigError, match="train.precision='fp16'.*auto, bf16, fp32"):
+        load_config("tiny", ["train.precision=fp16"])
+
+
+def test_validate_is_short_and_no_function_in_vidrop_is_long():
+    """Each function of the package fits a screen (50 lines): small pieces with one job."""
+    import ast
+    from pathlib import Path
+
+    long = []
+    for path in Path(__file__).parents[1].joinpath("vidrop").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 50:
+                    long.append(f"{path.name}:{node.name} {lines}")
+    assert long == []
+
+
+def test_the_config_reference_is_what_the_script_writes_and_every_key_has_a_meaning():
+    from pathlib import Path
+
+    from vidrop.config_reference import markdown, reference
+
+    assert [k for k, _, meaning in reference() if not meaning] == []
+    page = Path(__file__).parents[1] / "docs" / "configuration.md"
+    assert page.read_text() == markdown(), "run: python scripts/config_reference.py"
+    assert "| `mask.drop_ratio` | `0.85` | share of a large clip's tokens" in page.read_text()

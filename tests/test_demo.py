@@ -6,6 +6,7 @@ from vidrop.demo import run_demo
 from vidrop.eval.attentive import AttentiveConfig
 
 
+@pytest.mark.slow
 def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     """The full demo path (synth -> pretrain -> eval all of two backbones -> table + JSON), 3 steps
     (84 videos, the demo's split: 3 training videos per class, so the probes can hold one out, and

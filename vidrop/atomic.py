@@ -18,6 +18,16 @@ from pathlib import Path
 __all__ = ["WriteError", "atomic_path", "write_bytes_atomic", "write_error"]
 
 
+def _file_mode() -> int:
+    """The mode a new file gets from the process's umask (0644 under the usual 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 class WriteError(OSError):
     """A file could not be written; the previous version of it, if any, is untouched."""
 
@@ -78,6 +88,7 @@ def atomic_path(path: str | Path, tmp_suffix: str = ".tmp") -> Iterator[Path]:
     try:
         yield tmp
         _fsync(tmp)
+        os.chmod(tmp, FILE_MODE)  # some writers (safetensors) create 0600: others could not read
         os.replace(tmp, path)
         _fsync_folder(path.parent)
     except BaseException as exc:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from rich.table import Table
 
-from vidrop.config import load_config
+from vidrop.config import Config, load_config
 from vidrop.data.copies import make_copies
 from vidrop.data.manifest import Manifest, read_manifest
 from vidrop.data.synth import SynthSpec, make_dataset
@@ -23,7 +24,7 @@ from vidrop.eval.suite import SuiteBackbone, SuiteConfig, format_gain, headline,
 from vidrop.machine import describe_machine
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
-from vidrop.progress import ProgressBar, console
+from vidrop.progress import ProgressBar, console, results
 from vidrop.train.loop import pretrain
 
 DEMO_CLIPS = 3  # test views: 3 clips along each 32-frame video (frames are square: 1 crop)
@@ -37,6 +38,38 @@ DEMO_SEQUENCES = 180  # label propagation and copy detection: the first 180 val 
 DEMO_ATTENTIVE = AttentiveConfig()  # at least 1200 steps: ~58 epochs of the 432 fit videos' views
 
 
+@dataclass
+class DemoData:
+    """The demo's videos and protocol, also what `vidrop compare --synth` evaluates on."""
+
+    train: str
+    val: str
+    suite: SuiteConfig
+    clips: int = DEMO_CLIPS
+
+
+def demo_data(
+    folder: Path, seed: int = 0, videos: int = DEMO_VIDEOS, val_fraction: float = DEMO_VAL_FRACTION
+) -> DemoData:
+    """The synthetic videos (written once into `folder`), edited copies of the first val videos,
+    and the suite: 3 test clips, label propagation and copy detection on those first videos."""
+    spec = SynthSpec(videos=videos, seed=seed, val_fraction=val_fraction)
+    with ProgressBar(videos, "synth data", unit="video") as bar:
+        data = make_dataset(folder, spec, progress=lambda done, total: bar.update(done - bar.done))
+    val = read_manifest(data["val"])
+    copies = make_copies(
+        Manifest(val.source, val.entries[:DEMO_SEQUENCES]), folder / "copies", seed
+    )
+    suite = SuiteConfig(
+        propagate=data["val"],
+        propagate_limit=DEMO_SEQUENCES,
+        propagation=PropagationConfig(shifts=DEMO_SHIFTS),
+        copies=str(copies.queries),
+        attentive=DEMO_ATTENTIVE,
+    )
+    return DemoData(data["train"], data["val"], suite)
+
+
 def run_demo(
     out: str | Path,
     videos: int = DEMO_VIDEOS,
@@ -45,61 +78,31 @@ def run_demo(
     command: str = "vidrop demo",
     val_fraction: float = DEMO_VAL_FRACTION,
 ) -> dict:
-    out = Path(out)
-    timings: dict[str, float] = {}
+    out, timings = Path(out), {}
     t0 = time.perf_counter()
-    spec = SynthSpec(videos=videos, seed=seed, val_fraction=val_fraction)
-    with ProgressBar(videos, "synth data", unit="video") as bar:
-        data = make_dataset(
-            out / "data", spec, progress=lambda done, total: bar.update(done - bar.done)
-        )
-    val = read_manifest(data["val"])
-    originals = Manifest(val.source, val.entries[:DEMO_SEQUENCES])
-    copies = make_copies(originals, out / "data" / "copies", seed)
+    data = demo_data(out / "data", seed, videos, val_fraction)
     timings["synth_s"] = time.perf_counter() - t0
-
-    t1 = time.perf_counter()
     cfg = load_config(
-        "tiny", [f"data.train={data['train']}", f"train.seed={seed}", *(overrides or [])]
+        "tiny", [f"data.train={data.train}", f"train.seed={seed}", *(overrides or [])]
     )
     result = pretrain(cfg, out / "run")
-    timings["pretrain_s"] = time.perf_counter() - t1
-
+    timings["pretrain_s"] = time.perf_counter() - t0 - timings["synth_s"]
     t2 = time.perf_counter()
-    pretrained, meta = load_backbone(result.export)
-    views = views_of_backbone(meta, pretrained, clips=DEMO_CLIPS)
-    torch.manual_seed(cfg.train.seed)  # exactly the weights pretraining started from
-    random_init = VideoViT(cfg.model).eval()
-    suite = SuiteConfig(
-        propagate=data["val"],
-        propagate_limit=DEMO_SEQUENCES,
-        propagation=PropagationConfig(shifts=DEMO_SHIFTS),
-        copies=str(copies.queries),
-        attentive=DEMO_ATTENTIVE,
-    )
-    backbones = {
-        "vidrop": SuiteBackbone(pretrained, views, "cls", floor="random_init"),
-        "random_init": SuiteBackbone(random_init, views, "cls"),
-    }
-    ev = run_suite(backbones, data["train"], data["val"], suite, out, command, default_device())
-    rows = {name: headline(r) for name, r in ev["backbones"].items()}
+    ev = evaluate(result.export, cfg, data, out, command)
     timings["eval_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
-
-    gains = {
-        col: rows["vidrop"][col] - rows["random_init"][col]
-        for col in rows["vidrop"]
-        if isinstance(rows["vidrop"][col], float)
-    }
+    rows = {name: headline(r) for name, r in ev["backbones"].items()}
     report = {
         "command": command,
         "machine": describe_machine(),
         "steps": result.step,
         "recipe": "tiny",
-        "data": {"videos": videos, "seed": seed, "train": data["train"], "val": data["val"]},
+        "data": {"videos": videos, "seed": seed, "train": data.train, "val": data.val},
         "classes": ev["backbones"]["vidrop"]["classes"],
         "results": rows,
-        "gain_points": gains,
+        "gain_points": {
+            c: v - rows["random_init"][c] for c, v in rows["vidrop"].items() if isinstance(v, float)
+        },  # fmt: skip
         "gain_intervals": ev["gains"]["vidrop"],
         "eval": str(out / "eval.json"),
         "timings": timings,
@@ -107,6 +110,21 @@ def run_demo(
     (out / "demo.json").write_text(json.dumps(report, indent=2))
     print_report(report)
     return report
+
+
+def evaluate(export: Path, cfg: Config, data: DemoData, out: Path, command: str) -> dict:
+    """eval all of the pretrained backbone and of the same ViT at the weights it started from."""
+    pretrained, meta = load_backbone(export, with_meta=True)
+    views = views_of_backbone(meta, pretrained, clips=data.clips)
+    torch.manual_seed(cfg.train.seed)  # exactly the weights pretraining started from
+    random_init = VideoViT(cfg.model).eval()
+    backbones = {
+        "vidrop": SuiteBackbone(pretrained, views, "cls", floor="random_init"),
+        "random_init": SuiteBackbone(random_init, views, "cls"),
+    }
+    return run_suite(
+        backbones, data.train, data.val, data.suite, out, command, device=default_device()
+    )
 
 
 def print_report(report: dict) -> None:
@@ -129,7 +147,7 @@ def print_report(report: dict) -> None:
             table.add_row(col, f"{value:.1f}", f"{other:.1f}", gain)
         else:
             table.add_row(col, value, other, "")
-    console.print(table)
+    results.print(table)
     t = report["timings"]
     console.print(
         f"synth {t['synth_s']:.0f}s, pretrain {t['pretrain_s']:.0f}s, eval {t['eval_s']:.0f}s, "

@@ -6,10 +6,12 @@ import os
 import platform
 import shlex
 import sys
-
-import torch
+from typing import TYPE_CHECKING
 
 from vidrop.config import ConfigError
+
+if TYPE_CHECKING:  # torch is imported where it is used: `vidrop --help` should not pay for it
+    import torch
 
 
 def cpu_name() -> str:
@@ -24,6 +26,8 @@ def cpu_name() -> str:
 
 
 def describe_machine(device: torch.device | str | None = None) -> dict[str, str | int]:
+    import torch
+
     info: dict[str, str | int] = {
         "cpu": cpu_name(),
         "cpu_cores": os.cpu_count() or 0,
@@ -62,6 +66,8 @@ def command_line() -> str:
 def resolve_device(name: str, option: str = "train.device") -> torch.device:
     """ "auto" -> the GPU when there is one, else the CPU; a CUDA request without CUDA is an error
     that names the option to change."""
+    import torch
+
     if name == "auto":
         if not torch.cuda.is_available():
             return torch.device("cpu")

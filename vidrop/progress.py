@@ -17,7 +17,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # progress and messages
+# results go to stdout, unwrapped when piped (a table at 80 columns is unreadable in a log)
+results = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 
 
 def _eta(seconds: float) -> str:

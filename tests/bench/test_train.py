@@ -18,9 +18,7 @@ def test_bench_train_times_all_three_methods_in_one_run(tmp_path):
     # dropping half the student's tokens does less work than the dense mode
     assert by["vidrop"]["flops_per_step"] < by["dense"]["flops_per_step"]
     assert by["vidrop"]["mfu"] is None  # no known peak for a CPU
-    assert (
-        r["ratios"]["vidrop/dense"] == by["vidrop"]["samples_per_s"] / by["dense"]["samples_per_s"]
-    )
+    assert set(r["ratios"]) == {"vidrop/dense", "vidrop/videomae"}
 
 
 def test_parse_batch():

@@ -57,6 +57,7 @@ def test_fused_kernel_is_exact_under_the_interpreter():
     assert "fused search ok" in run.stdout
 
 
+@pytest.mark.slow
 def test_centred_search_is_exact_where_plain_fp32_rounds():
     """Near-white patches: uncentred, |c|^2 - 2 x.c reaches ~300 * 255**2 > 2**24, fp32 rounds it
     and the plain search picks a farther code for some patches (checked below, so this test

@@ -58,6 +58,7 @@ def test_mask_marks_the_object_colour():
     assert inside[2] > inside[0] + 80  # the square is blue
 
 
+@pytest.mark.slow
 def test_decoded_videos_are_deterministic(tmp_path):
     """Same pixels out of the files, at the demo's clip length, written by parallel workers."""
     spec = SynthSpec(videos=24, size=64, frames=32)

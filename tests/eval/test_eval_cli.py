@@ -4,7 +4,7 @@ the probe as its settings say, and a flag given reaches the probe."""
 from dataclasses import replace
 
 from vidrop.cli import build_parser
-from vidrop.eval.cli import propagation_config, suite_config
+from vidrop.cli.eval import propagation_config, suite_config
 from vidrop.eval.settings import AttentiveConfig, LinearConfig, PropagationConfig, SuiteConfig
 
 
@@ -53,12 +53,12 @@ def test_propagate_flags():
 def test_probe_flags_default_to_the_settings():
     suite = SuiteConfig()
     knn = _parse("eval", "knn")
-    assert tuple(int(k) for k in knn.k.split(",")) == suite.ks and knn.temp == suite.temp
+    assert knn.k == suite.ks and knn.temperature == suite.temp
     assert replace(LinearConfig(), epochs=_parse("eval", "linear").epochs) == LinearConfig()
     att = _parse("eval", "attentive")
     assert AttentiveConfig(epochs=att.epochs, min_steps=att.min_steps) == AttentiveConfig()
     low = _parse("eval", "lowshot")
-    assert tuple(float(f) for f in low.fractions.split(",")) == suite.lowshot_fractions
+    assert low.fractions == suite.lowshot_fractions
     assert tuple(range(low.seeds)) == suite.lowshot_seeds
     cd = _parse("eval", "copydetect", "--backbone", "b", "--database", "d", "--queries", "q")
     assert cd.topk == suite.copy_topk
@@ -76,7 +76,7 @@ def test_eval_all_never_merges_two_backbones_and_scores_each_against_its_own_flo
 
     transformers = pytest.importorskip("transformers")
     from vidrop.cli import main
-    from vidrop.eval.cli import named_backbones
+    from vidrop.eval.backbones import named_backbones
     from vidrop.eval.errors import EvalError
 
     hf = transformers.VideoMAEConfig(

@@ -37,7 +37,11 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
     for r in saved["backbones"].values():
         assert (r["classes"], r["n_train"], r["n_val"]) == (4, 24, 8)
         assert set(r["knn"]) == {"10", "20", "100"}
-        assert 0 <= r["linear"]["top1"] <= 100 and 0 <= r["attentive"]["top1"] <= 100
+        videos = r["per_video"]
+        for probe in ("linear", "attentive"):  # the top-1 is the share of right predictions
+            right = [p == y for p, y in zip(videos["predictions"][probe], videos["labels"],
+                                            strict=True)]  # fmt: skip
+            assert r[probe]["top1"] == pytest.approx(100 * sum(right) / 8)
         assert r["lowshot"][0]["videos"] == 12 and len(r["lowshot"][0]["linear_runs"]) == 2
         assert r["propagation"]["sequences"] + len(r["propagation"]["skipped"]) == 3
     table = (tmp_path / "eval.md").read_text()

@@ -18,7 +18,16 @@ def test_spread_points_score_lower_than_clustered_points():
     assert koleo_loss(spread) < koleo_loss(clustered)
 
 
-def test_gradient_flows():
-    x = torch.randn(8, 4, requires_grad=True)
+def test_gradient_matches_finite_differences():
+    """The loss computes in float32: central differences of 1e-3 agree with autograd to 1%."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 4, generator=g, requires_grad=True)
     koleo_loss(x).backward()
-    assert x.grad is not None and torch.isfinite(x.grad).all()
+    numeric = torch.zeros_like(x)
+    with torch.no_grad():
+        for i in range(8):
+            for j in range(4):
+                e = torch.zeros_like(x)
+                e[i, j] = 1e-3
+                numeric[i, j] = (koleo_loss(x + e) - koleo_loss(x - e)) / 2e-3
+    torch.testing.assert_close(x.grad, numeric, rtol=1e-2, atol=1e-3)

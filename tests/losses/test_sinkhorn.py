@@ -56,3 +56,14 @@ def test_softmax_centering():
     before = center.center.clone()
     center(torch.zeros(0, 3), 0.5)  # no samples: centre unchanged
     torch.testing.assert_close(center.center, before)
+
+
+def test_a_low_temperature_gives_near_one_hot_rows_on_distinct_prototypes():
+    """Each sample's logits favour its own prototype (a permutation): at temperature 0.01 the
+    balanced assignment is that permutation, almost one-hot."""
+    g = torch.Generator().manual_seed(0)
+    perm = torch.randperm(8, generator=g)
+    logits = torch.randn(8, 8, generator=g) * 0.1
+    logits[torch.arange(8), perm] += 1.0
+    q = sinkhorn_knopp(logits, 0.01)
+    assert torch.equal(q.argmax(1), perm) and bool((q.max(1).values > 0.99).all())

@@ -68,6 +68,7 @@ def test_expansion_refuses_what_it_cannot_keep():
         expand_backbone(m.state_dict(), m.cfg, ViTConfig(**{**SMALL, "embed_dim": 24}))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("src,dst", [("vit_s", "vit_b"), ("vit_b", "vit_l"), ("vit_l", "vit_h")])
 def test_paper_sizes_grow_losslessly(src, dst):
     """The paper's chain at real widths and depths (on a tiny clip): S->B adds heads, B->L adds

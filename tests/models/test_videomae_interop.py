@@ -43,7 +43,7 @@ VIDEO = torch.randn(2, 3, 4, 32, 32, generator=torch.Generator().manual_seed(1))
 def test_patch_tokens_equal_hf_videomae(tmp_path, qkv_bias, mean_pool):
     hf = tiny_hf(qkv_bias, mean_pool)
     hf.save_pretrained(tmp_path)
-    ours, meta = load_backbone(tmp_path)
+    ours, meta = load_backbone(tmp_path, with_meta=True)
     assert meta["format"] == "hf-videomae" and ours.cls_token is None
     got = ours.forward_features(VIDEO)["patch"]
     torch.testing.assert_close(got, hf_tokens(hf, VIDEO), atol=1e-5, rtol=1e-5)
@@ -53,7 +53,7 @@ def test_patch_tokens_equal_hf_videomae(tmp_path, qkv_bias, mean_pool):
 def test_export_to_hf_and_back_gives_the_same_outputs(tmp_path, qkv_bias):
     hf = tiny_hf(qkv_bias, mean_pool=False)
     hf.save_pretrained(tmp_path / "src")
-    ours, _ = load_backbone(tmp_path / "src")
+    ours, _ = load_backbone(tmp_path / "src", with_meta=True)
     export_hf_videomae(ours, tmp_path / "out")
     again = transformers.VideoMAEModel.from_pretrained(tmp_path / "out").eval()
     torch.testing.assert_close(hf_tokens(again, VIDEO), hf_tokens(hf, VIDEO), atol=1e-5, rtol=0)
@@ -89,17 +89,19 @@ def test_original_videomae_checkpoint_loads_to_the_same_outputs(tmp_path):
     path = tmp_path / "checkpoint-799.pth"
     args = argparse.Namespace(model="pretrain_videomae_tiny", num_frames=4)
     torch.save({"model": original_layout(hf), "args": args, "epoch": 799}, path)
-    ours, meta = load_backbone(path)  # frames and size are not in the weights: 16 x 224
+    ours, meta = load_backbone(
+        path, with_meta=True
+    )  # frames and size are not in the weights: 16 x 224
     assert meta["format"] == "videomae" and ours.cfg.num_frames == 16
     assert (ours.cfg.embed_dim, ours.cfg.depth, ours.cfg.qkv_bias) == (48, 2, "qv")
-    ours, _ = load_backbone(path, num_frames=4, img_size=32, num_heads=3)
+    ours, _ = load_backbone(path, num_frames=4, img_size=32, num_heads=3, with_meta=True)
     want = hf_tokens(hf.eval(), VIDEO)
     torch.testing.assert_close(ours.forward_features(VIDEO)["patch"], want, atol=1e-5, rtol=1e-5)
 
 
 def test_cls_token_is_added_for_vidrop_training(tmp_path):
     tiny_hf(True, False).save_pretrained(tmp_path)
-    ours, meta = load_backbone(tmp_path, cls_token=True)
+    ours, meta = load_backbone(tmp_path, cls_token=True, with_meta=True)
     assert meta["added"] == ["cls_token"] and ours.cls_token is not None
     out = ours.forward_features(VIDEO)
     assert out["cls"].shape == (2, 48) and out["patch"].shape == (2, 8, 48)
@@ -135,7 +137,7 @@ def test_a_qkv_bias_and_layer_scale_export_exactly(tmp_path, layerscale):
     back = transformers.VideoMAEModel.from_pretrained(tmp_path / "x").eval()
     want = m(VIDEO)["patch"]
     torch.testing.assert_close(hf_tokens(back, VIDEO), want, atol=1e-5, rtol=1e-5)
-    again, meta = load_backbone(tmp_path / "x")
+    again, meta = load_backbone(tmp_path / "x", with_meta=True)
     assert meta["eval"] == {"frames": 4, "size": 32, "stride": 3}  # the views travel along
     torch.testing.assert_close(again(VIDEO)["patch"], want, atol=1e-5, rtol=1e-5)
 
@@ -144,7 +146,9 @@ def test_decoder_is_reported_and_an_unknown_tensor_refused(tmp_path):
     hf = tiny_hf(qkv_bias=True, mean_pool=False, eps=1e-6)
     sd = original_layout(hf)
     torch.save({"model": sd}, tmp_path / "ok.pth")
-    _, meta = load_backbone(tmp_path / "ok.pth", num_frames=4, img_size=32, num_heads=3)
+    _, meta = load_backbone(
+        tmp_path / "ok.pth", num_frames=4, img_size=32, num_heads=3, with_meta=True
+    )
     assert meta["ignored"] == ["decoder (1 tensors)"]
     sd["encoder.rel_pos"] = torch.zeros(2)
     torch.save({"model": sd}, tmp_path / "odd.pth")
@@ -165,7 +169,7 @@ def test_hf_pretraining_model_decoder_is_reported(tmp_path):
         decoder_intermediate_size=48,
     )  # fmt: skip
     transformers.VideoMAEForPreTraining(cfg).save_pretrained(tmp_path)
-    _, meta = load_backbone(tmp_path)
+    _, meta = load_backbone(tmp_path, with_meta=True)
     assert [i.split(" ")[0] for i in meta["ignored"]] == [
         "decoder", "encoder_to_decoder", "mask_token"
     ]  # fmt: skip
@@ -222,8 +226,9 @@ def test_original_finetuning_layout_loads_to_the_same_tokens(tmp_path):
     torch.save({"module": sd}, tmp_path / "finetuned.pth")
     import vidrop
 
-    ours, meta = vidrop.load_backbone(tmp_path / "finetuned.pth", num_frames=4, img_size=32,
-                                      num_heads=3)  # fmt: skip
+    ours = vidrop.load_backbone(tmp_path / "finetuned.pth", num_frames=4, img_size=32,
+                                num_heads=3)  # fmt: skip
+    meta = ours.meta
     assert meta["format"] == "videomae" and not ours.cfg.final_norm
     want = hf_tokens(hf, VIDEO)
     torch.testing.assert_close(ours.forward_features(VIDEO)["patch"], want, atol=1e-5, rtol=1e-5)

@@ -141,6 +141,7 @@ def test_bad_config():
         VideoViT(ViTConfig(arch="vit_t", depth=1, num_heads=5))
 
 
+@pytest.mark.slow
 def test_compiled_module_matches_eager_through_forward_features():
     """`.compile()` must take effect on the path training uses (forward_features, keep, mask)."""
     m = tiny()

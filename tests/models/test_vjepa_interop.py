@@ -46,7 +46,9 @@ def test_a_state_dict_in_vjepa_layout_round_trips(tmp_path):
         "epoch": 3,
     }
     torch.save(ckpt, tmp_path / "jepa-latest.pth.tar")
-    loaded, meta = load_backbone(tmp_path / "jepa-latest.pth.tar", num_frames=4, num_heads=1)
+    loaded, meta = load_backbone(
+        tmp_path / "jepa-latest.pth.tar", num_frames=4, num_heads=1, with_meta=True
+    )
     assert meta["format"] == "vjepa" and loaded.cfg.img_size == 32
     for k, v in m.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v)

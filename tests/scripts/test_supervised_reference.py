@@ -14,13 +14,13 @@ def test_learns_the_labels_from_the_demo_init_and_exports(synth_data, tmp_path):
     assert len(losses) == 60
     assert losses[0] > 2.0  # before the first update: about ln(12) = 2.48
     assert sum(losses[-10:]) / 10 < 1.5
-    trained, meta = load_backbone(tmp_path / "a")
+    trained, meta = load_backbone(tmp_path / "a", with_meta=True)
     assert meta["supervised_reference"]["steps"] == 60
     torch.manual_seed(0)
     init = VideoViT(trained.cfg)
     assert not torch.equal(trained.blocks[0].attn.qkv.weight, init.blocks[0].attn.qkv.weight)
     module.main([*argv, "--out", str(tmp_path / "b")])
-    again, _ = load_backbone(tmp_path / "b")
+    again, _ = load_backbone(tmp_path / "b", with_meta=True)
     other = again.state_dict()
     for name, value in trained.state_dict().items():
         assert torch.equal(value, other[name]), name

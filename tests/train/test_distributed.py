@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
@@ -18,6 +19,7 @@ from tests.helpers import HEAD, MODEL, inputs, plan_of
 from vidrop.config import LossConfig
 from vidrop.train.meta_arch import ViDROP
 
+pytestmark = pytest.mark.slow  # several processes each, 10-30 s
 B, WORLD = 4, 2
 MODEL_NO_DROP = type(MODEL)(**{**MODEL.__dict__, "drop_path": 0.0})
 

@@ -34,6 +34,7 @@ def loss_on_fixed_batch(cfg, state=None) -> float:
     return float(terms.loss)
 
 
+@pytest.mark.slow
 def test_grown_run_starts_at_the_small_models_loss(synth_data, tmp_path):
     small_cfg = tiny_config(synth_data["train"], "train.max_steps=3", "model.drop_path=0.0")
     pretrain(small_cfg, tmp_path / "small")
@@ -55,6 +56,7 @@ def test_grown_run_starts_at_the_small_models_loss(synth_data, tmp_path):
     assert result.step == 1  # trains on: fresh optimizer, the grown weights
 
 
+@pytest.mark.slow
 def test_a_lemon_stage_is_sized_to_itself_and_runs_to_its_end(synth_data, tmp_path):
     """The documented continuation: `expand --epochs N` scales the warmups with the stage, so
     the grown run trains its whole schedule; overriding optim.epochs alone names the fix."""

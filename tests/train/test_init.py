@@ -45,6 +45,7 @@ def tokens_without_cls(model: VideoViT, video: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("recipe", RECIPES)
 @pytest.mark.parametrize("qkv_bias", ["recipe", "qkv"])
 @torch.no_grad()
+@pytest.mark.slow
 def test_videomae_init_reproduces_the_source_in_every_recipe(tmp_path, recipe, qkv_bias):
     overrides = ["model.depth=1"] + ([f"model.qkv_bias={qkv_bias}"] * (qkv_bias != "recipe"))
     m = load_config(recipe, overrides).model.resolved()

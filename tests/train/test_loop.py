@@ -16,6 +16,7 @@ from vidrop.train.loop import Trainer, pretrain
 from vidrop.train.metrics import read_metrics
 
 
+@pytest.mark.slow
 def test_fifty_steps_lower_the_loss_without_collapse(synth_data, tmp_path):
     cfg = tiny_config(
         synth_data["train"],

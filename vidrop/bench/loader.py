@@ -19,7 +19,7 @@ from vidrop.data.malloc import worker_init
 from vidrop.data.manifest import read_manifest
 from vidrop.data.source import ClipSource, StoreSource, VideoSource
 from vidrop.machine import command_line, describe_machine
-from vidrop.progress import console
+from vidrop.progress import results
 
 
 class _Batches:
@@ -86,6 +86,7 @@ def _time_source(
 def bench_loader(
     data: str,
     store: str,
+    *,
     config: str = "vit_s",
     videos: int = 32,
     batch: int = 8,
@@ -99,17 +100,7 @@ def bench_loader(
     the store was encoded from) must list them all."""
     torch.set_num_threads(1)  # one thread per worker, as in training loaders
     views = load_config(config, overrides or []).views
-    stored = StoreSource(store, decode_on_device=False)
-    paths = [v.path for v in stored.store.videos]
-    listed = set(read_manifest(data).paths)
-    missing = [p for p in paths if p not in listed]
-    if missing:
-        raise ValueError(
-            f"{store} holds {len(missing)} videos that {data} does not list (first: {missing[0]}); "
-            "give the manifest the store was encoded from"
-        )
-    short = int(stored.store.meta["short_side"])
-    sources = {"pyav": VideoSource(paths, short_side=short), "store": stored}
+    sources = _sources(data, store)
     results: dict[str, Any] = {
         "command": command_line(),
         "machine": describe_machine(),
@@ -130,17 +121,36 @@ def bench_loader(
     same = all(results["pyav"][k] == results["store"][k] for k in ("large", "small"))
     results["same_shapes_and_dtype"] = same
     results["speedup"] = results["store"]["clips_per_s"] / results["pyav"]["clips_per_s"]
-    console.print(f"command: {results['command']}\nmachine: {results['machine']}")
-    console.print("| loader | clips/s | videos/s | videos timed |\n|---|---|---|---|")
-    for name in sources:
-        r = results[name]
-        console.print(
-            f"| {name} | {r['clips_per_s']:.1f} | {r['videos_per_s']:.2f} | {r['videos']} |"
-        )
-    console.print(
-        f"store / pyav: {results['speedup']:.1f}x; same shapes and dtype: {same}; "
-        f"workers: {workers}, {batch} videos per batch"
-    )
+    _print(results)
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2))
     return results
+
+
+def _sources(data: str, store: str) -> dict[str, ClipSource]:
+    """The store, and PyAV on the same videos in the store's order."""
+    stored = StoreSource(store, decode_on_device=False)
+    paths = [v.path for v in stored.store.videos]
+    listed = set(read_manifest(data).paths)
+    missing = [p for p in paths if p not in listed]
+    if missing:
+        raise ValueError(
+            f"{store} holds {len(missing)} videos that {data} does not list (first: {missing[0]}); "
+            "give the manifest the store was encoded from"
+        )
+    short = int(stored.store.meta["short_side"])
+    return {"pyav": VideoSource(paths, short_side=short), "store": stored}
+
+
+def _print(r: dict[str, Any]) -> None:
+    results.print(f"command: {r['command']}\nmachine: {r['machine']}")
+    results.print("| loader | clips/s | videos/s | videos timed |\n|---|---|---|---|")
+    for name in ("pyav", "store"):
+        results.print(
+            f"| {name} | {r[name]['clips_per_s']:.1f} | {r[name]['videos_per_s']:.2f} | "
+            f"{r[name]['videos']} |"
+        )
+    results.print(
+        f"store / pyav: {r['speedup']:.1f}x; same shapes and dtype: {r['same_shapes_and_dtype']}; "
+        f"workers: {r['workers']}, {r['batch']} videos per batch; augment: {r['views']['augment']}"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -69,8 +70,9 @@ def build_runner(
 def bench_step(
     config: str,
     batch: int,
-    steps: int,
-    warmup: int,
+    *,
+    steps: int = 5,
+    warmup: int = 2,
     json_out: str | None = None,
     overrides: list[str] | None = None,
 ) -> dict:
@@ -79,42 +81,38 @@ def bench_step(
     runner, batches = build_runner(cfg, batch, device, max(steps + warmup, 100))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    logs = {}
-    for i in range(warmup + steps):
-        views = batches[i + 50]  # past the warmup of the schedules
-        sync_device(device)
-        t = time.perf_counter()
-        logs = runner(views, i + 50)
-        sync_device(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
+    times, logs = time_steps(runner, batches, device, steps, warmup)
     median = statistics.median(times)
     result = {
-        "command": command_line(),
-        "machine": describe_machine(device),
-        "config": config,
-        "arch": cfg.model.arch,
-        "batch_videos": batch,
-        "steps_timed": steps,
-        "step_s_median": median,
-        "step_s_all": times,
-        "videos_per_s": batch / median,
+        "command": command_line(), "machine": describe_machine(device), "config": config,
+        "arch": cfg.model.arch, "batch_videos": batch, "steps_timed": steps,
+        "step_s_median": median, "step_s_all": times, "videos_per_s": batch / median,
         "student_tokens": int(logs["student_tokens"]),
         "teacher_tokens": int(logs["teacher_tokens"]),
         "precision": "bf16" if runner.bf16 else "fp32",
         "peak_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30
-        if device.type == "cuda"
-        else None,
-    }
-    print(f"command: {result['command']}")
-    print(f"machine: {result['machine']}")
+        if device.type == "cuda" else None,
+    }  # fmt: skip
+    print(f"command: {result['command']}\nmachine: {result['machine']}")
     print(
         f"{cfg.model.arch} batch {batch}: step {median:.3f} s (median of {steps}), "
         f"{result['videos_per_s']:.2f} videos/s, {result['precision']}, "
         f"student tokens {result['student_tokens']}, teacher tokens {result['teacher_tokens']}"
     )
     if json_out:
-        with open(json_out, "w") as f:
-            json.dump(result, f, indent=2)
+        Path(json_out).write_text(json.dumps(result, indent=2))
     return result
+
+
+def time_steps(runner, batches: StepBatches, device: torch.device, steps: int, warmup: int):
+    """(seconds of each timed step, the last step's logs); steps past the schedules' warmup."""
+    times, logs = [], {}
+    for i in range(warmup + steps):
+        views = batches[i + 50]
+        sync_device(device)
+        t = time.perf_counter()
+        logs = runner(views, i + 50)
+        sync_device(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return times, logs

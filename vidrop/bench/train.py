@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -161,6 +162,7 @@ def bench_train(
     config: str = "vit_b",
     methods: tuple[str, ...] = METHODS,
     batch: int | str | dict[str, int] = 32,
+    *,
     steps: int = 5,
     warmup: int = 3,
     budget_gib: float = 24.0,
@@ -174,27 +176,48 @@ def bench_train(
     for method in methods:
         b = batch.get(method) if isinstance(batch, dict) else batch
         if b is None:
-            raise ValueError(f"--batch names no batch for method {method!r}: {batch}")
-        fit = None
-        if b == "auto":
-            if device.type != "cuda":
-                raise ValueError("--batch auto needs a CUDA device (it searches GPU memory)")
-            fit = b = largest_batch(method, cfg, device, budget_gib)
-        try:
-            r = measure(method, cfg, int(b), device, steps, warmup)
-        except (RuntimeError, ImportError) as exc:  # OOM, a failed compile, no transformers
-            r = {"method": method, "batch": int(b), "error": f"{type(exc).__name__}: {exc}"}
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-        r["largest_batch_in_budget"] = fit
+            raise ValueError(f"--batch-size names no batch for method {method!r}: {batch}")
+        r = measure_or_fail(method, cfg, b, device, steps, warmup, budget_gib)
         out["results"].append(r)
         print(json.dumps(r), flush=True)
-    ok = [r for r in out["results"] if "error" not in r]
-    base = {r["method"]: r["samples_per_s"] for r in ok}
+    base = {r["method"]: r["samples_per_s"] for r in out["results"] if "error" not in r}
     if "vidrop" in base:
         out["ratios"] = {
             f"vidrop/{k}": base["vidrop"] / v for k, v in base.items() if k != "vidrop"
         }
+    print_table(out)
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2))
+    return out
+
+
+def measure_or_fail(
+    method: str,
+    cfg: Config,
+    batch: int | str,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+    budget_gib: float,
+) -> dict[str, Any]:
+    """One method's measurement (batch "auto": the largest that fits the budget), or its error
+    (out of memory, a failed compile, no transformers) in place of the figures."""
+    fit = None
+    if batch == "auto":
+        if device.type != "cuda":
+            raise ValueError("--batch-size auto needs a CUDA device (it searches GPU memory)")
+        fit = batch = largest_batch(method, cfg, device, budget_gib)
+    try:
+        r = measure(method, cfg, int(batch), device, steps, warmup)
+    except (RuntimeError, ImportError) as exc:
+        r = {"method": method, "batch": int(batch), "error": f"{type(exc).__name__}: {exc}"}
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    r["largest_batch_in_budget"] = fit
+    return r
+
+
+def print_table(out: dict[str, Any]) -> None:
     print(f"command: {out['command']}\nmachine: {out['machine']}")
     print("| method | batch | samples/s | step ms | TFLOP/s | MFU | peak GiB |")
     print("|---|---|---|---|---|---|---|")
@@ -210,7 +233,3 @@ def bench_train(
         )
     for k, v in out.get("ratios", {}).items():
         print(f"{k}: {v:.2f}x")
-    if json_path:
-        with open(json_path, "w") as f:
-            json.dump(out, f, indent=2)
-    return out

@@ -263,7 +263,7 @@ class Comparison:
         for method, run in self.runs[seed].items():
             if run.error:
                 continue
-            model, meta = load_backbone(Path(run.folder) / "export")
+            model, meta = load_backbone(Path(run.folder) / "export", with_meta=True)
             floor = "random_init" if model.cls_token is not None else "random_init_mean"
             views = views_of_backbone(meta, model, self.spec.clips, self.spec.crops)
             out[method] = SuiteBackbone(model, views, "cls", floor)
@@ -290,7 +290,7 @@ class Comparison:
             else:
                 torch.manual_seed(seed)  # as build_model_and_optimizer: the student's first
                 save_backbone(folder / "export", VideoViT(cfg.model), {"eval": views, "step": 0})
-        model, meta = load_backbone(folder / "export")
+        model, meta = load_backbone(folder / "export", with_meta=True)
         return folder, model, meta
 
     def evaluate(self, seed: int) -> None:
@@ -303,7 +303,7 @@ class Comparison:
         report = run_suite(
             backbones, self.spec.train, self.spec.val, self.spec.suite,
             self.spec.out / "eval" / f"seed{seed}", self.spec.command,
-            str(self.device), pairs=pairs, cache=cache,
+            device=str(self.device), pairs=pairs, cache=cache,
         )  # fmt: skip
         self.evals[seed] = report
 

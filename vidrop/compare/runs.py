@@ -117,7 +117,7 @@ def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 
 def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
     """kNN top-1 (k = 10, 20, 100) of a run's export on the val videos, one clip a video (the
     curve's cheap view; the final table uses the comparison's clips)."""
-    model, meta = load_backbone(export)
+    model, meta = load_backbone(export, with_meta=True)
     views = views_of_backbone(meta, model)
     feats = [extract_features(model, m, views, device=device, description=f"curve {s}")
              for s, m in (("train", train), ("val", val))]  # fmt: skip
@@ -129,7 +129,7 @@ def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
 def heldout_knn(export: Path, train: Manifest, device: str, share: float = 0.2) -> float:
     """kNN top-1 (k = 20) of a run's export on a stratified held-out share of the TRAINING
     videos, the rest the neighbours: what chooses a learning rate, never the val videos."""
-    model, meta = load_backbone(export)
+    model, meta = load_backbone(export, with_meta=True)
     views = views_of_backbone(meta, model)
     feats = extract_features(model, train, views, device=device, description="held-out kNN")
     _, tr, _ = probe_sets(feats, feats, "cls")

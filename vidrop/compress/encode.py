@@ -125,29 +125,35 @@ def encode_dataset(
     todo = [s for s in mine if finished_shard(out, s) is None]
     if len(todo) < len(mine):
         log.info("%s: %d of %d shards already finished", out, len(mine) - len(todo), len(mine))
-    entries = manifest.entries
-    positions = [
-        i
-        for s in todo
-        for i in range(s * videos_per_shard, min((s + 1) * videos_per_shard, len(entries)))
-    ]
+    shards = {s: range(s * videos_per_shard, min((s + 1) * videos_per_shard, len(manifest)))
+              for s in todo}  # fmt: skip
+    positions = [i for s in todo for i in shards[s]]
+    paths = [manifest.entries[i].path for i in positions]
     decoded = DataLoader(
-        DecodedVideos(
-            [entries[i].path for i in positions], codebook.meta.short_side, codebook.patch
-        ),
-        batch_size=None,
-        num_workers=workers,
-        prefetch_factor=2 if workers else None,
-    )
-    start, frames, failed = time.perf_counter(), 0, 0
-    it = iter(decoded)
-    with ProgressBar(len(positions), "encode", unit="video") as bar:
-        for s in todo:
+        DecodedVideos(paths, codebook.meta.short_side, codebook.patch), batch_size=None,
+        num_workers=workers, prefetch_factor=2 if workers else None,
+    )  # fmt: skip
+    start = time.perf_counter()
+    frames, failed = _encode_shards(out, shards, manifest.entries, iter(decoded), codebook, start)
+    complete = write_index_if_complete(out, n_shards)
+    return EncodeResult(
+        out, len(todo), len(mine) - len(todo), len(positions), failed, frames,
+        time.perf_counter() - start, complete,
+    )  # fmt: skip
+
+
+def _encode_shards(
+    out: Path, shards: dict[int, range], entries: list, decoded, codebook: Codebook, start: float
+) -> tuple[int, int]:
+    """Encode each shard's videos (decoded in order by `decoded`) into its file; a shard is
+    finished whole or left unfinished (a rerun redoes it). (frames encoded, videos failed)."""
+    frames, failed = 0, 0
+    with ProgressBar(sum(len(r) for r in shards.values()), "encode", unit="video") as bar:
+        for s, videos in shards.items():
             writer = StoreWriter(out, s)
             try:
-                for i in range(s * videos_per_shard, min((s + 1) * videos_per_shard, len(entries))):
-                    item = next(it)
-                    e = entries[i]
+                for i in videos:
+                    item, e = next(decoded), entries[i]
                     entry = VideoEntry(i, e.path, e.label, s, source_bytes=_size(e.path))
                     codes = None
                     if item["error"]:
@@ -167,17 +173,7 @@ def encode_dataset(
             except BaseException:
                 writer.abort()  # the shard stays unfinished: a rerun redoes it, nothing else
                 raise
-    complete = write_index_if_complete(out, n_shards)
-    return EncodeResult(
-        out,
-        len(todo),
-        len(mine) - len(todo),
-        len(positions),
-        failed,
-        frames,
-        time.perf_counter() - start,
-        complete,
-    )
+    return frames, failed
 
 
 def write_index_if_complete(out: Path, n_shards: int) -> bool:

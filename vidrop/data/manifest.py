@@ -54,7 +54,13 @@ def _rows(path: Path) -> list[tuple[str, str | None]]:
     if not lines:
         return []
     first = lines[0]
-    if "path" in [c.strip().lower() for c in first.split(",")]:
+    columns = [c.strip().lower() for c in first.split(",")]
+    if "path" not in columns and len(columns) > 1 and not columns[-1].lstrip("-").isdigit():
+        raise ManifestError(
+            f"manifest {path}: its first line ({first.strip()!r}) reads as a header without a "
+            "'path' column; name the video column 'path' (and the class column 'label')"
+        )
+    if "path" in columns:
         reader = csv.DictReader(lines)
         fields = {f.strip().lower(): f for f in reader.fieldnames or []}
         return [

@@ -174,17 +174,11 @@ def _shot(rng: np.random.Generator, backgrounds: list[np.ndarray], size: int) ->
     }
 
 
-def render_video(
-    spec: SynthSpec, label: str, rng: np.random.Generator, backgrounds: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 frames (T, S, S, 3) and bool object masks (T, S, S) of one video of class `label`."""
-    shape, motion = label.split("_")
-    size, k = spec.size, spec.size / 64.0
-    polys = [np.asarray(p, dtype=np.float32) for p in SHAPES[shape]]
-    color = np.asarray(HUES[shape], dtype=np.float32)  # no per-video jitter: see the docstring
+def _object_params(rng: np.random.Generator, size: int, k: float) -> dict[str, float]:
+    """The object's size, start and motion parameters (drawn in this order)."""
     r = rng.uniform(0.22, 0.26) * size
     margin = 1.5 * r
-    p = {
+    return {
         "x0": rng.uniform(margin, size - margin),
         "y0": rng.uniform(margin, size - margin),
         "a0": rng.uniform(0, 2 * math.pi),
@@ -194,6 +188,18 @@ def render_video(
         "period": rng.uniform(6.0, 10.0),
         "phase": rng.uniform(0, 2 * math.pi),
     }
+
+
+def render_video(
+    spec: SynthSpec, label: str, rng: np.random.Generator, backgrounds: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 frames (T, S, S, 3) and bool object masks (T, S, S) of one video of class `label`."""
+    shape, motion = label.split("_")
+    size, k = spec.size, spec.size / 64.0
+    polys = [np.asarray(p, dtype=np.float32) for p in SHAPES[shape]]
+    color = np.asarray(HUES[shape], dtype=np.float32)  # no per-video jitter: see the docstring
+    p = _object_params(rng, size, k)
+    margin = 1.5 * p["r"]
     # Scene cuts: every `shot_frames` frames (from a random phase) the camera shows another part
     # of a photo, so background and distractors are not constant through a video.
     cut_len = spec.shot_frames or spec.frames
@@ -271,6 +277,23 @@ def make_dataset(
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(exist_ok=True)
+    _claim(out, spec)
+    rows = _splits(spec)
+    todo = [(i, label) for i, label, _ in rows if not (out / "videos" / f"{i:05d}.mp4").exists()]
+    _render(out, spec, todo, len(rows), progress, workers)
+    for split in ("train", "val"):
+        with open(out / f"{split}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", "label"])
+            for i, label, s in rows:
+                if s == split:
+                    writer.writerow([f"videos/{i:05d}.mp4", label])
+    return {"train": str(out / "train.csv"), "val": str(out / "val.csv")}
+
+
+def _claim(out: Path, spec: SynthSpec) -> None:
+    """Write synth.json; a folder made with other settings or an older renderer is refused
+    (it would be topped up with videos of another kind)."""
     meta = {"render_version": RENDER_VERSION, "spec": asdict(spec), "classes": spec.classes()}
     meta_path = out / "synth.json"
     if meta_path.exists():
@@ -287,35 +310,36 @@ def make_dataset(
                 "or delete it"
             )
     meta_path.write_text(json.dumps(meta, indent=2))
-    rows = _splits(spec)
-    todo = [(i, label) for i, label, _ in rows if not (out / "videos" / f"{i:05d}.mp4").exists()]
-    done = len(rows) - len(todo)
+
+
+def _render(
+    out: Path,
+    spec: SynthSpec,
+    todo: list[tuple[int, str]],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    workers: int | None,
+) -> None:
+    """Render the missing videos, in `workers` processes; `progress(done, total)` after each."""
+    done = total - len(todo)
     if progress and done:
-        progress(done, len(rows))
+        progress(done, total)
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     if workers <= 1:
         for i, label in todo:
             _write_one(out, spec, i, label)
             done += 1
             if progress:
-                progress(done, len(rows))
-    else:
-        ctx = multiprocessing.get_context("spawn")  # never fork a process that imported torch
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_write_one, out, spec, i, label) for i, label in todo]
-            for future in as_completed(futures):
-                future.result()
-                done += 1
-                if progress:
-                    progress(done, len(rows))
-    for split in ("train", "val"):
-        with open(out / f"{split}.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["path", "label"])
-            for i, label, s in rows:
-                if s == split:
-                    writer.writerow([f"videos/{i:05d}.mp4", label])
-    return {"train": str(out / "train.csv"), "val": str(out / "val.csv")}
+                progress(done, total)
+        return
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that imported torch
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_write_one, out, spec, i, label) for i, label in todo]
+        for future in as_completed(futures):
+            future.result()
+            done += 1
+            if progress:
+                progress(done, total)
 
 
 def load_masks(path: str | Path) -> np.ndarray:

@@ -105,29 +105,7 @@ def copy_detection(
     db_ok = database.ok.nonzero().flatten().tolist()
     if not db_ok:
         raise EvalError("no database video could be decoded")
-    key_of: dict[str, list[int]] = {}
-    for i, path in enumerate(database.paths):
-        for key in {path, Path(path).name}:
-            key_of.setdefault(key, []).append(i)
-    target: list[int | None] = []  # per query: its original's database index, None: no score
-    searched: list[int] = []  # decodable queries with a decodable original, and distractors
-    skipped = 0  # queries that could not be scored: they or their original did not decode
-    for q, original in enumerate(originals):
-        if original is not None and original not in key_of:
-            raise EvalError(
-                f"query {queries.paths[q]}: its original {original!r} is not in the database; "
-                "give its path or file name as the query's label, or leave the label empty for "
-                "a query with no original"
-            )
-        if original is not None and len(key_of[original]) > 1:
-            raise EvalError(f"query original {original!r} names several database videos")
-        orig = None if original is None else key_of[original][0]
-        if not queries.ok[q] or (orig is not None and not database.ok[orig]):
-            skipped += 1
-            orig = None
-        else:
-            searched.append(q)
-        target.append(orig)
+    target, searched, skipped = _targets(queries, database, originals)
     q_x, db_x = video_descriptors(queries)[searched], video_descriptors(database)[db_ok]
     if whitening is not None:
         if int(whitening.ok.sum()) < 2:
@@ -162,11 +140,43 @@ def copy_detection(
     )
 
 
+def _targets(
+    queries: Features, database: Features, originals: list[str | None]
+) -> tuple[list[int | None], list[int], int]:
+    """Per query its original's database index (None: no score), the queries that are searched
+    (decodable, with a decodable original, or distractors), and how many could not be scored."""
+    key_of: dict[str, list[int]] = {}
+    for i, path in enumerate(database.paths):
+        for key in {path, Path(path).name}:
+            key_of.setdefault(key, []).append(i)
+    target: list[int | None] = []
+    searched: list[int] = []
+    skipped = 0
+    for q, original in enumerate(originals):
+        if original is not None and original not in key_of:
+            raise EvalError(
+                f"query {queries.paths[q]}: its original {original!r} is not in the database; "
+                "give its path or file name as the query's label, or leave the label empty for "
+                "a query with no original"
+            )
+        if original is not None and len(key_of[original]) > 1:
+            raise EvalError(f"query original {original!r} names several database videos")
+        orig = None if original is None else key_of[original][0]
+        if not queries.ok[q] or (orig is not None and not database.ok[orig]):
+            skipped += 1
+            orig = None
+        else:
+            searched.append(q)
+        target.append(orig)
+    return target, searched, skipped
+
+
 def detect_copies(
     backbone: VideoViT,
     queries: Manifest,
     database: Features,
     views: EvalViews,
+    *,
     whitening: Features | None = None,
     topk: int = 20,
     batch_size: int = 8,
@@ -177,7 +187,8 @@ def detect_copies(
     """Extract the queries of a manifest (label: the original's file name or path, empty for a
     distractor) with `backbone` and score them against already extracted database features."""
     q = extract_features(
-        backbone, queries, views, False, batch_size, num_workers, device, description
-    )
+        backbone, queries, views, batch_size=batch_size, num_workers=num_workers,
+        device=device, description=description,
+    )  # fmt: skip
     originals = [e.label for e in queries.entries]
     return copy_detection(q, database, originals, whitening, topk)

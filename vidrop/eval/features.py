@@ -101,8 +101,16 @@ class Features:
 
     @classmethod
     def load(cls, path: str | Path) -> Features:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
+        if not Path(path).is_file():
+            raise EvalError(f"{path} does not exist; make a features file with vidrop extract")
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+        except Exception as exc:  # safetensors' own error types: not a safetensors file at all
+            raise EvalError(
+                f"{path} is not a features file (not safetensors: {exc}); make one with "
+                "vidrop extract --out-file FILE.safetensors"
+            ) from exc
         index = json.loads(meta.get("index", "{}"))
         if index.get("format") != FORMAT:
             raise EvalError(f"{path} is not a vidrop features file; make one with vidrop extract")
@@ -139,6 +147,7 @@ def extract_features(
     backbone: VideoViT,
     manifest: Manifest,
     views: EvalViews,
+    *,
     patch_tokens: bool = False,
     batch_size: int = 8,
     num_workers: int | None = None,
@@ -160,8 +169,8 @@ def extract_features(
         batch_size=batch_size,
         num_workers=default_workers() if num_workers is None else num_workers,
     )
-    cls, mean, gem_, patch, ok, short = [], [], [], [], [], []
-    mapped, done = None, 0
+    cls, mean, gem_, ok, short = [], [], [], [], []
+    tokens = TokenSink(len(manifest), token_file) if patch_tokens else None
     with ProgressBar(len(manifest), description, unit="video") as bar:
         for clips, good, is_short_ in loader:
             b = clips.shape[0]
@@ -171,25 +180,39 @@ def extract_features(
             cls.append(out["cls"].float().cpu().unflatten(0, (b, views.count)))
             mean.append(out["patch"].float().mean(1).cpu().unflatten(0, (b, views.count)))
             gem_.append(gem(out["patch"]).cpu().unflatten(0, (b, views.count)))
-            if patch_tokens:
-                tokens = out["patch"].half().cpu().unflatten(0, (b, views.count))
-                if token_file is None:
-                    patch.append(tokens)
-                else:
-                    if mapped is None:
-                        shape = (len(manifest), *tokens.shape[1:])
-                        mapped = np.lib.format.open_memmap(token_file, "w+", np.float16, shape)
-                    mapped[done : done + b] = tokens.numpy()
-            done += b
+            if tokens is not None:
+                tokens.add(out["patch"].half().cpu().unflatten(0, (b, views.count)))
             ok.append(good)
             short.append(is_short_)
             bar.update(b)
-    tokens = torch.from_numpy(mapped) if mapped is not None else torch.cat(patch) if patch else None
     return Features(
-        torch.cat(cls), torch.cat(mean), tokens,
+        torch.cat(cls), torch.cat(mean), tokens.result() if tokens else None,
         torch.cat(ok).bool(), torch.cat(short).bool(), manifest.paths,
         [e.label for e in manifest.entries], views, dict(info or {}), torch.cat(gem_),
     )  # fmt: skip
+
+
+class TokenSink:
+    """Patch tokens of `n` videos, batch after batch: kept in memory, or written to a float16
+    memmap file (`path`) that the result maps rather than loads."""
+
+    def __init__(self, n: int, path: str | Path | None = None) -> None:
+        self.n, self.path, self.done = n, path, 0
+        self.parts: list[torch.Tensor] = []
+        self.mapped: np.ndarray | None = None
+
+    def add(self, tokens: torch.Tensor) -> None:
+        if self.path is None:
+            self.parts.append(tokens)
+            return
+        if self.mapped is None:
+            shape = (self.n, *tokens.shape[1:])
+            self.mapped = np.lib.format.open_memmap(self.path, "w+", np.float16, shape)
+        self.mapped[self.done : self.done + len(tokens)] = tokens.numpy()
+        self.done += len(tokens)
+
+    def result(self) -> torch.Tensor:
+        return torch.from_numpy(self.mapped) if self.mapped is not None else torch.cat(self.parts)
 
 
 def views_of_backbone(meta: dict, backbone: VideoViT, clips: int = 1, crops: int = 1) -> EvalViews:

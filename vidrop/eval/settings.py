@@ -1,5 +1,6 @@
 """The probes' settings, free of torch: `vidrop eval ...` takes its flags' defaults from these
-dataclasses, so each default is written once (the probe modules and `eval all` read the same ones).
+dataclasses, so each default is written once (the probe modules and `eval all` read the same ones);
+a field's `help` metadata is its flag's help.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 class LinearConfig:
     lrs: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
     wds: tuple[float, ...] = (0.0, 1e-4, 1e-3)
-    epochs: int = 50
+    epochs: int = field(default=50, metadata={"help": "training epochs of each (lr, wd) probe"})
     batch_size: int = 256
     momentum: float = 0.9
     holdout: float = 0.2  # share of each class's training videos that chooses (lr, wd)
@@ -22,8 +23,12 @@ class LinearConfig:
 class AttentiveConfig:
     lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
     weight_decay: float = 0.01
-    epochs: int = 20  # at least (V-JEPA: 20); more when the set is too small for `min_steps`
-    min_steps: int = 1200
+    epochs: int = field(
+        default=20, metadata={"help": "epochs at least (V-JEPA: 20); more to reach --min-steps"}
+    )
+    min_steps: int = field(
+        default=1200, metadata={"help": "optimizer steps at least (small sets need more epochs)"}
+    )
     batch_size: int = 64
     heads: int = 4
     holdout: float = 0.2
@@ -34,14 +39,20 @@ class AttentiveConfig:
 class PropagationConfig:
     """DINO's `eval_video_segmentation.py` defaults (vidrop.eval.propagate says what each does)."""
 
-    short_side: int = 0  # frames resized to this short side before the backbone (0: as they are)
-    shifts: int = 1  # n > 1: an n-times finer feature grid from n^2 shifted passes
-    topk: int = 5
-    context: int = 7  # previous frames used besides the first
-    radius: int = 12  # in feature cells
-    temperature: float = 0.1
-    # each frame alone as a one-tubelet clip (the paper's, after DINO), not the training clips
-    per_frame: bool = False
+    short_side: int = field(
+        default=0, metadata={"help": "resize frames to this short side first, pixels (0: keep)"}
+    )
+    shifts: int = field(
+        default=1, metadata={"help": "n > 1: an n-times finer feature grid from n^2 shifted passes"}
+    )
+    topk: int = field(default=5, metadata={"help": "votes per feature cell (DINO: 5)"})
+    context: int = field(default=7, metadata={"help": "previous frames used besides the first"})
+    radius: int = field(default=12, metadata={"help": "neighbourhood, in feature cells"})
+    temperature: float = field(default=0.1, metadata={"help": "softmax temperature of the votes"})
+    per_frame: bool = field(
+        default=False,
+        metadata={"help": "each frame alone as a one-tubelet clip (the paper's DAVIS protocol)"},
+    )
 
 
 @dataclass

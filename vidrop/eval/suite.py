@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -32,6 +33,7 @@ from vidrop.eval.settings import SuiteConfig
 from vidrop.eval.views import EvalViews
 from vidrop.machine import describe_machine
 from vidrop.models.vit import VideoViT
+from vidrop.plots import plot_eval, try_plot
 
 log = logging.getLogger("vidrop")
 
@@ -108,6 +110,7 @@ def copy_results(
     cfg: SuiteConfig,
     feats: list[Features],
     views: EvalViews,
+    *,
     device: str,
     batch_size: int,
     num_workers: int | None,
@@ -116,8 +119,9 @@ def copy_results(
     """Copy detection of cfg.copies among the val videos, whitening fitted on the train videos."""
     t = time.perf_counter()
     r = detect_copies(
-        backbone, read_manifest(cfg.copies), feats[1], views, feats[0], cfg.copy_topk,
-        batch_size, num_workers, device, f"{name} copies",
+        backbone, read_manifest(cfg.copies), feats[1], views, whitening=feats[0],
+        topk=cfg.copy_topk, batch_size=batch_size, num_workers=num_workers, device=device,
+        description=f"{name} copies",
     )  # fmt: skip
     return {**r.summary(), "source": cfg.copies, "topk": cfg.copy_topk,
             "per_query": r.per_query(), "seconds": time.perf_counter() - t}  # fmt: skip
@@ -141,12 +145,26 @@ def feature_of(model: VideoViT, feature: str) -> str:
     return "mean" if model.cls_token is None else feature
 
 
+def _token_files(name: str, gib: float, limit: float, folder: Path | None) -> dict[str, Path]:
+    """Where the patch tokens of the train and val splits are written when they exceed the
+    memory budget (`limit` GiB); none when they fit."""
+    if gib <= limit:
+        return {}
+    if folder is None:
+        raise EvalError(f"{gib:.1f} GiB of patch tokens need a folder to stream them from")
+    folder.mkdir(parents=True, exist_ok=True)
+    log.info("%s: %.1f GiB of patch tokens, above the %.1f GiB held in memory: written to %s "
+             "and read from there", name, gib, limit, folder)  # fmt: skip
+    return {s: folder / f"{name}-{s}.npy" for s in ("train", "val")}
+
+
 def evaluate_backbone(
     name: str,
     backbone: SuiteBackbone,
     train_csv: str,
     val_csv: str,
     cfg: SuiteConfig,
+    *,
     device: str = "cpu",
     batch_size: int = 8,
     num_workers: int | None = None,
@@ -159,17 +177,11 @@ def evaluate_backbone(
     manifests = [read_manifest(train_csv), read_manifest(val_csv)]
     want_tokens = cfg.attentive is not None
     gib = token_gib(model, views, sum(len(m) for m in manifests)) if want_tokens else 0.0
-    files = {}
-    if gib > cfg.max_token_gib:
-        if token_dir is None:
-            raise EvalError(f"{gib:.1f} GiB of patch tokens need a folder to stream them from")
-        token_dir.mkdir(parents=True, exist_ok=True)
-        files = {s: token_dir / f"{name}-{s}.npy" for s in ("train", "val")}
-        log.info("%s: %.1f GiB of patch tokens, above the %.1f GiB held in memory: written to "
-                 "%s and read from there", name, gib, cfg.max_token_gib, token_dir)  # fmt: skip
+    files = _token_files(name, gib, cfg.max_token_gib, token_dir)
     feats = [
         extract_features(
-            model, m, views, want_tokens, batch_size, num_workers, device, f"{name} {split}",
+            model, m, views, patch_tokens=want_tokens, batch_size=batch_size,
+            num_workers=num_workers, device=device, description=f"{name} {split}",
             token_file=files.get(split),
         )
         for split, m in zip(("train", "val"), manifests, strict=True)
@@ -181,8 +193,9 @@ def evaluate_backbone(
     }
     if cfg.copies:
         result["copy_detection"] = copy_results(
-            model, cfg, feats, views, device, batch_size, num_workers, name
-        )
+            model, cfg, feats, views, device=device, batch_size=batch_size,
+            num_workers=num_workers, name=name,
+        )  # fmt: skip
     for f in feats:
         f.patch = None  # drop the maps before their files go
     for path in files.values():
@@ -290,7 +303,35 @@ def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
     js, md = out / "eval.json", out / "eval.md"
     js.write_text(json.dumps(report, indent=2))
     md.write_text(markdown_table(report))
+    try_plot(plot_eval, report, out / "eval.png")
     return js, md
+
+
+def _evaluated(
+    name: str, backbone: SuiteBackbone, cached: Path | None, *args: Any, **kwargs: Any
+) -> dict:
+    """One backbone's result: read from its cache file, or evaluated (and kept there)."""
+    if cached is not None and cached.is_file():
+        return json.loads(cached.read_text())
+    torch.manual_seed(0)  # the probes' own draws: the same for every backbone
+    result = evaluate_backbone(name, backbone, *args, **kwargs)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(cached, json.dumps(result).encode())
+    return result
+
+
+def _gains(results: dict, floors: dict[str, str], pairs: tuple[tuple[str, str], ...]):
+    """(each backbone's paired gains over its floor, each pair's a-over-b gains), as dicts."""
+    over_floor = {
+        name: {m: i.to_dict() for m, i in paired_gains(results[name], results[floor]).items()}
+        for name, floor in floors.items()
+    }
+    over_pairs = {
+        f"{a} vs {b}": {m: i.to_dict() for m, i in paired_gains(results[a], results[b]).items()}
+        for a, b in pairs
+    }
+    return over_floor, over_pairs
 
 
 def run_suite(
@@ -300,6 +341,7 @@ def run_suite(
     cfg: SuiteConfig,
     out: str | Path,
     command: str,
+    *,
     device: str = "cpu",
     batch_size: int = 8,
     num_workers: int | None = None,
@@ -323,27 +365,11 @@ def run_suite(
         "floors": {n: b.floor for n, b in backbones.items() if b.floor},
     }
     for name, backbone in backbones.items():
-        cached = (cache or {}).get(name)
-        if cached is not None and cached.is_file():
-            report["backbones"][name] = json.loads(cached.read_text())
-            continue
-        torch.manual_seed(0)  # the probes' own draws: the same for every backbone
-        result = evaluate_backbone(
-            name, backbone, train_csv, val_csv, cfg, device, batch_size, num_workers,
-            Path(out) / "tokens",
+        report["backbones"][name] = _evaluated(
+            name, backbone, (cache or {}).get(name), train_csv, val_csv, cfg,
+            device=device, batch_size=batch_size, num_workers=num_workers,
+            token_dir=Path(out) / "tokens",
         )  # fmt: skip
-        report["backbones"][name] = result
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(cached, json.dumps(result).encode())
-    results = report["backbones"]
-    report["gains"] = {
-        name: {m: i.to_dict() for m, i in paired_gains(results[name], results[floor]).items()}
-        for name, floor in report["floors"].items()
-    }
-    report["pairs"] = {
-        f"{a} vs {b}": {m: i.to_dict() for m, i in paired_gains(results[a], results[b]).items()}
-        for a, b in pairs
-    }
+    report["gains"], report["pairs"] = _gains(report["backbones"], report["floors"], pairs)
     write_report(report, out)
     return report

@@ -92,6 +92,23 @@ def convert_state(
     state, which the added tensors (CLS token, final norm) come from. Raises ConversionError
     naming the key."""
     s, t = src.resolved(), dst.resolved()
+    _check_same_shape(s, t)
+    note = Conversion()
+    if s.norm_eps != t.norm_eps:  # e.g. HF VideoMAE's 1e-12: outputs move by ~eps / variance
+        note.converted.append(f"LayerNorm eps {s.norm_eps:g} -> {t.norm_eps:g} (model.norm_eps)")
+    out = _embeddings(state, s, t, fresh, note)
+    if s.layerscale == 0 and t.layerscale > 0:
+        raise ConversionError(
+            "blocks.*.ls1.gamma: the weights have no layer scale; a fresh one would scale every "
+            "block's output by model.layerscale; set model.layerscale=0"
+        )
+    for i in range(t.depth):
+        out.update(_block(state, f"blocks.{i}.", s, t, note))
+    out.update(_final_norm(state, s, t, fresh, note))
+    return out, note
+
+
+def _check_same_shape(s: ViTConfig, t: ViTConfig) -> None:
     for key in ("embed_dim", "depth", "num_heads", "patch_size", "tubelet", "in_chans"):
         if getattr(s, key) != getattr(t, key):
             raise ConversionError(
@@ -102,13 +119,14 @@ def convert_state(
         raise ConversionError(
             f"model.mlp_ratio differs: weights {s.mlp_ratio}, model {t.mlp_ratio}"
         )
-    note = Conversion()
-    if s.norm_eps != t.norm_eps:  # e.g. HF VideoMAE's 1e-12: outputs move by ~eps / variance
-        note.converted.append(f"LayerNorm eps {s.norm_eps:g} -> {t.norm_eps:g} (model.norm_eps)")
-    d = t.embed_dim
-    out: Tensors = {}
-    for key in ("patch_embed.proj.weight", "patch_embed.proj.bias", "mask_token"):
-        out[key] = state[key]
+
+
+def _embeddings(
+    state: Tensors, s: ViTConfig, t: ViTConfig, fresh: Tensors, note: Conversion
+) -> Tensors:
+    """Patch embedding, mask token, position embeddings (resampled to another grid) and the CLS
+    token (added where the weights have none; refused where the model cannot hold it)."""
+    out = {k: state[k] for k in ("patch_embed.proj.weight", "patch_embed.proj.bias", "mask_token")}
     out["pos_embed"] = state["pos_embed"]
     if _grid(s) != _grid(t):
         out["pos_embed"] = resample_grid(
@@ -116,47 +134,47 @@ def convert_state(
         )
         note.converted.append(f"pos_embed resampled from grid {_grid(s)} to {_grid(t)}")
     if t.cls_token:
-        if s.cls_token:
-            out["cls_token"] = state["cls_token"]
-        else:
-            out["cls_token"] = fresh["cls_token"]
+        out["cls_token"] = state["cls_token"] if s.cls_token else fresh["cls_token"]
+        if not s.cls_token:
             note.added.append("cls_token (the weights have none; initialised as DINOv2 does)")
     elif s.cls_token:
         raise ConversionError(
             "cls_token: the weights have a CLS token and the destination cannot hold one "
             "(its patch tokens attend to it); keep model.cls_token=true"
         )
-    if s.layerscale == 0 and t.layerscale > 0:
-        raise ConversionError(
-            "blocks.*.ls1.gamma: the weights have no layer scale; a fresh one would scale every "
-            "block's output by model.layerscale; set model.layerscale=0"
-        )
-    for i in range(t.depth):
-        b = f"blocks.{i}."
-        for name in ("norm1", "norm2", "attn.proj", "mlp.fc1", "mlp.fc2"):
-            for p in ("weight", "bias"):
-                out[f"{b}{name}.{p}"] = state[f"{b}{name}.{p}"]
-        out[f"{b}attn.qkv.weight"] = state[f"{b}attn.qkv.weight"]
-        _attention_bias(state, f"{b}attn.", s.qkv_bias, t.qkv_bias, d, out, note)
-        if s.layerscale > 0 and t.layerscale > 0:
-            out[f"{b}ls1.gamma"], out[f"{b}ls2.gamma"] = (
-                state[f"{b}ls1.gamma"],
-                state[f"{b}ls2.gamma"],
-            )
-        elif s.layerscale > 0:
-            _fold_layerscale(state, b, out, note)
-    if t.final_norm:
+    return out
+
+
+def _block(state: Tensors, b: str, s: ViTConfig, t: ViTConfig, note: Conversion) -> Tensors:
+    """One block: norms, projections and MLP as they are, the attention bias and layer scale
+    moved to the model's layout."""
+    out = {}
+    for name in ("norm1", "norm2", "attn.proj", "mlp.fc1", "mlp.fc2"):
+        for p in ("weight", "bias"):
+            out[f"{b}{name}.{p}"] = state[f"{b}{name}.{p}"]
+    out[f"{b}attn.qkv.weight"] = state[f"{b}attn.qkv.weight"]
+    _attention_bias(state, f"{b}attn.", s.qkv_bias, t.qkv_bias, t.embed_dim, out, note)
+    if s.layerscale > 0 and t.layerscale > 0:
+        out[f"{b}ls1.gamma"], out[f"{b}ls2.gamma"] = state[f"{b}ls1.gamma"], state[f"{b}ls2.gamma"]
+    elif s.layerscale > 0:
+        _fold_layerscale(state, b, out, note)
+    return out
+
+
+def _final_norm(
+    state: Tensors, s: ViTConfig, t: ViTConfig, fresh: Tensors, note: Conversion
+) -> Tensors:
+    if not t.final_norm:
         if s.final_norm:
-            out["norm.weight"], out["norm.bias"] = state["norm.weight"], state["norm.bias"]
-        else:
-            out["norm.weight"], out["norm.bias"] = fresh["norm.weight"], fresh["norm.bias"]
-            note.added.append(
-                "norm (the weights have no final LayerNorm: a fresh one normalises the tokens "
-                "they left unnormalised; model.final_norm=false keeps their outputs)"
+            raise ConversionError(
+                "norm.weight: the weights end with a LayerNorm the model lacks; set "
+                "model.final_norm=true"
             )
-    elif s.final_norm:
-        raise ConversionError(
-            "norm.weight: the weights end with a LayerNorm the model lacks; set "
-            "model.final_norm=true"
-        )
-    return out, note
+        return {}
+    if s.final_norm:
+        return {"norm.weight": state["norm.weight"], "norm.bias": state["norm.bias"]}
+    note.added.append(
+        "norm (the weights have no final LayerNorm: a fresh one normalises the tokens "
+        "they left unnormalised; model.final_norm=false keeps their outputs)"
+    )
+    return {"norm.weight": fresh["norm.weight"], "norm.bias": fresh["norm.bias"]}

@@ -67,12 +67,22 @@ def load_backbone(
     device: str | torch.device = "cpu",
     cls_token: bool | None = None,
     part: str = "teacher",
+    with_meta: bool = False,
     **config: Any,
+) -> VideoViT | tuple[VideoViT, dict[str, Any]]:
+    """The backbone in eval mode, its metadata on `model.meta` (format, source, the clip it was
+    trained on, what was added or ignored); `with_meta` also returns the metadata. `cls_token`
+    None keeps the source's layout; `part` picks teacher or student from a training checkpoint;
+    `config` sets ViTConfig fields that original VideoMAE weights do not record (num_frames,
+    img_size, num_heads; defaults 16, 224, by width)."""
+    model, meta = _load(Path(path), device, cls_token, part, config)
+    model.meta = meta
+    return (model, meta) if with_meta else model
+
+
+def _load(
+    p: Path, device: str | torch.device, cls_token: bool | None, part: str, config: dict
 ) -> tuple[VideoViT, dict[str, Any]]:
-    """(backbone in eval mode, meta). `cls_token` None keeps the source's layout; `part` picks
-    teacher or student from a training checkpoint; `config` sets ViTConfig fields that original
-    VideoMAE weights do not record (num_frames, img_size, num_heads; defaults 16, 224, by width)."""
-    p = Path(path)
     if (
         (p / "backbone.json").is_file()
         or p.suffix in (".json", ".safetensors")
@@ -87,7 +97,7 @@ def load_backbone(
         cfg, state, fmt, ignored, views = _read_torch_file(p, part, config)
     else:
         raise FileNotFoundError(
-            f"{path}: not a file, and not a folder with backbone.json (vidrop export) or "
+            f"{p}: not a file, and not a folder with backbone.json (vidrop export) or "
             "config.json (HF transformers VideoMAE)"
         )
     if cls_token is not None:

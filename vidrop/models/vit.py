@@ -7,63 +7,17 @@ applied as one matrix product on the kept patches only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from vidrop.config import ARCHS, ViTConfig
 from vidrop.models.layers import Block, LayerNorm
 from vidrop.models.pos_embed import resample_grid
 from vidrop.tokens.grid import TokenGrid
 
-# name: (embed_dim, depth, num_heads); ViT-H uses 16 heads of 80 dims as in VideoMAE / V-JEPA.
-ARCHS: dict[str, tuple[int, int, int]] = {
-    "vit_t": (192, 12, 3),
-    "vit_s": (384, 12, 6),
-    "vit_b": (768, 12, 12),
-    "vit_l": (1024, 24, 16),
-    "vit_h": (1280, 32, 16),
-}
-
-
-@dataclass
-class ViTConfig:
-    """Backbone shape. embed_dim/depth/num_heads of 0 take the value of `arch`."""
-
-    arch: str = "vit_s"
-    embed_dim: int = 0
-    depth: int = 0
-    num_heads: int = 0
-    mlp_ratio: float = 4.0
-    patch_size: int = 16
-    tubelet: int = 2
-    num_frames: int = 16  # position embeddings live on the large clip's grid
-    img_size: int = 224
-    in_chans: int = 3
-    # VideoMAE's learned q and v biases (k's bias is redundant: softmax cancels it), so VideoMAE
-    # weights load unchanged; "qkv" (timm/DINOv2) and "none" also load them exactly
-    qkv_bias: str = "qv"
-    drop_path: float = 0.1
-    layerscale: float = 0.0  # 0 disables; DINOv2 uses 1e-5
-    cls_token: bool = True  # False: VideoMAE/V-JEPA layout; "cls" is then the mean patch token
-    final_norm: bool = True  # False: no LayerNorm after the last block (VideoMAE mean pooling)
-    norm_eps: float = 1e-6  # HF transformers' VideoMAE uses 1e-12
-
-    def resolved(self) -> ViTConfig:
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown arch {self.arch!r}; choose one of {sorted(ARCHS)}")
-        dim, depth, heads = ARCHS[self.arch]
-        return replace(
-            self,
-            embed_dim=self.embed_dim or dim,
-            depth=self.depth or depth,
-            num_heads=self.num_heads or heads,
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self.resolved())
+__all__ = ["ARCHS", "PatchEmbed3d", "VideoViT", "ViTConfig"]
 
 
 class PatchEmbed3d(nn.Module):

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def init_backbones(student: VideoViT, teacher: VideoViT, path: str) -> dict[str, Any]:
-    src, meta = load_backbone(path)
+    src, meta = load_backbone(path, with_meta=True)
     try:
         state, note = convert_state(src.state_dict(), src.cfg, student.cfg, student.state_dict())
     except ConversionError as exc:

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+import yaml
 from torch.utils.data import DataLoader
 
 from vidrop import dist
@@ -26,6 +27,7 @@ from vidrop.data.malloc import worker_init
 from vidrop.data.sampler import EpochBatchSampler
 from vidrop.machine import resolve_device
 from vidrop.models.load import training_views
+from vidrop.plots import plot_curves, try_plot
 from vidrop.progress import ProgressBar
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from vidrop.train.init import init_backbones
@@ -89,6 +91,14 @@ class Trainer:
         dist.init_from_env(self.device.type)  # under torchrun: join the process group
         self.rank, self.world = dist.rank(), dist.world_size()
 
+        self._data()
+        self._model()
+        if dist.is_main():
+            self._banner()
+
+    def _data(self) -> None:
+        """The training videos, the run's size and schedules, the loader's dataset."""
+        cfg = self.cfg
         self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
         try:
             self.sizing = size_run(cfg.optim, len(self.source), self.world)
@@ -108,14 +118,10 @@ class Trainer:
         self.total_steps = self.sizing.total_steps
         self.stop_step = min(cfg.train.max_steps or self.total_steps, self.total_steps)
         self.schedules = build_schedules(cfg.optim, self.epoch_length, self.global_batch)
-        if dist.is_main():
-            log.info("%s", self.sizing.describe())
-            if self.stop_step < self.total_steps:
-                log.warning(
-                    "train.max_steps=%d stops the run before its schedule ends (%d steps)",
-                    self.stop_step, self.total_steps,
-                )  # fmt: skip
 
+    def _model(self) -> None:
+        """Model and optimizer (from train.init on a fresh run), the resumed state, the step."""
+        cfg = self.cfg
         fresh = not (self.out / CHECKPOINT_NAME).exists()
         if fresh and cfg.train.init_from and not cfg.train.init:
             raise ConfigError(
@@ -140,6 +146,21 @@ class Trainer:
             cfg, self.model, self.optimizer, self.schedules, self.device, self.rank
         )
 
+    def _banner(self) -> None:
+        """What this run is, before it starts: folder, method, device, size, how long."""
+        trained = sum(p.numel() for g in self.optimizer.param_groups for p in g["params"])
+        log.info(
+            "%s %s in %s on %s: %.1fM trained parameters, from step %d of %d",
+            self.cfg.train.method, self.cfg.model.arch, self.out, self.device, trained / 1e6,
+            self.step, self.stop_step,
+        )  # fmt: skip
+        log.info("%s", self.sizing.describe())
+        if self.stop_step < self.total_steps:
+            log.warning(
+                "train.max_steps=%d stops the run before its schedule ends (%d steps)",
+                self.stop_step, self.total_steps,
+            )  # fmt: skip
+
     # -- state -------------------------------------------------------------------------------
     def _resume_or_start(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -161,7 +182,9 @@ class Trainer:
             log.info("resuming %s from step %d", self.out, self.step)
         if dist.is_main():
             save_config(self.cfg, self.out / "config.yaml")
-        self.metrics = MetricsLog(self.out / "metrics.jsonl", resume_step=resumed)
+        tb = self.out / "tb" if self.cfg.train.tensorboard and dist.is_main() else None
+        text = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False)
+        self.metrics = MetricsLog(self.out / "metrics.jsonl", resumed, tb, text)
 
     def _init_weights(self, model: torch.nn.Module) -> None:
         """A fresh run from existing weights (never on resume), before any sharding; what moved
@@ -228,53 +251,69 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunResult:
-        cfg = self.cfg
-        clips_per_video = cfg.views.large_clips + cfg.views.small_clips
         if self.step >= self.stop_step:
             log.info("%s is already trained to step %d", self.out, self.step)
             return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
-        window_start, window_videos = time.perf_counter(), 0
-        loop_start, seconds_before = window_start, self.train_seconds
+        self._window = (time.perf_counter(), 0)  # (start, videos) of the logging window
+        loop_start, seconds_before = time.perf_counter(), self.train_seconds
         batches = iter(self.loader())
         try:
             with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
                 while self.step < self.stop_step and not self._out_of_time():
-                    micro = [next(batches) for _ in range(self.accum)]
-                    for batch in micro:
-                        self._note_skipped(batch.skipped)
-                    window_videos += sum(b.videos for b in micro) * self.world
-                    logs = self.step_runner([self.decoder(b) for b in micro], self.step)
-                    if self.pool:  # the step is done with them (or copied them to the device)
-                        for b in micro:
-                            self.pool.give_back(b)
-                    self.step += 1
+                    logs = self._train_step(batches)
                     self.train_seconds = seconds_before + time.perf_counter() - loop_start
-                    if self.step % cfg.train.log_every == 0 or self.step == self.stop_step:
-                        elapsed = time.perf_counter() - window_start
-                        record = self._record(logs, window_videos / elapsed, clips_per_video)
-                        if not math.isfinite(record["loss"]):
-                            raise FloatingPointError(
-                                f"loss is {record['loss']} at step {self.step}; lower "
-                                "optim.base_lr or check the data (the last checkpoint is intact)"
-                            )
-                        if dist.is_main():
-                            self.metrics.write(record)
-                        bar.update(
-                            0, f"loss {record['loss']:.3f} {record['clips_per_s']:.1f} clips/s"
-                        )
-                        window_start, window_videos = time.perf_counter(), 0
+                    self._log(logs, bar)
                     bar.update(1)
-                    if self.step % cfg.train.checkpoint_every == 0:
-                        self.checkpoint()
-                    if cfg.train.export_every and self.step % cfg.train.export_every == 0:
-                        self.export(self.out / "points" / str(self.step))
+                    self._keep()
         except KeyboardInterrupt:
             log.warning("interrupted at step %d: saving a checkpoint to resume from", self.step)
             self.checkpoint()
             raise
         self.checkpoint()
+        self.metrics.close()
+        if dist.is_main():
+            try_plot(plot_curves, [self.out], self.out / "curves.png")
         return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
+
+    def _train_step(self, batches) -> dict[str, torch.Tensor]:
+        """One optimizer step on the next micro-batches; their buffers go back to the pool."""
+        micro = [next(batches) for _ in range(self.accum)]
+        for batch in micro:
+            self._note_skipped(batch.skipped)
+        start, videos = self._window
+        self._window = (start, videos + sum(b.videos for b in micro) * self.world)
+        logs = self.step_runner([self.decoder(b) for b in micro], self.step)
+        if self.pool:  # the step is done with them (or copied them to the device)
+            for b in micro:
+                self.pool.give_back(b)
+        self.step += 1
+        return logs
+
+    def _log(self, logs: dict[str, torch.Tensor], bar: ProgressBar) -> None:
+        """Every train.log_every steps (and the last): metrics.jsonl and the progress line."""
+        if self.step % self.cfg.train.log_every and self.step != self.stop_step:
+            return
+        start, videos = self._window
+        views = self.cfg.views.large_clips + self.cfg.views.small_clips
+        record = self._record(logs, videos / (time.perf_counter() - start), views)
+        if not math.isfinite(record["loss"]):
+            raise FloatingPointError(
+                f"loss is {record['loss']} at step {self.step}; lower optim.base_lr or check the "
+                "data (the last checkpoint is intact)"
+            )
+        if dist.is_main():
+            self.metrics.write(record)
+        bar.update(0, f"loss {record['loss']:.3f} {record['clips_per_s']:.1f} clips/s")
+        self._window = (time.perf_counter(), 0)
+
+    def _keep(self) -> None:
+        """The checkpoint every train.checkpoint_every steps, the backbone every export_every."""
+        t = self.cfg.train
+        if self.step % t.checkpoint_every == 0:
+            self.checkpoint()
+        if t.export_every and self.step % t.export_every == 0:
+            self.export(self.out / "points" / str(self.step))
 
     def _out_of_time(self) -> bool:
         """train.max_seconds reached (decided on rank 0's clock, so every rank stops alike)."""

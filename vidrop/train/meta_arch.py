@@ -109,40 +109,19 @@ class ViDROP(nn.Module):
         kept indices and masks are (L*B, K) in clip-major order (see clip_major), and its
         `index` the (clip, kept position) of each token the iBOT loss scores."""
         cfg = self.loss_cfg
-        n_large, n_small = large.shape[1], small.shape[1]
-        keep, masks, masked = plan.keep, plan.masks, plan.index
+        n_large = large.shape[1]
         large_flat = clip_major(large)
         t_cls, t_patch, stats = self.teacher_targets(
-            large_flat, keep, masked, n_large, teacher_temp
+            large_flat, plan.keep, plan.index, n_large, teacher_temp
         )
-
-        s = self.student["backbone"].forward_features(large_flat, keep, masks)
-        cls = [s["cls"]]
-        if n_small:
-            cls.append(self.student["backbone"].forward_features(clip_major(small))["cls"])
-        logits = self.student["dino_head"](torch.cat(cls))
-        s_large = list(logits[: s["cls"].shape[0]].chunk(n_large))
-        s_small = list(logits[s["cls"].shape[0] :].chunk(n_small)) if n_small else []
-
-        n_terms = n_large * (n_large - 1) + n_small * n_large
-        dino_global = (
-            sum(
-                dino_loss(
-                    [s_large[i]], [t for j, t in enumerate(t_cls) if j != i], cfg.student_temp
-                )
-                for i in range(n_large)
-            )
-            / n_terms
-        )
-        dino_local = (
-            dino_loss(s_small, t_cls, cfg.student_temp) / n_terms if n_small else dino_global * 0
-        )
+        s = self.student["backbone"].forward_features(large_flat, plan.keep, plan.masks)
+        dino_global, dino_local = self.dino_terms(s["cls"], small, t_cls)
         ibot = ibot_masked_loss(
-            patch_head(self.student)(s["patch"][masked]),
+            patch_head(self.student)(s["patch"][plan.index]),
             t_patch,
             plan.scored,
             cfg.student_temp,
-            token_clip=masked[0],
+            token_clip=plan.index[0],
         )
         # over the GLOBAL batch: identical on every rank, so data parallelism keeps it exact
         koleo = sum(koleo_loss(dist.all_gather_with_grad(c)) for c in s["cls"].chunk(n_large))
@@ -150,16 +129,32 @@ class ViDROP(nn.Module):
         loss = cfg.dino_weight * dino + cfg.ibot_weight * ibot + cfg.koleo_weight * koleo
         with torch.no_grad():
             feats = F.normalize(s["cls"].float(), dim=-1)
-            logs = {
-                "loss": loss.detach(),
-                "dino_global_loss": dino_global.detach(),
-                "dino_local_loss": dino_local.detach(),
-                "ibot_loss": ibot.detach(),
-                "koleo_loss": koleo.detach(),
-                "cls_std": feats.std(0).mean(),
-                **stats,
-            }
+            terms = {"dino_global_loss": dino_global, "dino_local_loss": dino_local,
+                     "ibot_loss": ibot, "koleo_loss": koleo}  # fmt: skip
+            logs = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()},
+                    "cls_std": feats.std(0).mean(), **stats}  # fmt: skip
         return LossTerms(loss, logs)
+
+    def dino_terms(
+        self, large_cls: torch.Tensor, small: torch.Tensor, t_cls: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The DINO loss's global term (each large clip against the other large clips' teacher
+        targets) and local term (each small clip against every large one), both divided by the
+        number of pairs. The small clips run through the student here, densely."""
+        temp = self.loss_cfg.student_temp
+        n_large, n_small = len(t_cls), small.shape[1]
+        cls = [large_cls]
+        if n_small:
+            cls.append(self.student["backbone"].forward_features(clip_major(small))["cls"])
+        logits = self.student["dino_head"](torch.cat(cls))
+        s_large = list(logits[: large_cls.shape[0]].chunk(n_large))
+        s_small = list(logits[large_cls.shape[0] :].chunk(n_small)) if n_small else []
+        n_terms = n_large * (n_large - 1) + n_small * n_large
+        others = [[t for j, t in enumerate(t_cls) if j != i] for i in range(n_large)]
+        dino_global = sum(dino_loss([s_large[i]], others[i], temp) for i in range(n_large))
+        dino_global = dino_global / n_terms
+        dino_local = dino_loss(s_small, t_cls, temp) / n_terms if n_small else dino_global * 0
+        return dino_global, dino_local
 
     @torch.no_grad()
     def update_teacher(self, momentum: float) -> None:
