@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
@@ -45,13 +45,35 @@ def token_gib(backbone: VideoViT, views: EvalViews, videos: int) -> float:
     return videos * views.count * tokens * cfg.embed_dim * 2 / 2**30
 
 
+class BackboneReport(TypedDict, total=False):
+    """One backbone's results in eval.json (and compare.json, and the per-backbone caches): a
+    JSON object, typed here so that readers know its keys. Percentages are top-1 in [0, 100]."""
+
+    classes: int
+    n_train: int
+    n_val: int
+    skipped_videos: list[str]  # undecodable videos left out
+    short_videos: int  # shorter than one clip: their last frame repeated
+    views: dict[str, Any]  # EvalViews.to_dict()
+    feature: str  # what kNN, linear and low-shot read: cls, mean or cls+mean
+    knn: dict[str, float]  # k -> top-1
+    linear: dict[str, Any]  # LinearResult fields (top1, top5, lr, wd, ...)
+    attentive: dict[str, Any]  # AttentiveResult fields
+    lowshot: list[dict[str, Any]]  # one LowShotRow per label share
+    propagation: dict[str, Any]  # J&F and per-sequence scores
+    copy_detection: dict[str, Any]  # mAP, top-1 and per-query APs
+    per_video: dict[str, Any]  # val paths, labels and each probe's predictions (paired gains)
+    extract_s: float
+    probe_s: float
+
+
 def probe_features(
     train: Features, val: Features, cfg: SuiteConfig, feature: str, device: str = "cpu"
-) -> dict:
+) -> BackboneReport:
     """kNN, linear, attentive and low-shot results of one backbone's `feature` (cls, mean...)."""
     classes, tr, va = probe_sets(train, val, feature)
     n = len(classes)
-    out: dict = {
+    out: BackboneReport = {
         "classes": n,
         "n_train": len(tr.y),
         "n_val": len(va.y),
@@ -169,7 +191,7 @@ def evaluate_backbone(
     batch_size: int = 8,
     num_workers: int | None = None,
     token_dir: Path | None = None,
-) -> dict:
+) -> BackboneReport:
     """Every probe of one backbone. Patch tokens beyond cfg.max_token_gib are written to
     `token_dir` and read from there a batch at a time (deleted afterwards)."""
     t = time.perf_counter()
@@ -205,7 +227,7 @@ def evaluate_backbone(
     return result
 
 
-def headline(r: dict) -> dict[str, float | str]:
+def headline(r: BackboneReport) -> dict[str, float | str]:
     """The table's columns for one backbone."""
     row: dict[str, float | str] = {f"kNN k={k}": v for k, v in r["knn"].items()}
     row["linear"] = r["linear"]["top1"]
