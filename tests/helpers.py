@@ -78,3 +78,13 @@ def load_script(name: str) -> ModuleType:
 def manifest_rows(path: str | Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def tiny_export(folder: Path) -> Path:
+    """A 1-block ViT-T export on the demo's 8x64x64 clips (what vidrop.load_backbone reads)."""
+    from vidrop.models.export import save_backbone
+    from vidrop.models.vit import VideoViT
+
+    torch.manual_seed(0)
+    model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=8, img_size=64))
+    return save_backbone(folder, model, {"eval": {"frames": 8, "size": 64, "stride": 2}})

@@ -69,7 +69,8 @@ class ViewsConfig:
     frame_stride: int = 4  # frames between a clip's frames (views.sampling=stride)
     flip: float = 0.5  # probability of a horizontal flip, per clip
     # the large clips of a video never share a frame (where it is long enough): the DINO loss
-    # then pairs views of other moments, not two views of the same frames (docs/evaluation.md)
+    # then pairs views of other moments, not two views of the same frames
+    # (docs/experiments/2026-11-27-tiny-recipe.md)
     large_disjoint: bool = False
     # none (crop + flip: the paper's "noaug" rows) | dino (DINO's colour jitter, grayscale,
     # blur and solarisation, per clip: its "+aug" rows), vidrop.data.augment
@@ -165,7 +166,7 @@ class TrainConfig:
     export_every: int = 0  # also keep the backbone every N steps in RUN/points/STEP (0: never)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
-    compile: bool = False  # torch.compile the backbones (GPUs: +13% measured on an H200)
+    compile: bool = False  # torch.compile the backbones (GPUs; the first steps compile)
     activation_checkpointing: bool = False  # recompute block activations in backward (memory)
     threads: int = 0  # torch CPU threads (0 = torch's default)
     init: str = ""  # start from these backbone weights (vidrop, VideoMAE, HF VideoMAE, V-JEPA)

@@ -152,5 +152,10 @@ def print_report(report: dict) -> None:
     console.print(
         f"synth {t['synth_s']:.0f}s, pretrain {t['pretrain_s']:.0f}s, eval {t['eval_s']:.0f}s, "
         f"total {t['total_s']:.0f}s on {report['machine']['cpu']} "
-        f"({report['machine']['cpu_cores']} cores); eval.json and eval.md in the output folder"
+        f"({report['machine']['cpu_cores']} cores); eval.json, eval.md and eval.png in the "
+        "output folder, the training curves in run/curves.png"
+    )
+    console.print(
+        "next: `vidrop compare --synth --out vidrop-compare` trains a dense student and "
+        "transformers' VideoMAE on these videos for the same compute and evaluates all three"
     )

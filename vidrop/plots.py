@@ -1,7 +1,7 @@
 """Pictures where people look rather than read: a run's training curves (RUN/curves.png, also
-`vidrop plot`), and an evaluation's accuracies and gains (eval.png). matplotlib is an optional
-extra (`pip install 'vidrop[plot]'`): without it the automatic pictures are skipped with one
-warning, and `vidrop plot` says which extra to install."""
+`vidrop plot`), and an evaluation's accuracies and gains (eval.png). matplotlib is a dependency;
+where an environment lacks it the automatic pictures are skipped with one warning, and
+`vidrop plot` says what to install."""
 
 from __future__ import annotations
 
@@ -36,9 +36,7 @@ def pyplot() -> Any:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise MissingExtra(
-            "pictures need matplotlib: pip install 'vidrop[plot]' (or pip install matplotlib)"
-        ) from exc
+        raise MissingExtra("pictures need matplotlib: pip install matplotlib") from exc
     return plt
 
 

@@ -25,7 +25,7 @@ def test_load_backbone_returns_the_model_as_the_readme_shows(tmp_path):
     torch.manual_seed(0)
     m = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=8, img_size=64)).eval()
     save_backbone(tmp_path / "export", m, {"eval": {"frames": 8, "size": 64, "stride": 2}})
-    backbone = vidrop.load_backbone(tmp_path / "export")  # the README's first snippet
+    backbone = vidrop.load_backbone(tmp_path / "export")  # what the README shows
     out = backbone.forward_features(torch.randn(2, 3, 8, 64, 64))
     assert out["cls"].shape == (2, 192) and out["patch"].shape == (2, 64, 192)
     assert backbone.meta["eval"]["stride"] == 2 and not backbone.training

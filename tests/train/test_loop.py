@@ -146,3 +146,24 @@ def test_the_ablation_switches_train_and_resume(synth_data, tmp_path):
     assert pretrain(resumed, tmp_path / "run").step == 3
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
     assert all(r["dino_local_loss"] == 0 and r["ibot_loss"] > 0 for r in records)
+
+
+def test_tensorboard_holds_every_logged_scalar_once_after_a_resume(synth_data, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    on = ("train.tensorboard=true", "train.log_every=1")
+    pretrain(tiny_config(synth_data["train"], "train.max_steps=2", *on), tmp_path / "run")
+    pretrain(tiny_config(synth_data["train"], "train.max_steps=3", *on), tmp_path / "run")
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    numbers = (int, float)
+    logged = {k for r in records for k, v in r.items() if k != "step" and isinstance(v, numbers)}
+    acc = EventAccumulator(str(tmp_path / "run" / "tb"))
+    acc.Reload()
+    assert set(acc.Tags()["scalars"]) == logged
+    for tag in logged:
+        events = [(e.step, e.value) for e in acc.Scalars(tag)]
+        expected = [(r["step"], r[tag]) for r in records if tag in r]
+        assert [s for s, _ in events] == [s for s, _ in expected] == [1, 2, 3], tag
+        assert [v for _, v in events] == pytest.approx([float(v) for _, v in expected]), tag
+    assert "config/text_summary" in acc.Tags()["tensors"]  # the resolved config, as text

@@ -32,3 +32,29 @@ def test_a_failed_append_names_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr("vidrop.train.metrics.open", full_disk, raising=False)
     with pytest.raises(WriteError, match=r"m\.jsonl: could not be written .*partial last line"):
         log.write({"step": 10, "loss": 1.0})
+
+
+def scalars(folder) -> dict[str, list[tuple[int, float]]]:
+    """What TensorBoard shows: tensorboard's own reader, purges applied."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}
+
+
+def test_tensorboard_events_survive_a_crash_and_resume_without_duplicates(tmp_path):
+    pytest.importorskip("tensorboard")
+    log = MetricsLog(tmp_path / "m.jsonl", tensorboard=tmp_path / "tb")
+    for step in range(1, 6):  # checkpoint at 3, crash after logging 5
+        log.write({"step": step, "loss": float(step), "lr": 0.1, "note": "text is not a scalar"})
+    log.close()
+    log = MetricsLog(tmp_path / "m.jsonl", resume_step=3, tensorboard=tmp_path / "tb")
+    for step in range(4, 8):
+        log.write({"step": step, "loss": 10.0 * step, "lr": 0.1})
+    log.close()
+    tb = scalars(tmp_path / "tb")
+    assert set(tb) == {"loss", "lr"}
+    assert tb["loss"] == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 40.0), (5, 50.0), (6, 60.0), (7, 70.0)]
+    MetricsLog(tmp_path / "m.jsonl", tensorboard=tmp_path / "tb").close()  # a fresh run
+    assert scalars(tmp_path / "tb") == {}

@@ -42,9 +42,9 @@ def vidrop_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int]
 
 def make_step(method: str, cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
     if cfg.train.compile:
-        # each method compiles from a clean Dynamo state: on the H200 the dense model compiled
-        # after ViDROP in one process ran at its eager speed (90.1 samples/s; 101.5 alone), and
-        # compiled graphs bake in the SDPA kernel chosen when they were traced
+        # each method compiles from a clean Dynamo state: a model compiled after another in one
+        # process can run at its eager speed, and compiled graphs bake in the SDPA kernel
+        # chosen when they were traced
         torch._dynamo.reset()
     if method == "vidrop":
         return vidrop_step(cfg, batch, device)
@@ -82,8 +82,8 @@ def measure(
         sync_device(device)
         times.append((time.perf_counter() - t) / steps)
     median = statistics.median(times)
-    # FLOPs counted after the timing: a compiled model stepped under FlopCounterMode (a dispatch
-    # mode) was measured no faster than eager when the count came first (H200, 205 vs 237/s)
+    # FLOPs counted after the timing: a compiled model first stepped under FlopCounterMode (a
+    # dispatch mode) then ran no faster than eager
     flops, _ = count_flops(lambda: step(warmup + windows * steps))
     peak = PEAK_TFLOPS.get(_card(device))
     return {

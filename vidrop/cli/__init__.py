@@ -8,6 +8,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from vidrop import __version__
 from vidrop.cli import bench, compare, compress, data, demo, eval, extract, plot, train, viz
@@ -25,6 +26,10 @@ class Parser(argparse.ArgumentParser):
     looks like one (`pretrain --data x.csv`: data.train=x.csv)."""
 
     argv: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # no prefixes: `--out` must never quietly mean `--out-file`
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str) -> None:
         takes_overrides = any(c in self.argv for c in OVERRIDE_COMMANDS)

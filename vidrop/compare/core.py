@@ -35,7 +35,7 @@ from vidrop.compare.runs import (
     train_child,
     train_run,
 )
-from vidrop.config import Config, load_config
+from vidrop.config import Config, ConfigError, load_config
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.features import views_of_backbone
 from vidrop.eval.settings import SuiteConfig
@@ -45,7 +45,12 @@ from vidrop.models.export import save_backbone
 from vidrop.models.load import load_backbone, training_views
 from vidrop.models.vit import VideoViT
 from vidrop.peers.dense import dense_config
-from vidrop.peers.videomae import build_videomae, save_encoder, videomae_config
+from vidrop.peers.videomae import (
+    build_videomae,
+    require_transformers,
+    save_encoder,
+    videomae_config,
+)
 from vidrop.train.sizing import size_run
 
 log = logging.getLogger("vidrop")
@@ -98,7 +103,9 @@ class Comparison:
 
     def __init__(self, spec: CompareSpec) -> None:
         if "vidrop" not in spec.methods:
-            raise ValueError("--methods must include vidrop: every gain is ViDROP's")
+            raise ConfigError("--methods must include vidrop: every gain is ViDROP's")
+        if "videomae" in spec.methods:
+            require_transformers()  # before any work, not hours in
         self.spec = spec
         self.device = resolve_device("auto")
         base = load_config(spec.recipe, [f"data.train={spec.train}", *spec.overrides])

@@ -182,7 +182,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def plot(report: dict[str, Any], path: Path, k: str = "20") -> Path | None:
     """kNN (k=20) on val against training TFLOP, a line per method and seed, random init dashed;
-    None without matplotlib (the optional extra `vidrop[plot]`)."""
+    None where matplotlib is missing."""
     try:
         import matplotlib
 
@@ -226,6 +226,6 @@ def write_reports(cmp: Comparison) -> dict[str, Any]:
         import logging
 
         logging.getLogger("vidrop").warning(
-            "compare.png not drawn: matplotlib is missing (pip install 'vidrop[plot]')"
+            "compare.png not drawn: matplotlib is missing (pip install matplotlib)"
         )
     return report

@@ -6,17 +6,15 @@ noise. Scene cuts change the background and distractors every few frames and sho
 another place in the frame (another camera), so, as in real footage, two clips of one video share
 their object and its motion but not their background or framing. The object's hue is its shape's,
 exactly: self-supervision, which learns what tells videos apart, then finds no per-video colour or
-place to latch onto instead of the class (with a per-video hue jitter and place, before
-RENDER_VERSION 2, the demo's kNN gain at k = 20 was +6.8 ± 2.9 over five training seeds; without
-them +13.2 ± 1.4, both on the 180 val videos the choice was made on; on 720 val videos the current
-data gives +7.7 ± 1.4 and the earlier data was not measured: docs/evaluation.md). Motions are chosen
+place to latch onto instead of the class (docs/experiments/2026-11-27-demo-seeds.md measures both
+renderings). Motions are chosen
 to survive horizontal flips (the only augmentation besides cropping): rising, falling, spinning
 (either direction) and pulsing. A single frame shows the object but not its motion.
 Everything is drawn from numpy generators seeded by (seed, video index): same seed, same rendered
 frames. The videos are written as LOSSLESS H.264 (crf 0): lossy x264 encodes of the same frames
-came out different when several encodes ran at once (decoded pixels up to ~25 levels apart), which
-made the demo's dataset, and so its result, change from run to run. Lossless, the decoded pixels
-are the same every time (checked on 720 videos written twice concurrently); the bytes may differ.
+came out different when several encodes ran at once, which made the demo's dataset, and so its
+result, change from run to run. Lossless, the decoded pixels are the same every time (a test
+checks it); the bytes may differ.
 """
 
 from __future__ import annotations

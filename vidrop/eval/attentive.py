@@ -3,10 +3,9 @@ an MLP refines it, a linear layer classifies. Views are averaged at test time.
 
 The learning rate is chosen on held-out training videos, and the probe that scored best there is the
 one tested on val: unlike the linear probe (a convex problem, retrained on all training videos), a
-retrained attention probe is a new, unvalidated outcome, and at lr 1e-2 one came out 11 points
-below the validated run (docs/evaluation.md). Training runs at least `min_steps` optimizer steps:
-V-JEPA's 20 epochs are ~20k steps on Kinetics but ~400 on a few hundred videos, where the probe
-is far from converged and its result moves by ~10 points with its seed.
+retrained attention probe is a new, unvalidated outcome. Training runs at least `min_steps`
+optimizer steps: V-JEPA's 20 epochs are few steps on a small dataset, where the probe is far from
+converged and its result moves with its seed (docs/experiments/2026-11-27-attentive-probe.md).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-# train.attention names -> SDPA kernels; "auto" leaves torch's own order (torch 2.11 on an H200
-# already picks cuDNN's kernel for our shapes, measured in docs/gpu.md)
+# train.attention names -> SDPA kernels; "auto" leaves torch's own order, which recent torch
+# versions already make the fastest for our shapes (docs/experiments/2026-11-26-h200-leases.md)
 ATTENTION_BACKENDS: dict[str, SDPBackend | None] = {
     "auto": None,
     "cudnn": SDPBackend.CUDNN_ATTENTION,
@@ -23,9 +23,8 @@ ATTENTION_BACKENDS: dict[str, SDPBackend | None] = {
 
 def attention_backend(name: str) -> AbstractContextManager:
     """Try the named SDPA kernel first, the others after it where it cannot run (a CPU has no
-    cuDNN attention): for cards and torch versions whose default order is not the fastest (on
-    an H200, cuDNN's attention fwd+bwd took 10.1 ms where flash took 15.8 at the teacher's
-    shape). The choice is made at forward time and the backward follows it."""
+    cuDNN attention): for cards and torch versions whose default order is not the fastest. The
+    choice is made at forward time and the backward follows it."""
     if name not in ATTENTION_BACKENDS:
         raise ValueError(f"unknown attention backend {name!r}; one of {list(ATTENTION_BACKENDS)}")
     first = ATTENTION_BACKENDS[name]
@@ -39,7 +38,7 @@ class LayerNorm(nn.LayerNorm):
     """nn.LayerNorm that keeps a bf16/fp16 input in its dtype under autocast.
 
     Autocast runs layer_norm in fp32, so every norm of a bf16 residual stream cost two extra
-    copies (cast up, and the next matmul casting down), about a tenth of a ViT-B step on an H200.
+    copies (cast up, and the next matmul casting down), a sizeable share of a bf16 step.
     The CUDA kernel accumulates its statistics in fp32 either way; only the output rounding moves,
     and the next matmul rounds to bf16 anyway. fp32 inputs take the plain path (same numbers)."""
 

@@ -72,9 +72,21 @@ def decoder_shape(encoder: ViTConfig, d: DecoderConfig) -> tuple[int, int, int]:
     return width, depth, heads
 
 
+def require_transformers() -> Any:
+    """transformers, or an error that says how to get it (the `compare` extra)."""
+    try:
+        import transformers
+    except ImportError as exc:
+        raise ConfigError(
+            "the videomae method runs transformers' VideoMAEForPreTraining: "
+            "pip install 'vidrop[compare]' (or leave it out: --methods vidrop,dense)"
+        ) from exc
+    return transformers
+
+
 def hf_config(cfg: Config) -> Any:
     """transformers.VideoMAEConfig of the encoder on the large clip, and the decoder."""
-    import transformers
+    transformers = require_transformers()
 
     m, v = cfg.model.resolved(), cfg.views
     if m.layerscale > 0 or not m.final_norm or m.qkv_bias == "qkv":
@@ -113,7 +125,7 @@ def build_videomae(
     cfg: Config, device: torch.device
 ) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     """VideoMAEForPreTraining (transformers' own initialisation, seeded by train.seed) and AdamW."""
-    import transformers
+    transformers = require_transformers()
 
     if cfg.train.init:
         raise ConfigError(

@@ -50,7 +50,8 @@ class MetricsLog:
 
 
 def _writer(folder: str | Path, resume_step: int | None, config_text: str) -> Any:
-    """A TensorBoard writer; on resume, events past the checkpoint's step are purged."""
+    """A TensorBoard writer; on resume, events past the checkpoint's step are purged; a fresh run
+    removes the events of an earlier one, as it starts a fresh metrics.jsonl."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as exc:
@@ -60,6 +61,9 @@ def _writer(folder: str | Path, resume_step: int | None, config_text: str) -> An
             "train.tensorboard=true needs tensorboard: pip install 'vidrop[tensorboard]'"
         ) from exc
     purge = None if resume_step is None else resume_step + 1
+    if resume_step is None:
+        for old in Path(folder).glob("events.out.tfevents.*"):
+            old.unlink()
     writer = SummaryWriter(str(folder), purge_step=purge)
     if resume_step is None and config_text:
         writer.add_text("config", "```\n" + config_text + "\n```", 0)

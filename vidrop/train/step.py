@@ -55,8 +55,7 @@ def compile_backbones(model: ViDROP) -> None:
 
     Dynamo caches graphs per function, shared by every model instance (each adds its own): a
     process that builds several compiled models (`bench train`, its batch search) passes the
-    default limit of 8 and Dynamo then silently runs eager (the third ViT-B built in one process
-    on the H200 ran eager: its profile had no compiled region)."""
+    default limit of 8 and Dynamo then silently runs eager."""
     import torch._dynamo
 
     limit = torch._dynamo.config.recompile_limit
