@@ -7,9 +7,9 @@ another place in the frame (another camera), so, as in real footage, two clips o
 their object and its motion but not their background or framing. The object's hue is its shape's,
 exactly: self-supervision, which learns what tells videos apart, then finds no per-video colour or
 place to latch onto instead of the class (docs/experiments/2026-11-27-demo-seeds.md measures both
-renderings). Motions are chosen
-to survive horizontal flips (the only augmentation besides cropping): rising, falling, spinning
-(either direction) and pulsing. A single frame shows the object but not its motion.
+renderings). Motions are chosen to survive horizontal flips (the only augmentation besides
+cropping): rising, falling, spinning (either direction) and pulsing. A single frame shows the
+object but not its motion.
 Everything is drawn from numpy generators seeded by (seed, video index): same seed, same rendered
 frames. The videos are written as LOSSLESS H.264 (crf 0): lossy x264 encodes of the same frames
 came out different when several encodes ran at once, which made the demo's dataset, and so its
