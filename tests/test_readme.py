@@ -15,8 +15,8 @@ README = (ROOT / "README.md").read_text()
 DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
 
 
-def blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+def blocks(lang: str, text: str = README) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
 
 
 def prose() -> str:
@@ -44,7 +44,7 @@ def vidrop_commands(text: str) -> list[list[str]]:
     """Every `vidrop ...` command of a page's bash blocks, continuation lines joined, optional
     `[...]` parts left out, `...` placeholders filled."""
     found = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+    for block in blocks("bash", text):
         for line in block.replace("\\\n", " ").splitlines():
             line = re.sub(r"\[[^\]]*\]", "", line.split(" #")[0]).replace("...", "X")
             words = shlex.split(line) if "vidrop" in line else []
