@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers import tiny_export
 from vidrop.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +66,6 @@ def test_every_command_in_the_guide_parses(page, argv):
 
 
 def test_python_snippet_runs_on_an_export(tmp_path, monkeypatch):
-    from tests.helpers import tiny_export
-
     (snippet,) = blocks("python")
     monkeypatch.chdir(tmp_path)
     tiny_export(tmp_path / "vidrop-demo" / "run" / "export")

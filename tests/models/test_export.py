@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from tests.helpers import tiny_export
 from vidrop.models.export import save_backbone
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT, ViTConfig
@@ -22,9 +23,7 @@ def test_export_round_trip(tmp_path):
 def test_load_backbone_returns_the_model_as_the_readme_shows(tmp_path):
     import vidrop
 
-    torch.manual_seed(0)
-    m = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=8, img_size=64)).eval()
-    save_backbone(tmp_path / "export", m, {"eval": {"frames": 8, "size": 64, "stride": 2}})
+    tiny_export(tmp_path / "export")
     backbone = vidrop.load_backbone(tmp_path / "export")  # what the README shows
     out = backbone.forward_features(torch.randn(2, 3, 8, 64, 64))
     assert out["cls"].shape == (2, 192) and out["patch"].shape == (2, 64, 192)
