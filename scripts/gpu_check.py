@@ -248,6 +248,31 @@ def store_training(out: Path, device: str, videos: int, steps: int, batch: int) 
             "clips_per_s": last["clips_per_s"], "ok": math.isfinite(last["loss"])}  # fmt: skip
 
 
+def loader_augment(out: Path, device: str, videos: int, workers: int, seconds: float) -> dict:
+    """`vidrop bench loader` with views.augment=dino, the augmentations on the device: the
+    paper's views of 240x240 synthetic videos from mp4 (PyAV) and from a k=1024 store, each
+    loader alone, the augmentations alone, and both as training runs them (issue: the store
+    loader stays >= 20x PyAV with the augmentations on)."""
+    from vidrop.bench.loader import bench_loader
+    from vidrop.compress.encode import encode_dataset
+    from vidrop.compress.fit import fit_codebook
+    from vidrop.data.synth import SynthSpec, make_dataset
+
+    root = out / "loader_check"
+    spec = SynthSpec(videos=videos, size=240, frames=64, val_fraction=0.0)
+    data = make_dataset(root / "data", spec, workers=workers)
+    fit_codebook(data["train"], root / "codebook", patch=10, clusters=1024, samples=200_000,
+                 short_side=0, iterations=8, device=device, workers=workers)  # fmt: skip
+    encode_dataset(data["train"], root / "codebook", root / "store", workers=workers, device=device)
+    r = bench_loader(data["train"], str(root / "store"), config="vit_s", videos=64, batch=8,
+                     workers=workers, min_seconds=seconds, device=device,
+                     overrides=["views.augment=dino"])  # fmt: skip
+    names = ("pyav", "store", "pyav+augment", "store+augment")
+    return {**{f"{n}_clips_per_s": r[n]["clips_per_s"] for n in names},
+            "augment_clips_per_s": r["augment"]["clips_per_s"], "speedup": r["speedup"],
+            "speedup_with_augment": r["speedup_with_augment"]}  # fmt: skip
+
+
 def host_syncs(config: str, batch: int) -> dict:
     """Synchronising CUDA calls in one eager training step (torch.cuda.set_sync_debug_mode): each
     one stalls the host until the GPU catches up, so the host cannot queue the next work ahead."""
@@ -443,6 +468,7 @@ def main() -> None:
         one = {"steps": 1, "warmup": 1, "overrides": compiled}
         section("vit_b_compiled", lambda: bench_train("tiny", ("vidrop",), 2, **one))
         section("store_training", lambda: store_training(out, device, 24, 3, 8))
+        section("loader_augment", lambda: loader_augment(out, device, 12, 2, 0.0))
     else:
         batches = {"vidrop": 64, "dense": 16, "videomae": 128}
         compiled = ["train.compile=true"]
@@ -460,6 +486,7 @@ def main() -> None:
             section(f"anatomy_{tag}", lambda t=tag, e=extra: step_anatomy(out, "vit_b", 64, e, t))
         section("compress_encode", lambda: compress_encode_rate(device, 65536, 256, (240, 320)))
         section("store_training", lambda: store_training(out, device, 96, 50, 32))
+        section("loader_augment", lambda: loader_augment(out, device, 48, 8, 10.0))
         section("bf16_agreement", lambda: bf16_agreement("vit_s", device))
         section(
             "bench_train_vit_b_compiled",
@@ -531,6 +558,11 @@ def summarize(r: dict) -> str:
         return (
             f"k-means k={r['k']} on {r['samples']} patches: {r['seconds']:.0f} s for "
             f"{r['iterations']} iterations ({r['s_per_iteration']:.1f} s each)"
+        )
+    if "speedup_with_augment" in r:
+        return (
+            f"store / PyAV {r['speedup']:.1f}x alone, {r['speedup_with_augment']:.1f}x with "
+            f"the augmentations ({r['augment_clips_per_s']:.0f} clips/s alone on the device)"
         )
     if "encode_frames_per_s" in r:
         return f"store -> device decode: {r['clips_per_s']:.0f} clips/s, loss {r['loss']:.3f}"

@@ -1,5 +1,12 @@
 """Loader benchmark: full ViDROP views per video from mp4 files (PyAV) and from a code store,
-same sampling, same workers, in one run. Data loading only: no model, no GPU."""
+same sampling, same workers, in one run. No model.
+
+With views.augment=dino three things are timed, because DINO's augmentations are not the
+loader's work (the training step applies them on the device the views are on): each loader
+alone, the augmentations alone on the device, and loader + augmentations in one loop as
+training runs them (workers load while the main process augments). On a GPU the last is the
+figure that matters; on a CPU the augmentations share the cores with the workers and set the
+pace (docs/experiments/2026-12-03-loader-augment.md)."""
 
 from __future__ import annotations
 
@@ -11,14 +18,16 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from vidrop.bench.step import sync_device
 from vidrop.config import ViewsConfig, load_config
 from vidrop.data.augment import augment_views, profiles_of
+from vidrop.data.batch import ViewBatch
 from vidrop.data.batch_pool import BatchPool
 from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
 from vidrop.data.manifest import read_manifest
 from vidrop.data.source import ClipSource, StoreSource, VideoSource
-from vidrop.machine import command_line, describe_machine
+from vidrop.machine import command_line, describe_machine, resolve_device
 from vidrop.progress import results
 
 
@@ -36,6 +45,14 @@ class _Batches:
             i += self.batch
 
 
+def _augment(batch: ViewBatch, views: ViewsConfig, device: torch.device, seed: int) -> None:
+    """What the training step does to a batch before normalising: to the device, augmented."""
+    g = torch.Generator().manual_seed(seed)
+    large, small = profiles_of(views.large_clips, views.small_clips)
+    augment_views(batch.large.to(device), large, g), augment_views(batch.small.to(device), small, g)
+    sync_device(device)
+
+
 def _time_source(
     source: ClipSource,
     views: ViewsConfig,
@@ -44,11 +61,12 @@ def _time_source(
     workers: int,
     seed: int,
     min_seconds: float,
+    augment_on: torch.device | None = None,
 ) -> dict[str, Any]:
     """Views of at least `videos` samples AND for at least `min_seconds` (a fast loader is timed
     over as long a span as a slow one), in batches of `batch` videos; the first batch per worker
-    is excluded (worker start-up). With views.augment=dino every batch is also augmented in the
-    main process, where a CPU run's training step does it (on a GPU the step does it there)."""
+    is excluded (worker start-up). With `augment_on`, every batch is also augmented there in the
+    main process, as the training step does."""
     pool = BatchPool(workers) if workers else None  # as training does: batches given back
     data = ViewDataset(source, views, seed, pool=pool)
     loader = DataLoader(
@@ -63,10 +81,8 @@ def _time_source(
     while n < videos or time.perf_counter() - start < min_seconds:
         got = next(it)
         n += got.videos
-        if views.augment == "dino":
-            g = torch.Generator().manual_seed(n)
-            large, small = profiles_of(views.large_clips, views.small_clips)
-            augment_views(got.large, large, g), augment_views(got.small, small, g)
+        if augment_on is not None:
+            _augment(got, views, augment_on, seed=n)
         if pool:
             pool.give_back(got)
     seconds = time.perf_counter() - start
@@ -83,6 +99,29 @@ def _time_source(
     }
 
 
+def _time_augment(
+    source: ClipSource,
+    views: ViewsConfig,
+    batch: int,
+    seed: int,
+    device: torch.device,
+    min_seconds: float,
+) -> dict[str, Any]:
+    """The augmentations alone: one loaded batch, augmented on `device` over and over (at least
+    3 times and `min_seconds`), the copy to the device included as in training."""
+    data = ViewDataset(source, views, seed)
+    got = collate_views(data.__getitems__([(i % len(source), 0) for i in range(batch)]))
+    _augment(got, views, device, seed)  # warm-up: allocations, kernels
+    start, n = time.perf_counter(), 0
+    while n < 3 or time.perf_counter() - start < min_seconds:
+        _augment(got, views, device, seed + n)
+        n += 1
+    seconds = time.perf_counter() - start
+    clips = n * got.videos * (views.large_clips + views.small_clips)
+    return {"device": str(device), "clips": clips, "seconds": seconds,
+            "clips_per_s": clips / seconds}  # fmt: skip
+
+
 def bench_loader(
     data: str,
     store: str,
@@ -95,9 +134,10 @@ def bench_loader(
     json_path: str | None = None,
     overrides: list[str] | None = None,
     min_seconds: float = 10.0,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Both sources read the videos the store holds, in the store's order; `data` (the manifest
-    the store was encoded from) must list them all."""
+    the store was encoded from) must list them all. `device`: where views.augment=dino runs."""
     torch.set_num_threads(1)  # one thread per worker, as in training loaders
     views = load_config(config, overrides or []).views
     sources = _sources(data, store)
@@ -116,11 +156,19 @@ def bench_loader(
         "batch": batch,
         "min_seconds": min_seconds,
     }
+    timing = (views, videos, batch, workers, seed, min_seconds)
     for name, source in sources.items():
-        results[name] = _time_source(source, views, videos, batch, workers, seed, min_seconds)
+        results[name] = _time_source(source, *timing)
     same = all(results["pyav"][k] == results["store"][k] for k in ("large", "small"))
     results["same_shapes_and_dtype"] = same
     results["speedup"] = results["store"]["clips_per_s"] / results["pyav"]["clips_per_s"]
+    if views.augment == "dino":
+        on = resolve_device(device, "--device")
+        results["augment"] = _time_augment(sources["store"], views, batch, seed, on, min_seconds)
+        for name, source in sources.items():
+            results[f"{name}+augment"] = _time_source(source, *timing, augment_on=on)
+        rate = {n: results[f"{n}+augment"]["clips_per_s"] for n in sources}
+        results["speedup_with_augment"] = rate["store"] / rate["pyav"]
     _print(results)
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2))
@@ -145,7 +193,8 @@ def _sources(data: str, store: str) -> dict[str, ClipSource]:
 def _print(r: dict[str, Any]) -> None:
     results.print(f"command: {r['command']}\nmachine: {r['machine']}")
     results.print("| loader | clips/s | videos/s | videos timed |\n|---|---|---|---|")
-    for name in ("pyav", "store"):
+    rows = [n for n in ("pyav", "store", "pyav+augment", "store+augment") if n in r]
+    for name in rows:
         results.print(
             f"| {name} | {r[name]['clips_per_s']:.1f} | {r[name]['videos_per_s']:.2f} | "
             f"{r[name]['videos']} |"
@@ -154,3 +203,10 @@ def _print(r: dict[str, Any]) -> None:
         f"store / pyav: {r['speedup']:.1f}x; same shapes and dtype: {r['same_shapes_and_dtype']}; "
         f"workers: {r['workers']}, {r['batch']} videos per batch; augment: {r['views']['augment']}"
     )
+    if "augment" in r:
+        a = r["augment"]
+        results.print(
+            f"augmentations alone on {a['device']}: {a['clips_per_s']:.1f} clips/s; "
+            f"loader + augmentations (as training runs them): store / pyav "
+            f"{r['speedup_with_augment']:.1f}x"
+        )

@@ -49,6 +49,7 @@ def cmd_loader(args: argparse.Namespace) -> None:
         json_path=args.json,
         overrides=args.overrides,
         min_seconds=args.min_seconds,
+        device=args.device,
     )
 
 
@@ -84,5 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     lo.add_argument("--batch-size", type=int, default=8, help="videos per batch")
     lo.add_argument("--workers", type=int, default=2, help="loader workers (the same for both)")
+    lo.add_argument(
+        "--device", default="auto", help="where views.augment=dino runs, as in training (auto)"
+    )
     lo.add_argument("--json", help="write the measurements to this JSON file")
     lo.add_argument("overrides", nargs="*", help="section.key=value overrides of the views")
