@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,6 +186,30 @@ def test_copy_detection_from_the_command_line(eval_data, tmp_path, capsys):
     (tmp_path / "q.csv").write_text("path,label\n" + f"{manifest_paths(queries)[0]},nope.mp4\n")
     assert main([*args[:-4], "--queries", str(tmp_path / "q.csv"), "--workers", "0"]) == 2
     assert "'nope.mp4' is not in the database" in capsys.readouterr().err
+
+
+def test_copy_detection_of_a_vsc_split(eval_data, tmp_path):
+    """The VSC layout end to end: references are the val videos; queries four of them unedited
+    (a second segment of the same pair counts once) and two training videos as distractors.
+    Unedited copies score a cosine of 1, above any distractor: mAP and µAP 100."""
+    backbone, root = _tiny_export(tmp_path), tmp_path / "vsc"
+    refs, extra = manifest_paths(eval_data["val"]), manifest_paths(eval_data["train"])[:2]
+    for folder, videos in (("reference", refs), ("query", refs[:4] + extra)):
+        (root / folder).mkdir(parents=True)
+        for i, video in enumerate(videos):
+            shutil.copy(video, root / folder / f"{folder[0].upper()}{i}.mp4")
+    (root / "q.csv").write_text("video_id\n" + "".join(f"Q{i}\n" for i in range(6)))
+    (root / "r.csv").write_text("video_id\n" + "".join(f"R{i}\n" for i in range(len(refs))))
+    gt = ["Q0,R0,0,1", "Q0,R0,2,3", "Q1,R1,0,1", "Q2,R2,0,1", "Q3,R3,0,1"]
+    (root / "gt.csv").write_text("query_id,ref_id,query_start,query_end\n" + "\n".join(gt))
+    vsc = [str(root / f) for f in ("q.csv", "r.csv", "gt.csv")]
+    assert main(["eval", "copydetect", "--backbone", backbone, "--vsc", *vsc, "--workers", "0",
+                 "--json", str(tmp_path / "v.json")]) == 0  # fmt: skip
+    r = json.loads((tmp_path / "v.json").read_text())
+    assert (r["queries"], r["distractor_queries"], r["true_pairs"]) == (4, 2, 4)
+    assert r["ranks"] == [0, 0, 0, 0] and r["map"] == r["uap"] == 100.0
+    assert main(["eval", "copydetect", "--backbone", backbone, "--vsc", *vsc,
+                 "--queries", vsc[0]]) == 2  # fmt: skip
 
 
 def test_eval_user_errors(eval_data, synth_data, tmp_path, capsys):

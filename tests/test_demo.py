@@ -23,7 +23,7 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     assert saved["steps"] == 3 == report["steps"]
     assert set(saved["results"]) == {"vidrop", "random_init"}
     res = saved["results"]
-    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP"):
+    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP", "copy µAP"):
         assert saved["gain_points"][metric] == res["vidrop"][metric] - res["random_init"][metric]
     for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP"):
         g = saved["gain_intervals"][metric]
@@ -35,6 +35,8 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     assert r["propagation"]["sequences"] + len(r["propagation"]["skipped"]) == 6
     copies = r["copy_detection"]
     assert copies["queries"] == 6 and copies["database"] == 48 and copies["whitened"]
+    # as many distractors: copies of training videos, competing in µAP only
+    assert copies["distractor_queries"] == 6 and copies["true_pairs"] == 6
     assert ev["gains"]["vidrop"]["kNN k=20"]["items"] == 48
     assert ev["gains"]["vidrop"]["copy mAP"]["items"] == 6  # paired over the queries
     assert saved["machine"]["cpu_cores"] >= 1

@@ -35,6 +35,7 @@ DEMO_SHIFTS = 2  # propagation: the 4x4 token grid of a 64x64 frame, made 8x8 by
 DEMO_VIDEOS = 1260
 DEMO_VAL_FRACTION = 4 / 7
 DEMO_SEQUENCES = 180  # label propagation and copy detection: the first 180 val videos
+# as many distractor queries (copies of training videos, not in the database), which only µAP sees
 DEMO_ATTENTIVE = AttentiveConfig()  # at least 1200 steps: ~58 epochs of the 432 fit videos' views
 
 
@@ -51,15 +52,16 @@ class DemoData:
 def demo_data(
     folder: Path, seed: int = 0, videos: int = DEMO_VIDEOS, val_fraction: float = DEMO_VAL_FRACTION
 ) -> DemoData:
-    """The synthetic videos (written once into `folder`), edited copies of the first val videos,
-    and the suite: 3 test clips, label propagation and copy detection on those first videos."""
+    """The synthetic videos (written once into `folder`), edited copies of the first val videos
+    and of as many training videos (distractors), and the suite: 3 test clips, label propagation
+    and copy detection on those first videos."""
     spec = SynthSpec(videos=videos, seed=seed, val_fraction=val_fraction)
     with ProgressBar(videos, "synth data", unit="video") as bar:
         data = make_dataset(folder, spec, progress=lambda done, total: bar.update(done - bar.done))
-    val = read_manifest(data["val"])
-    copies = make_copies(
-        Manifest(val.source, val.entries[:DEMO_SEQUENCES]), folder / "copies", seed
-    )
+    val, train = read_manifest(data["val"]), read_manifest(data["train"])
+    originals = Manifest(val.source, val.entries[:DEMO_SEQUENCES])
+    distractors = Manifest(train.source, train.entries[: len(originals)])
+    copies = make_copies(originals, folder / "copies", seed, distractors=distractors)
     suite = SuiteConfig(
         propagate=data["val"],
         propagate_limit=DEMO_SEQUENCES,

@@ -1,7 +1,12 @@
 import pytest
 import torch
 
-from vidrop.eval.copydetect import Whitening, average_precision, copy_detection
+from vidrop.eval.copydetect import (
+    Whitening,
+    average_precision,
+    copy_detection,
+    micro_average_precision,
+)
 from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, gem
 from vidrop.eval.views import EvalViews
@@ -103,3 +108,73 @@ def test_bad_originals_are_named():
         copy_detection(_features(torch.randn(1, 4), ["q"]), twins, ["v0.mp4"])
     with pytest.raises(EvalError, match="no decodable query has an original"):
         copy_detection(_features(torch.randn(1, 4), ["q"]), db, [None])
+
+
+def test_micro_average_precision_known_answers():
+    def uap(scores, match, n):
+        return micro_average_precision(torch.tensor(scores), torch.tensor(match), n)
+
+    assert uap([0.9, 0.8, 0.1], [True, True, False], 2) == 1.0  # perfect ranking
+    assert uap([0.9, 0.5], [True, False], 2) == 0.5  # one true pair never retrieved
+    assert uap([0.9, 0.8], [False, True], 1) == 0.5  # a false pair (a distractor) ranked first
+    # (1 x 1 + 2/3 x 1) / 2: true, false, true
+    assert uap([0.9, 0.8, 0.7], [True, False, True], 2) == pytest.approx(5 / 6)
+    # equal scores are one step: precision 1/2 at recall 1, whichever comes first
+    assert uap([0.5, 0.5], [True, False], 1) == uap([0.5, 0.5], [False, True], 1) == 0.5
+    assert uap([], [], 3) == 0.0
+    with pytest.raises(ValueError, match="true pair"):
+        uap([0.5], [True], 0)
+    with pytest.raises(ValueError, match="matching candidates"):
+        uap([0.5, 0.4], [True, True], 1)
+
+
+def test_micro_average_precision_against_an_independent_computation():
+    g = torch.Generator().manual_seed(0)
+    for trial in range(20):
+        n = 200
+        scores = (torch.rand(n, generator=g) * (10 if trial % 2 else 1000)).round()  # ties
+        match = torch.rand(n, generator=g) < 0.3
+        n_true = int(match.sum()) + trial  # some true pairs never retrieved
+        # the area under the precision-recall steps, one step per distinct threshold
+        expected, recall = 0.0, 0.0
+        for t in sorted(set(scores.tolist()), reverse=True):
+            above = scores >= t
+            precision = float(match[above].sum() / above.sum())
+            new_recall = float(match[above].sum()) / n_true
+            expected += (new_recall - recall) * precision
+            recall = new_recall
+        assert micro_average_precision(scores, match, n_true) == pytest.approx(expected)
+    # without ties: VSC's formula, the mean over true pairs of the precision where each is found
+    scores = torch.randperm(50, generator=g).float()
+    match = torch.rand(50, generator=g) < 0.4
+    ranked = match[torch.argsort(scores, descending=True)].double()
+    vsc = float((ranked.cumsum(0) / torch.arange(1, 51) * ranked).sum()) / (int(match.sum()) + 2)
+    assert micro_average_precision(scores, match, int(match.sum()) + 2) == pytest.approx(vsc)
+
+
+def test_distractor_queries_cost_micro_ap_but_not_map():
+    db = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    copies = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.9, 0.0]])  # cosine 0.99, 0.98 to theirs
+    distractor = torch.tensor([[1.0, 0.0, 0.0]])  # closer to v0 than any copy: cosine 1
+    names = ["v0.mp4", "v1.mp4"]
+    alone = copy_detection(_features(copies, ["a", "b"]), _features(db, names), names, topk=1)
+    assert alone.map == alone.uap == 100.0 and alone.true_pairs == 2
+    both = copy_detection(
+        _features(torch.cat([copies, distractor]), ["a", "b", "c"]), _features(db, names),
+        [*names, None], topk=1,
+    )  # fmt: skip
+    # the distractor's pair ranks first and is false: (1/2 + 2/3) / 2 true pairs
+    assert both.map == 100.0 and both.uap == pytest.approx(100 * (1 / 2 + 2 / 3) / 2)
+    assert both.distractor_queries == 1 and both.candidate_pairs == 3
+
+
+def test_a_query_with_several_originals():
+    db = torch.eye(3)
+    query = torch.tensor([[1.0, 0.9, 0.0]])  # v0 first, v1 second
+    r = copy_detection(_features(query, ["q"]), _features(db, ["v0", "v1", "v2"]),
+                       [("v0", "v1")], topk=3)  # fmt: skip
+    assert r.map == 100.0 and r.uap == 100.0 and r.true_pairs == 2 and r.ranks == [0]
+    r = copy_detection(_features(query, ["q"]), _features(db, ["v0", "v1", "v2"]),
+                       [("v1", "v2")], topk=3)  # fmt: skip
+    # v1 at rank 1 and v2 at rank 2 of 2 positives; µAP (1/2 + 2/3) / 2
+    assert r.uap == pytest.approx(100 * (1 / 2 + 2 / 3) / 2) and r.ranks == [1]

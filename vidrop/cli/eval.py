@@ -213,39 +213,52 @@ def cmd_all(args: argparse.Namespace) -> None:
     console.print(f"wrote {out}/eval.json, eval.md and eval.png")
 
 
-def cmd_copydetect(args: argparse.Namespace) -> None:
+def copy_sets(args: argparse.Namespace):
+    """(queries, database, whitening manifests, the queries' originals or None: their labels),
+    from --queries/--database or the VSC layout (--vsc)."""
     from vidrop.data.manifest import read_manifest
+
+    whiten = read_manifest(args.whiten) if args.whiten else None
+    if args.vsc:
+        if args.queries or args.database:
+            raise UserError("give --vsc, or --queries and --database, not both")
+        from vidrop.data.vsc import read_vsc
+
+        dirs = args.vsc_videos or (None, None)
+        vsc = read_vsc(*args.vsc, query_videos=dirs[0], reference_videos=dirs[1])
+        return vsc.queries, vsc.references, whiten, vsc.originals
+    if not (args.queries and args.database):
+        raise UserError("give --queries and --database (manifests), or --vsc (VSC's CSVs)")
+    return read_manifest(args.queries), read_manifest(args.database), whiten, None
+
+
+def cmd_copydetect(args: argparse.Namespace) -> None:
     from vidrop.eval.copydetect import detect_copies
     from vidrop.eval.features import extract_features
 
+    queries, database, whiten, originals = copy_sets(args)
     model, meta = load(args)
     shown, device = views(args, model, meta), device_name(args.device)
-    sets = {"database": args.database, "whitening": args.whiten}
     feats = {
         name: extract_features(
-            model,
-            read_manifest(m),
-            shown,
-            batch_size=args.batch_size,
-            num_workers=args.workers,
-            device=device,
-            description=name,
-        )  # fmt: skip
-        for name, m in sets.items()
+            model, m, shown, batch_size=args.batch_size, num_workers=args.workers,
+            device=device, description=name,
+        )
+        for name, m in (("database", database), ("whitening", whiten))
         if m
-    }
+    }  # fmt: skip
     r = detect_copies(
-        model, read_manifest(args.queries), feats["database"], shown,
+        model, queries, feats["database"], shown,
         whitening=feats.get("whitening"), topk=args.topk, batch_size=args.batch_size,
-        num_workers=args.workers, device=device, description="queries",
+        num_workers=args.workers, device=device, description="queries", originals=originals,
     )  # fmt: skip
     skipped = f", {r.skipped_queries} skipped: undecodable" if r.skipped_queries else ""
     emit(
         {**r.summary(), "topk": args.topk, "views": shown.to_dict(), "ranks": r.ranks},
         args,
-        f"copy detection mAP {r.map:.1f}, top-1 {r.top1:.1f}% ({r.queries} queries, "
-        f"{r.distractor_queries} distractor queries, {r.database} database videos, "
-        f"{'whitened' if r.whitened else 'not whitened'}{skipped})",
+        f"copy detection mAP {r.map:.1f}, µAP {r.uap:.1f}, top-1 {r.top1:.1f}% "
+        f"({r.queries} queries, {r.distractor_queries} distractor queries, {r.database} "
+        f"database videos, {'whitened' if r.whitened else 'not whitened'}{skipped})",
     )
 
 
@@ -367,11 +380,23 @@ def register_all(ev: argparse._SubParsersAction, suite: SuiteConfig, att: Attent
 
 
 def register_copydetect(ev: argparse._SubParsersAction, suite: SuiteConfig) -> None:
-    cd = command(ev, "copydetect", "copy detection mAP (DINO's Copydays protocol)", cmd_copydetect)
+    cd = command(ev, "copydetect", "copy detection mAP and µAP (Copydays, VSC)", cmd_copydetect)
     add_backbone(cd)
     add_views(cd)
-    cd.add_argument("--database", required=True, help="manifest of the original videos")
-    cd.add_argument("--queries", required=True, help="manifest of the copies (label: original)")
+    cd.add_argument("--database", help="manifest of the original videos")
+    cd.add_argument("--queries", help="manifest of the copies (label: original, empty: none)")
+    cd.add_argument(
+        "--vsc",
+        nargs=3,
+        metavar=("QUERIES_CSV", "REFERENCES_CSV", "GROUND_TRUTH_CSV"),
+        help="a Video Similarity Challenge split instead of --queries/--database",
+    )
+    cd.add_argument(
+        "--vsc-videos",
+        nargs=2,
+        metavar=("QUERY_DIR", "REFERENCE_DIR"),
+        help="where the VSC videos are (default: query/ and reference/ beside the CSVs)",
+    )
     cd.add_argument("--whiten", help="manifest of other videos to fit PCA whitening on")
     cd.add_argument("--topk", type=int, default=suite.copy_topk, help="results scored per query")
     cd.add_argument("--json", help="also write the result to this JSON file")

@@ -8,6 +8,12 @@ Holidays average precision of its true original among the top `topk` results (DI
 `score_ap_from_ranks_1`), and mAP averages it over the queries that have an original. Top-1 is
 the share of those queries whose nearest database video is their original.
 
+Beside it, the metric of the paper's copy detection (Pizzi et al. 2023, the Video Similarity
+Challenge's descriptor track): micro-average precision (µAP). The `topk` candidate pairs of
+EVERY query, distractor queries included, are pooled and ranked by score, and precision is
+measured against recall over all true pairs. Unlike mAP, a distractor that scores high costs
+precision, and the scores must be comparable across queries.
+
 One deliberate difference from DINO's script: the whitening is fitted on the covariance of the
 CENTRED descriptors (DINO's code centres the queries and database but takes the second moment of
 the uncentred whitening features).
@@ -15,6 +21,7 @@ the uncentred whitening features).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,12 +61,15 @@ class Whitening:
 @dataclass
 class CopyResult:
     map: float  # percent
+    uap: float  # percent: µAP of the pooled candidate pairs
     top1: float  # percent
     queries: int  # queries with an original in the database
     distractor_queries: int  # queries without one (scored only through the others' ranks)
     skipped_queries: int  # not scored: the query or its original did not decode
     database: int
     whitened: bool
+    candidate_pairs: int  # pooled (query, database video) pairs µAP ranks
+    true_pairs: int  # (query, original) pairs of the scored queries: µAP's recall denominator
     ranks: list[int | None]  # per query with an original: its 0-based rank (None: not in topk)
     scored: list[str]  # those queries' paths, in the order of `ranks`
     aps: list[float]  # their average precisions in percent (mAP is their mean)
@@ -86,26 +96,55 @@ def average_precision(ranks: list[int], n_positives: int) -> float:
     return ap
 
 
+def micro_average_precision(
+    scores: torch.Tensor, is_match: torch.Tensor, n_true_pairs: int
+) -> float:
+    """µAP of pooled candidate pairs: the sum over the ranked pairs of (recall gained) x
+    (precision so far), recall counted against `n_true_pairs` (true pairs never among the
+    candidates cost recall). Pairs of equal score form one step of the curve, so the result does
+    not depend on their order (VSC's reference ranks ties in input order). In [0, 1]."""
+    if n_true_pairs <= 0:
+        raise ValueError("µAP needs at least one true pair")
+    if scores.shape != is_match.shape or scores.dim() != 1:
+        raise ValueError(f"scores {tuple(scores.shape)} and is_match {tuple(is_match.shape)}")
+    if int(is_match.sum()) > n_true_pairs:
+        raise ValueError(f"{int(is_match.sum())} matching candidates for {n_true_pairs} true pairs")
+    if len(scores) == 0:
+        return 0.0
+    order = torch.argsort(scores.double(), descending=True, stable=True)
+    s, hit = scores.double()[order], is_match[order].double()
+    found, seen = hit.cumsum(0), torch.arange(1, len(s) + 1, dtype=torch.float64)
+    last = torch.ones(len(s), dtype=torch.bool)  # the last pair of each group of equal scores
+    last[:-1] = s[1:] != s[:-1]
+    found, seen = found[last], seen[last]
+    gained = torch.diff(found, prepend=found.new_zeros(1))
+    return float((gained * found / seen).sum() / n_true_pairs)
+
+
 def video_descriptors(feats: Features) -> torch.Tensor:
     """(N, 2D) copy descriptors: the mean over views of CLS ++ GeM(patch tokens)."""
     return feats.vector(COPY_FEATURE).mean(1)
 
 
+Originals = str | Sequence[str] | None
+
+
 def copy_detection(
     queries: Features,
     database: Features,
-    originals: list[str | None],
+    originals: Sequence[Originals],
     whitening: Features | None = None,
     topk: int = 20,
 ) -> CopyResult:
-    """Score `queries` against `database`. `originals[i]` names query i's original: a database
-    video's path or file name (None: a query with no original, which only adds competition)."""
+    """Score `queries` against `database`. `originals[i]` names query i's original(s): database
+    videos' paths or file names (None or empty: a distractor query, with no original, which
+    competes in every query's µAP and in no query's mAP)."""
     if len(originals) != len(queries):
         raise ValueError(f"{len(originals)} originals for {len(queries)} queries")
     db_ok = database.ok.nonzero().flatten().tolist()
     if not db_ok:
         raise EvalError("no database video could be decoded")
-    target, searched, skipped = _targets(queries, database, originals)
+    target, searched, skipped = _targets(queries, database, [_keys(o) for o in originals])
     q_x, db_x = video_descriptors(queries)[searched], video_descriptors(database)[db_ok]
     if whitening is not None:
         if int(whitening.ok.sum()) < 2:
@@ -113,58 +152,75 @@ def copy_detection(
         w = Whitening.fit(video_descriptors(whitening)[whitening.ok])
         q_x, db_x = w(q_x), w(db_x)
     sim = F.normalize(q_x, dim=1) @ F.normalize(db_x, dim=1).T
-    order = sim.topk(min(topk, len(db_ok)), dim=1).indices.tolist()
+    top = sim.topk(min(topk, len(db_ok)), dim=1)
     ranks: list[int | None] = []
     scored: list[str] = []
-    aps = []
-    for row, q in zip(order, searched, strict=True):
-        if target[q] is None:
+    aps, hits = [], []
+    for row, q in zip(top.indices.tolist(), searched, strict=True):
+        hit = [db_ok[j] in target[q] for j in row]
+        hits.append(hit)
+        if not target[q]:
             continue
-        found = [r for r, j in enumerate(row) if db_ok[j] == target[q]]
+        found = [r for r, h in enumerate(hit) if h]
         ranks.append(found[0] if found else None)
         scored.append(queries.paths[q])
-        aps.append(100.0 * average_precision(found, 1))
+        aps.append(100.0 * average_precision(found, len(target[q])))
     if not aps:
         raise EvalError("no decodable query has an original in the database; nothing to score")
+    true_pairs = sum(len(target[q]) for q in searched)
     return CopyResult(
         map=sum(aps) / len(aps),
+        uap=100.0
+        * micro_average_precision(
+            top.values.flatten(), torch.tensor(hits).flatten(), true_pairs
+        ),  # fmt: skip
         top1=100.0 * sum(r == 0 for r in ranks) / len(ranks),
         queries=len(aps),
         distractor_queries=len(searched) - len(aps),
         skipped_queries=skipped,
         database=len(db_ok),
         whitened=whitening is not None,
+        candidate_pairs=top.values.numel(),
+        true_pairs=true_pairs,
         ranks=ranks,
         scored=scored,
         aps=aps,
     )
 
 
+def _keys(original: Originals) -> tuple[str, ...]:
+    if original is None:
+        return ()
+    return (original,) if isinstance(original, str) else tuple(original)
+
+
 def _targets(
-    queries: Features, database: Features, originals: list[str | None]
-) -> tuple[list[int | None], list[int], int]:
-    """Per query its original's database index (None: no score), the queries that are searched
-    (decodable, with a decodable original, or distractors), and how many could not be scored."""
+    queries: Features, database: Features, originals: list[tuple[str, ...]]
+) -> tuple[list[set[int]], list[int], int]:
+    """Per query its originals' database indices (empty: a distractor, or not scored), the
+    queries that are searched (decodable, with decodable originals, or distractors), and how
+    many could not be scored."""
     key_of: dict[str, list[int]] = {}
     for i, path in enumerate(database.paths):
         for key in {path, Path(path).name}:
             key_of.setdefault(key, []).append(i)
-    target: list[int | None] = []
+    target: list[set[int]] = []
     searched: list[int] = []
     skipped = 0
-    for q, original in enumerate(originals):
-        if original is not None and original not in key_of:
-            raise EvalError(
-                f"query {queries.paths[q]}: its original {original!r} is not in the database; "
-                "give its path or file name as the query's label, or leave the label empty for "
-                "a query with no original"
-            )
-        if original is not None and len(key_of[original]) > 1:
-            raise EvalError(f"query original {original!r} names several database videos")
-        orig = None if original is None else key_of[original][0]
-        if not queries.ok[q] or (orig is not None and not database.ok[orig]):
+    for q, keys in enumerate(originals):
+        for original in keys:
+            if original not in key_of:
+                raise EvalError(
+                    f"query {queries.paths[q]}: its original {original!r} is not in the "
+                    "database; give its path or file name as the query's label, or leave the "
+                    "label empty for a query with no original"
+                )
+            if len(key_of[original]) > 1:
+                raise EvalError(f"query original {original!r} names several database videos")
+        orig = {key_of[o][0] for o in keys}
+        if not queries.ok[q] or not all(database.ok[i] for i in orig):
             skipped += 1
-            orig = None
+            orig = set()
         else:
             searched.append(q)
         target.append(orig)
@@ -183,12 +239,15 @@ def detect_copies(
     num_workers: int | None = None,
     device: str = "cpu",
     description: str = "copies",
+    originals: Sequence[Originals] | None = None,
 ) -> CopyResult:
-    """Extract the queries of a manifest (label: the original's file name or path, empty for a
-    distractor) with `backbone` and score them against already extracted database features."""
+    """Extract the queries of a manifest with `backbone` and score them against already extracted
+    database features. Their originals: `originals`, or else each query's label (the original's
+    file name or path, empty for a distractor)."""
     q = extract_features(
         backbone, queries, views, batch_size=batch_size, num_workers=num_workers,
         device=device, description=description,
     )  # fmt: skip
-    originals = [e.label for e in queries.entries]
+    if originals is None:
+        originals = [e.label for e in queries.entries]
     return copy_detection(q, database, originals, whitening, topk)

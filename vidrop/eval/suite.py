@@ -241,6 +241,7 @@ def headline(r: BackboneReport) -> dict[str, float | str]:
         row["J&F"] = r["propagation"]["jf_mean"]
     if "copy_detection" in r:
         row["copy mAP"] = r["copy_detection"]["map"]
+        row["copy µAP"] = r["copy_detection"]["uap"]
     return row
 
 
@@ -280,7 +281,11 @@ def markdown_table(report: dict) -> str:
         "read (cls: the CLS token; mean: the mean patch token); low-shot: mean ± std over "
         "seeds; J&F: DAVIS protocol label propagation"
         + (f"; attentive probe trained {epochs} epochs" if epochs else "")
-        + ("; copy mAP: DINO's copy detection, whitened on the train videos" * copies)
+        + (
+            "; copy mAP: DINO's copy detection, whitened on the train videos; copy µAP: the "
+            "Video Similarity Challenge's micro-average precision of the same search"
+        )
+        * copies
         + ".",
     ]
     return "\n".join(lines + gains_table(report)) + "\n"
