@@ -4,10 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from vidrop.cli import build_parser, main
+from vidrop.eval.features import Features
 
 SUBCOMMANDS = [
     [],
@@ -210,6 +212,36 @@ def test_copy_detection_of_a_vsc_split(eval_data, tmp_path):
     assert r["ranks"] == [0, 0, 0, 0] and r["map"] == r["uap"] == 100.0
     assert main(["eval", "copydetect", "--backbone", backbone, "--vsc", *vsc,
                  "--queries", vsc[0]]) == 2  # fmt: skip
+
+
+def test_probes_on_images_as_pseudo_videos(tmp_path):
+    """--images: class folders (train/, val/) of images, each shown as one clip of one tubelet.
+    Two classes of flat colours with a little noise: any backbone tells them apart."""
+    from PIL import Image
+
+    backbone, rng = _tiny_export(tmp_path), np.random.default_rng(0)
+    for split, n in (("train", 4), ("val", 2)):
+        for cls, colour in (("red", (200, 30, 30)), ("blue", (30, 30, 200))):
+            (tmp_path / "img" / split / cls).mkdir(parents=True)
+            for i in range(n):
+                x = np.clip(np.array(colour) + rng.normal(0, 5, (70, 90, 3)), 0, 255)
+                Image.fromarray(x.astype(np.uint8)).save(
+                    tmp_path / "img" / split / cls / f"{i}.png"
+                )
+    data = ["--train", str(tmp_path / "img" / "train"), "--val", str(tmp_path / "img" / "val")]
+    assert main(["eval", "knn", "--backbone", backbone, "--images", *data, "--k", "1,3",
+                 "--workers", "0", "--json", str(tmp_path / "k.json")]) == 0  # fmt: skip
+    r = json.loads((tmp_path / "k.json").read_text())
+    assert (r["n_train"], r["n_val"], r["classes"]) == (8, 4, 2)
+    assert r["knn"] == {"1": 100.0, "3": 100.0}
+    # the same through a CSV of image paths, the images' views recorded by extract
+    rows = [f"{p},{p.parent.name}\n" for p in sorted((tmp_path / "img" / "val").rglob("*.png"))]
+    (tmp_path / "val.csv").write_text("path,label\n" + "".join(rows))
+    assert main(["extract", "--backbone", backbone, "--images", "--data",
+                 str(tmp_path / "val.csv"), "--out-file", str(tmp_path / "f.safetensors"),
+                 "--workers", "0"]) == 0  # fmt: skip
+    views = Features.load(tmp_path / "f.safetensors").views
+    assert (views.frames, views.clips, views.stride) == (2, 1, 1)  # one tubelet of the ViT-T
 
 
 def test_eval_user_errors(eval_data, synth_data, tmp_path, capsys):

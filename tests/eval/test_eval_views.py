@@ -28,3 +28,24 @@ def test_views_are_clip_major_and_hold_the_right_pixels():
     assert out.shape == (6, 3, 2, 32, 32)
     assert out[3, 0, :, 0, 0].tolist() == [2, 3]  # view 3 = clip 1, crop 0
     assert out[2, 0, 0, 0, -1] == 200 and out[1, 0, 0, 0, -1] == 0
+
+
+def test_an_image_is_a_clip_standing_still_centre_cropped(tmp_path):
+    from PIL import Image
+
+    from vidrop.data.images import read_image
+    from vidrop.eval.features import ViewsDataset
+
+    rgb = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"broken")
+    views = EvalViews(frames=2, size=32, stride=1)
+    data = ViewsDataset([str(tmp_path / "a.png"), str(tmp_path / "b.png")], views)
+    clip, ok, short = data[0]
+    # short side already 32: no resize; the centre 32x32 of the 48 columns, in both frames
+    expected = torch.from_numpy(rgb[:, 8:40]).permute(2, 0, 1)
+    assert clip.shape == (1, 3, 2, 32, 32) and ok and not short
+    assert torch.equal(clip[0, :, 0], expected) and torch.equal(clip[0, :, 1], expected)
+    assert read_image(tmp_path / "a.png").shape == (1, 32, 48, 3)
+    blank, ok, _ = data[1]  # a broken image is skipped and counted, as a broken video
+    assert not ok and blank.shape == clip.shape

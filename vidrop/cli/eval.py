@@ -45,17 +45,20 @@ def load(args: argparse.Namespace, path: str | None = None):
 
 
 def views(args: argparse.Namespace, model, meta: dict, name: str = ""):
+    """The views each video is shown; with --images, one clip of one tubelet (the paper's
+    ImageNet protocol: each image repeated into 2 frames)."""
     from vidrop.eval.backbones import shown_views
 
+    images = getattr(args, "images", False)
     return shown_views(
         model,
         meta,
-        args.clips,
+        1 if images else args.clips,
         args.crops,
         name,
-        frames=args.frames,
+        frames=args.frames or (model.cfg.tubelet if images else 0),
         size=args.size,
-        stride=args.stride,
+        stride=args.stride or (1 if images else 0),
         sampling=args.sampling,
     )
 
@@ -280,6 +283,11 @@ def add_views(p: argparse.ArgumentParser) -> None:
         choices=["stride", "segments"],
         help="clip frames: strided, or one per segment of the video (SSv2); none: the backbone's",
     )
+    p.add_argument(
+        "--images",
+        action="store_true",
+        help="the data are images (class folders or a CSV): each one clip of one tubelet",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="videos per batch")
     p.add_argument(
         "--workers", type=int, default=None, help="decoding processes (none: cores - 1, max 8)"
@@ -289,8 +297,8 @@ def add_views(p: argparse.ArgumentParser) -> None:
 def add_probe(p: argparse.ArgumentParser, feature: bool = True) -> None:
     add_backbone(p, required=False)
     add_views(p)
-    p.add_argument("--train", help="labelled manifest of the training videos")
-    p.add_argument("--val", help="labelled manifest of the videos to classify")
+    p.add_argument("--train", help="labelled manifest (or class folders) of the training videos")
+    p.add_argument("--val", help="labelled manifest (or class folders) of the videos to classify")
     p.add_argument("--train-features", help="features file from vidrop extract (instead)")
     p.add_argument("--val-features", help="features file from vidrop extract (instead)")
     if feature:

@@ -20,10 +20,15 @@ import json
 import logging
 from pathlib import Path
 
-from vidrop.data.manifest import Entry, Manifest, ManifestError
+from vidrop.data.manifest import (
+    VIDEO_SUFFIXES,
+    Entry,
+    Manifest,
+    ManifestError,
+    read_class_folders,
+)
 
 log = logging.getLogger("vidrop")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov")
 
 
 def _keep_existing(entries: list[Entry], source: str, allow_missing: bool) -> Manifest:
@@ -117,16 +122,7 @@ def read_hmdb51(
 
 
 def read_folders(root: str | Path) -> Manifest:
-    root = Path(root)
-    entries = [
-        Entry(str(p.absolute()), d.name)
-        for d in sorted(x for x in root.iterdir() if x.is_dir())
-        for p in sorted(d.iterdir())
-        if p.suffix.lower() in VIDEO_SUFFIXES
-    ]
-    if not entries:
-        raise ManifestError(f"{root}: no class folders with videos ({', '.join(VIDEO_SUFFIXES)})")
-    return Manifest(str(root), entries)
+    return read_class_folders(root, VIDEO_SUFFIXES)
 
 
 def write_manifest(manifest: Manifest, out: str | Path) -> Path:

@@ -1,4 +1,5 @@
-"""Video lists: CSV with a `path` column (optional `label`), or VideoMAE's `path label` lines."""
+"""Video lists: CSV with a `path` column (optional `label`), VideoMAE's `path label` lines, or a
+folder with one subfolder of videos (or images) per class."""
 
 from __future__ import annotations
 
@@ -82,12 +83,35 @@ def _rows(path: Path) -> list[tuple[str, str | None]]:
     return rows
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov")
+
+
+def read_class_folders(root: str | Path, suffixes: tuple[str, ...]) -> Manifest:
+    """The files with `suffixes` in each subfolder of `root`, labelled by the subfolder's name
+    (torchvision's ImageFolder layout), in sorted order."""
+    root = Path(root)
+    entries = [
+        Entry(str(p.absolute()), d.name)
+        for d in sorted(x for x in root.iterdir() if x.is_dir())
+        for p in sorted(d.iterdir())
+        if p.suffix.lower() in suffixes
+    ]
+    if not entries:
+        raise ManifestError(f"{root}: no class folders with files named *{', *'.join(suffixes)}")
+    return Manifest(str(root), entries)
+
+
 def read_manifest(path: str | Path, root: str | Path | None = None, check: bool = True) -> Manifest:
     """Read a manifest; relative paths resolve against `root` (default: the manifest's folder).
+    A folder reads as class folders of videos or images (`read_class_folders`).
 
     With `check`, every missing video is reported in one error before any work starts.
     """
     path = Path(path)
+    if path.is_dir():
+        from vidrop.data.images import IMAGE_SUFFIXES
+
+        return read_class_folders(path, VIDEO_SUFFIXES + IMAGE_SUFFIXES)
     if not path.is_file():
         raise ManifestError(f"manifest {path} does not exist; give a CSV with a 'path' column")
     base = (Path(root) if root else path.parent).absolute()  # entries stay valid from any cwd

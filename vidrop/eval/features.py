@@ -17,11 +17,12 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch.utils.data import DataLoader, Dataset
 
 from vidrop.atomic import atomic_path
+from vidrop.data.images import ImageError, is_image, read_image
 from vidrop.data.manifest import Manifest
 from vidrop.data.video import VideoError, probe
 from vidrop.data.views import normalize
 from vidrop.eval.errors import EvalError
-from vidrop.eval.views import EvalViews, is_short, read_views
+from vidrop.eval.views import EvalViews, image_views, is_short, read_views
 from vidrop.machine import default_workers
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar
@@ -129,11 +130,14 @@ class ViewsDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, bool, bool]:
-        v = self.views
+        """(uint8 views, decoded, shorter than a clip); an image is a clip standing still."""
+        v, path = self.views, self.paths[i]
         try:
-            n = probe(self.paths[i]).frames
-            return read_views(self.paths[i], n, v), True, is_short(n, v)
-        except VideoError:
+            if is_image(path):
+                return image_views(read_image(path), v), True, False
+            n = probe(path).frames
+            return read_views(path, n, v), True, is_short(n, v)
+        except (VideoError, ImageError):
             blank = torch.zeros(v.count, 3, v.frames, v.size, v.size, dtype=torch.uint8)
             return blank, False, False
 

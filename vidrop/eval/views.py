@@ -94,3 +94,9 @@ def read_views(path: str, n_frames: int, views: EvalViews) -> torch.Tensor:
     wanted = np.unique(np.concatenate(clips))
     frames = torch.from_numpy(read_frames(path, wanted.tolist()))
     return make_views(frames, [np.searchsorted(wanted, idx) for idx in clips], views)
+
+
+def image_views(image: torch.Tensor, views: EvalViews) -> torch.Tensor:
+    """An image (1, H, W, 3) as a video that stands still: its one frame in every frame of every
+    clip (the paper's ImageNet protocol: a clip of one tubelet), cropped as a video frame."""
+    return make_views(image, [np.zeros(views.frames, dtype=np.int64)] * views.clips, views)
