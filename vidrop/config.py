@@ -23,6 +23,7 @@ RECIPES = Path(__file__).parent / "configs"
 # the message (models/layers.py and tokens/drop.py key their tables by the same names, tested)
 Arch = Literal["vit_t", "vit_s", "vit_b", "vit_l", "vit_h"]
 QkvBias = Literal["qkv", "qv", "none"]
+PosEmbed = Literal["learned", "rope3d"]
 DropPattern = Literal["random", "tube", "block"]
 Attention = Literal["auto", "cudnn", "flash", "efficient", "math"]
 
@@ -200,6 +201,9 @@ class ViTConfig:
     cls_token: bool = True  # False: VideoMAE/V-JEPA layout; "cls" is then the mean patch token
     final_norm: bool = True  # False: no LayerNorm after the last block (VideoMAE mean pooling)
     norm_eps: float = 1e-6  # HF transformers' VideoMAE uses 1e-12
+    # learned: a table added to the tokens (VideoMAE, V-JEPA); rope3d: V-JEPA 2's rotary
+    # positions, each head's dims split across time, height and width (vidrop.models.rope)
+    pos_embed: PosEmbed = "learned"
 
     def resolved(self) -> ViTConfig:
         if self.arch not in ARCHS:

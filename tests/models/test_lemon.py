@@ -1,5 +1,7 @@
 """LEMON expansion is lossless: the grown model computes the small one's function."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -66,6 +68,9 @@ def test_expansion_refuses_what_it_cannot_keep():
         expand_backbone(m.state_dict(), m.cfg, ViTConfig(**{**SMALL, "patch_size": 8}))
     with pytest.raises(ValueError, match="cannot shrink"):
         expand_backbone(m.state_dict(), m.cfg, ViTConfig(**{**SMALL, "embed_dim": 24}))
+    rope = ViTConfig(**{**SMALL, "pos_embed": "rope3d"})
+    with pytest.raises(ValueError, match="rotary positions"):
+        expand_backbone(VideoViT(rope).state_dict(), rope, replace(rope, embed_dim=96))
 
 
 @pytest.mark.slow

@@ -114,6 +114,7 @@ def test_conversions_keep_the_function(src, dst):
         (small(), small(cls_token=False), "cls_token"),
         (small(final_norm=True), small(final_norm=False), "norm.weight"),
         (small(), small(embed_dim=96, num_heads=6), "model.embed_dim"),
+        (small(), small(pos_embed="rope3d"), "model.pos_embed differs"),
     ],
 )
 def test_what_cannot_move_exactly_is_refused_by_name(src, dst, key):

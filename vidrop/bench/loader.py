@@ -122,6 +122,20 @@ def _time_augment(
             "clips_per_s": clips / seconds}  # fmt: skip
 
 
+def _with_augment(
+    sources: dict[str, ClipSource], timing: tuple, device: torch.device
+) -> dict[str, Any]:
+    """The augmentations alone on `device`, then each loader with them, as training runs them."""
+    views, _, batch, _, seed, min_seconds = timing
+    out = {"augment": _time_augment(sources["store"], views, batch, seed, device, min_seconds)}
+    for name, source in sources.items():
+        out[f"{name}+augment"] = _time_source(source, *timing, augment_on=device)
+    out["speedup_with_augment"] = (
+        out["store+augment"]["clips_per_s"] / out["pyav+augment"]["clips_per_s"]
+    )
+    return out
+
+
 def bench_loader(
     data: str,
     store: str,
@@ -164,11 +178,7 @@ def bench_loader(
     results["speedup"] = results["store"]["clips_per_s"] / results["pyav"]["clips_per_s"]
     if views.augment == "dino":
         on = resolve_device(device, "--device")
-        results["augment"] = _time_augment(sources["store"], views, batch, seed, on, min_seconds)
-        for name, source in sources.items():
-            results[f"{name}+augment"] = _time_source(source, *timing, augment_on=on)
-        rate = {n: results[f"{n}+augment"]["clips_per_s"] for n in sources}
-        results["speedup_with_augment"] = rate["store"] / rate["pyav"]
+        results.update(_with_augment(sources, timing, on))
     _print(results)
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2))

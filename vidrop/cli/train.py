@@ -74,14 +74,20 @@ def _train(cfg: Config, out) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from vidrop.models.export import ExportError, export_hf_videomae, save_backbone
+    from vidrop.models.export import (
+        ExportError,
+        export_hf_videomae,
+        export_hf_vjepa2,
+        save_backbone,
+    )
     from vidrop.models.load import load_backbone
 
     out = out_folder(args.out)
     backbone, meta = load_backbone(args.checkpoint, part=args.part, with_meta=True)
-    if args.format == "hf-videomae":
+    if args.format in ("hf-videomae", "hf-vjepa2"):
+        write = export_hf_videomae if args.format == "hf-videomae" else export_hf_vjepa2
         try:
-            written = export_hf_videomae(backbone, out, meta.get("eval"))
+            written = write(backbone, out, meta.get("eval"))
         except ExportError as exc:
             raise UserError(str(exc)) from exc
     else:
@@ -119,15 +125,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--init", help="start from these weights (vidrop, VideoMAE, HF, V-JEPA)")
     t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. data.train=X")
     x = command(
-        sub, "export", "backbone only, as a vidrop export or an HF VideoMAE folder", cmd_export
+        sub,
+        "export",
+        "backbone only: a vidrop export, or an HF VideoMAE or V-JEPA 2 folder",
+        cmd_export,
     )
     x.add_argument("--checkpoint", required=True, help="RUN/checkpoint.pt, or any backbone")
     x.add_argument("--out", required=True, help="output folder")
     x.add_argument(
         "--format",
         default="vidrop",
-        choices=["vidrop", "hf-videomae"],
-        help="vidrop (exact, any backbone) or hf-videomae (exact or refused)",
+        choices=["vidrop", "hf-videomae", "hf-vjepa2"],
+        help="vidrop (exact, any backbone), hf-videomae or hf-vjepa2 (exact or refused)",
     )
     x.add_argument(
         "--part",

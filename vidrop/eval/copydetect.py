@@ -153,27 +153,19 @@ def copy_detection(
         q_x, db_x = w(q_x), w(db_x)
     sim = F.normalize(q_x, dim=1) @ F.normalize(db_x, dim=1).T
     top = sim.topk(min(topk, len(db_ok)), dim=1)
-    ranks: list[int | None] = []
-    scored: list[str] = []
-    aps, hits = [], []
-    for row, q in zip(top.indices.tolist(), searched, strict=True):
-        hit = [db_ok[j] in target[q] for j in row]
-        hits.append(hit)
-        if not target[q]:
-            continue
-        found = [r for r, h in enumerate(hit) if h]
-        ranks.append(found[0] if found else None)
-        scored.append(queries.paths[q])
-        aps.append(100.0 * average_precision(found, len(target[q])))
-    if not aps:
+    rows = zip(top.indices.tolist(), searched, strict=True)
+    hits = [[db_ok[j] in target[q] for j in row] for row, q in rows]
+    with_original = [(q, hit) for q, hit in zip(searched, hits, strict=True) if target[q]]
+    if not with_original:
         raise EvalError("no decodable query has an original in the database; nothing to score")
+    found = {q: [r for r, h in enumerate(hit) if h] for q, hit in with_original}
+    ranks = [f[0] if f else None for f in found.values()]
+    aps = [100.0 * average_precision(f, len(target[q])) for q, f in found.items()]
     true_pairs = sum(len(target[q]) for q in searched)
+    uap = micro_average_precision(top.values.flatten(), torch.tensor(hits).flatten(), true_pairs)
     return CopyResult(
         map=sum(aps) / len(aps),
-        uap=100.0
-        * micro_average_precision(
-            top.values.flatten(), torch.tensor(hits).flatten(), true_pairs
-        ),  # fmt: skip
+        uap=100.0 * uap,
         top1=100.0 * sum(r == 0 for r in ranks) / len(ranks),
         queries=len(aps),
         distractor_queries=len(searched) - len(aps),
@@ -183,7 +175,7 @@ def copy_detection(
         candidate_pairs=top.values.numel(),
         true_pairs=true_pairs,
         ranks=ranks,
-        scored=scored,
+        scored=[queries.paths[q] for q, _ in with_original],
         aps=aps,
     )
 

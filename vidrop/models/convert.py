@@ -9,10 +9,12 @@ Exact moves:
   the key bias, which adds the same q.b_k to every logit of a query, so softmax cancels it;
   a q/v/qkv bias -> none only where the biases are zero;
 - layer scale -> none: the gains fold into the output projection and fc2 (rows scaled);
-- position embeddings on another grid: trilinearly resampled (a change of clip shape, reported).
+- position embeddings on another grid: trilinearly resampled (a change of clip shape, reported);
+  rotary positions (rope3d) have no weights and follow each clip's grid by themselves.
 Added, reported, never silent: a CLS token where the source has none (DINOv2's init; the paper
 adds one to VideoMAE and V-JEPA), and a final LayerNorm where the source has none.
-Refused: a CLS token the destination cannot hold, layer scale the source lacks, other shapes.
+Refused: a CLS token the destination cannot hold, layer scale the source lacks, another kind of
+position embedding (learned <-> rope3d), other shapes.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ def convert_state(
 
 
 def _check_same_shape(s: ViTConfig, t: ViTConfig) -> None:
-    for key in ("embed_dim", "depth", "num_heads", "patch_size", "tubelet", "in_chans"):
+    keys = ("embed_dim", "depth", "num_heads", "patch_size", "tubelet", "in_chans", "pos_embed")
+    for key in keys:
         if getattr(s, key) != getattr(t, key):
             raise ConversionError(
                 f"model.{key} differs: the weights have {getattr(s, key)}, the model "
@@ -127,8 +130,9 @@ def _embeddings(
     """Patch embedding, mask token, position embeddings (resampled to another grid) and the CLS
     token (added where the weights have none; refused where the model cannot hold it)."""
     out = {k: state[k] for k in ("patch_embed.proj.weight", "patch_embed.proj.bias", "mask_token")}
-    out["pos_embed"] = state["pos_embed"]
-    if _grid(s) != _grid(t):
+    if s.pos_embed == "learned":
+        out["pos_embed"] = state["pos_embed"]
+    if s.pos_embed == "learned" and _grid(s) != _grid(t):
         out["pos_embed"] = resample_grid(
             state["pos_embed"], _grid(s).as_tuple(), _grid(t).as_tuple()
         )

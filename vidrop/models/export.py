@@ -81,7 +81,9 @@ def export_hf_videomae(
     why = []
     if backbone.cls_token is not None:
         why.append("it has a CLS token")
-    if not torch.allclose(backbone.pos_embed.detach().cpu().float(), table, atol=1e-6):
+    if backbone.pos_embed is None:
+        why.append("its positions are rotary (rope3d); use --format hf-vjepa2")
+    elif not torch.allclose(backbone.pos_embed.detach().cpu().float(), table, atol=1e-6):
         why.append("its position embeddings are learned, not VideoMAE's fixed table")
     if why:
         raise ExportError(
@@ -91,18 +93,55 @@ def export_hf_videomae(
             "vidrop.load_backbone read"
         )
     dst = replace(cfg, qkv_bias="none" if cfg.qkv_bias == "none" else "qv", layerscale=0.0)
+    return _write_hf(backbone, dst, videomae, out_dir, eval_views, "HF VideoMAE")
+
+
+def export_hf_vjepa2(
+    backbone: VideoViT, out_dir: str | Path, eval_views: dict[str, Any] | None = None
+) -> Path:
+    """Write config.json + model.safetensors that transformers' VJEPA2Model reads (its encoder;
+    transformers initialises the predictor it expects beside it), with exactly the backbone's
+    function, or refuse before writing anything: V-JEPA 2 has rotary positions, no CLS token, no
+    layer scale and a final LayerNorm. A q/v bias becomes a qkv bias with k = 0 (exact); the
+    converted model must agree with the backbone to 1e-5 on a random clip."""
+    from vidrop.models.formats import vjepa2
+
+    cfg = backbone.cfg
+    why = []
+    if backbone.cls_token is not None:
+        why.append("it has a CLS token")
+    if cfg.pos_embed != "rope3d":
+        why.append("its positions are a learned table, not rotary (model.pos_embed=rope3d)")
+    if not cfg.final_norm:
+        why.append("it has no final LayerNorm")
+    if why:
+        raise ExportError(
+            "this backbone cannot be written as HF V-JEPA 2 without changing its outputs ("
+            + "; ".join(why)
+            + "); export it with --format vidrop, which every vidrop command and "
+            "vidrop.load_backbone read"
+        )
+    dst = replace(cfg, qkv_bias="none" if cfg.qkv_bias == "none" else "qkv", layerscale=0.0)
+    return _write_hf(backbone, dst, vjepa2, out_dir, eval_views, "V-JEPA 2")
+
+
+def _write_hf(
+    backbone: VideoViT, dst: ViTConfig, fmt: Any, out_dir: str | Path,
+    eval_views: dict[str, Any] | None, name: str,
+) -> Path:  # fmt: skip
+    """Convert to `dst` exactly, check the function, write `fmt`'s tensors and config.json."""
     plain = VideoViT(dst).eval()
     source = {k: v.detach().cpu().float() for k, v in backbone.state_dict().items()}
     try:
-        state, _ = convert_state(source, cfg, dst, plain.state_dict())
+        state, _ = convert_state(source, backbone.cfg, dst, plain.state_dict())
     except ConversionError as exc:
-        raise ExportError(f"cannot write HF VideoMAE exactly: {exc}") from exc
+        raise ExportError(f"cannot write {name} exactly: {exc}") from exc
     plain.load_state_dict(state)
     _check_same_function(backbone, plain)
-    hf_config = videomae.hf_config_from(dst)
+    hf_config = fmt.hf_config_from(dst)
     if eval_views:
         hf_config["vidrop_eval"] = eval_views
-    tensors = videomae.state_to_hf(state, dst)
+    tensors = fmt.state_to_hf(state, dst)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "model.safetensors") as tmp:

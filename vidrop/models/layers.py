@@ -10,6 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from vidrop.models.rope import apply_rope
+
+Rope = tuple[torch.Tensor, torch.Tensor]  # (cos, sin) of rotary positions, vidrop.models.rope
+
 # train.attention names -> SDPA kernels; "auto" leaves torch's own order, which recent torch
 # versions already make the fastest for our shapes (docs/experiments/2026-11-26-h200-leases.md)
 ATTENTION_BACKENDS: dict[str, SDPBackend | None] = {
@@ -73,13 +77,16 @@ class Attention(nn.Module):
             self.q_bias = self.v_bias = None
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: Rope | None = None) -> torch.Tensor:
+        """x (B, N, D); `rope`: (cos, sin) tables of rotary positions for q and k."""
         b, n, d = x.shape
         bias = self.qkv.bias
         if self.q_bias is not None:
             bias = torch.cat((self.q_bias, torch.zeros_like(self.q_bias), self.v_bias))
         qkv = F.linear(x, self.qkv.weight, bias)
         q, k, v = qkv.view(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         x = F.scaled_dot_product_attention(q, k, v)
         return self.proj(x.transpose(1, 2).reshape(b, n, d))
 
@@ -136,7 +143,7 @@ class Block(nn.Module):
         self.ls2 = LayerScale(dim, layerscale) if layerscale > 0 else nn.Identity()
         self.drop_path = drop_path
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + drop_path(self.ls1(self.attn(self.norm1(x))), self.drop_path, self.training)
+    def forward(self, x: torch.Tensor, rope: Rope | None = None) -> torch.Tensor:
+        x = x + drop_path(self.ls1(self.attn(self.norm1(x), rope)), self.drop_path, self.training)
         x = x + drop_path(self.ls2(self.mlp(self.norm2(x))), self.drop_path, self.training)
         return x

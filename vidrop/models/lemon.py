@@ -242,3 +242,8 @@ def check_expandable(src: ViTConfig, dst: ViTConfig) -> None:
         raise ValueError("layer scale is not supported by the expansion (it breaks the mean rows)")
     if not src.final_norm or not dst.final_norm:
         raise ValueError("expansion needs the final LayerNorm (model.final_norm=true)")
+    if src.pos_embed != "learned" or dst.pos_embed != "learned":
+        raise ValueError(
+            "expansion of rotary positions (model.pos_embed=rope3d) is not supported: widening a "
+            "head's dimensions would move them between the time, height and width rotations"
+        )

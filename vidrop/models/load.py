@@ -1,15 +1,16 @@
 """`load_backbone(path)`: any backbone vidrop can read, detected from what the path holds.
 
 - backbone.json + backbone.safetensors (a folder, or either file): a vidrop export;
-- config.json (model_type videomae) + model.safetensors or pytorch_model.bin: HF VideoMAE;
+- config.json (model_type videomae or vjepa2) + model.safetensors or pytorch_model.bin: HF
+  VideoMAE or V-JEPA 2;
 - a vidrop training checkpoint (checkpoint.pt): its teacher (or student) backbone;
 - a V-JEPA checkpoint (`target_encoder` preferred, else `encoder`): its encoder;
 - a .pth/.pt/.bin with VideoMAE keys (`encoder.patch_embed...`, or `patch_embed...` and
   `blocks...`), bare or under `model` / `module`: an original VideoMAE checkpoint.
 
 The returned VideoViT is in eval mode; `forward_features(video)` gives {"cls": (B, D), "patch":
-(B, N, D)} for video (B, C, T, H, W). VideoMAE has no CLS token: `cls_token=True` adds one
-(initialised as DINOv2 does, reported in meta["added"]) for ViDROP training from VideoMAE.
+(B, N, D)} for video (B, C, T, H, W). VideoMAE and V-JEPA (2) have no CLS token: `cls_token=True`
+adds one (initialised as DINOv2 does, reported in meta["added"]) for ViDROP training from them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 from safetensors.torch import load_file
 
 from vidrop.models.export import load_vidrop_export
-from vidrop.models.formats import videomae, vjepa
+from vidrop.models.formats import videomae, vjepa, vjepa2
 from vidrop.models.safe_load import CheckpointError, load_torch_file
 from vidrop.models.vit import VideoViT, ViTConfig
 
@@ -32,7 +33,8 @@ Tensors = dict[str, torch.Tensor]
 # Parts of other people's checkpoints that a backbone never uses: pretraining decoders and
 # predictors, classifier heads and the norm of their pooled feature. Any other tensor the reader
 # does not take stops the load with its name (a weight dropped silently damages a run).
-UNUSED_PARTS = ("decoder.", "encoder_to_decoder.", "mask_token", "fc_norm.", "classifier.", "head.")
+UNUSED_PARTS = ("decoder.", "encoder_to_decoder.", "mask_token", "fc_norm.", "classifier.", "head.",
+                "predictor.", "pooler.")  # fmt: skip
 
 
 class _Tracked(dict):
@@ -98,7 +100,7 @@ def _load(
     else:
         raise FileNotFoundError(
             f"{p}: not a file, and not a folder with backbone.json (vidrop export) or "
-            "config.json (HF transformers VideoMAE)"
+            "config.json (HF transformers VideoMAE or V-JEPA 2)"
         )
     if cls_token is not None:
         cfg.cls_token = cls_token
@@ -150,30 +152,40 @@ def shape_mismatches(state: Tensors, own: Tensors) -> list[tuple[str, tuple, tup
     ]
 
 
+# HF model_type -> (format name, reader module, the prefix of the base model in task models)
+HF_FORMATS = {"videomae": ("hf-videomae", videomae, "videomae."),
+              "vjepa2": ("hf-vjepa2", vjepa2, "vjepa2.")}  # fmt: skip
+
+
 def _read_hf(
     folder: Path, config: dict[str, Any]
 ) -> tuple[ViTConfig, Tensors, str, list[str], dict | None]:
     hf_cfg = json.loads((folder / "config.json").read_text())
-    if hf_cfg.get("model_type") != "videomae":
+    kind = hf_cfg.get("model_type")
+    if kind not in HF_FORMATS:
         raise CheckpointError(
-            f"{folder}/config.json: model_type {hf_cfg.get('model_type')!r}; only videomae "
-            "HF folders are supported"
+            f"{folder}/config.json: model_type {kind!r}; HF folders of {sorted(HF_FORMATS)} "
+            "are supported"
         )
+    fmt, reader, prefix = HF_FORMATS[kind]
     if (folder / "model.safetensors").is_file():
         sd = load_file(str(folder / "model.safetensors"))
     elif (folder / "pytorch_model.bin").is_file():
         sd = load_torch_file(folder / "pytorch_model.bin")
     else:
         raise FileNotFoundError(f"{folder}: no model.safetensors or pytorch_model.bin")
-    cfg = replace(videomae.config_from_hf(hf_cfg), **config)
-    tracked = _Tracked({k.removeprefix("videomae."): v for k, v in sd.items()})
     try:
-        state = videomae.state_from_hf(tracked, cfg)
+        cfg = replace(reader.config_from_hf(hf_cfg), **config)
+    except ValueError as exc:
+        raise CheckpointError(f"{folder}/config.json: {exc}") from exc
+    tracked = _Tracked({k.removeprefix(prefix): v for k, v in sd.items()})
+    try:
+        state = reader.state_from_hf(tracked, cfg)
     except KeyError as exc:
-        raise CheckpointError(f"{folder}: missing tensor {exc} for a VideoMAE model") from exc
+        raise CheckpointError(f"{folder}: missing tensor {exc} for a {kind} model") from exc
     ignored = _audit(tracked, str(folder))
-    # views recorded by `vidrop export --format hf-videomae` or `vidrop compare` (not by HF)
-    return cfg, state, "hf-videomae", ignored, hf_cfg.get("vidrop_eval")
+    # views recorded by `vidrop export --format hf-*` or `vidrop compare` (not by HF)
+    return cfg, state, fmt, ignored, hf_cfg.get("vidrop_eval")
 
 
 def _read_torch_file(

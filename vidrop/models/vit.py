@@ -15,6 +15,7 @@ from torch.utils.checkpoint import checkpoint
 from vidrop.config import ARCHS, ViTConfig
 from vidrop.models.layers import Block, LayerNorm
 from vidrop.models.pos_embed import resample_grid
+from vidrop.models.rope import rope3d_tables, with_unrotated_prefix
 from vidrop.tokens.grid import TokenGrid
 
 __all__ = ["ARCHS", "PatchEmbed3d", "VideoViT", "ViTConfig"]
@@ -51,7 +52,8 @@ class VideoViT(nn.Module):
         self.patch_embed = PatchEmbed3d(cfg.in_chans, d, cfg.tubelet, cfg.patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d)) if cfg.cls_token else None
         self.mask_token = nn.Parameter(torch.zeros(1, 1, d))
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.grid.numel, d))
+        learned = cfg.pos_embed == "learned"  # else rotary positions in attention (rope3d)
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.grid.numel, d)) if learned else None
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(
             Block(d, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, r, cfg.layerscale, cfg.norm_eps)
@@ -66,7 +68,8 @@ class VideoViT(nn.Module):
         return self.cfg.embed_dim
 
     def _init_weights(self) -> None:
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.pos_embed is not None:
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
         for m in self.modules():
@@ -84,15 +87,17 @@ class VideoViT(nn.Module):
         """Patch-embed, keep, mask, add position embeddings, prepend CLS: (B, 1+K, D) (or
         (B, K, D) without a CLS token)."""
         patches, grid = self.patch_embed.patchify(video)
-        pos = resample_grid(self.pos_embed, self.grid.as_tuple(), grid.as_tuple())
-        pos = pos.expand(video.shape[0], -1, -1)
         if keep is not None:
             patches = patches.gather(1, keep[..., None].expand(-1, -1, patches.shape[-1]))
-            pos = pos.gather(1, keep[..., None].expand(-1, -1, pos.shape[-1]))
         x = self.patch_embed(patches)
         if mask is not None:
             x = torch.where(mask[..., None], self.mask_token.to(x.dtype), x)
-        x = x + pos.to(x.dtype)
+        if self.pos_embed is not None:
+            pos = resample_grid(self.pos_embed, self.grid.as_tuple(), grid.as_tuple())
+            pos = pos.expand(video.shape[0], -1, -1)
+            if keep is not None:
+                pos = pos.gather(1, keep[..., None].expand(-1, -1, pos.shape[-1]))
+            x = x + pos.to(x.dtype)
         if self.cls_token is None:
             return x
         return torch.cat((self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x), dim=1)
@@ -111,15 +116,30 @@ class VideoViT(nn.Module):
         if mask is not None and keep is not None and mask.shape != keep.shape:
             raise ValueError(f"mask {tuple(mask.shape)} must match keep {tuple(keep.shape)}")
         x = self.prepare_tokens(video, keep, mask)
+        rope = self.rotary_positions(video, keep)
         for blk in self.blocks:
             if self.activation_checkpointing and self.training and torch.is_grad_enabled():
-                x = checkpoint(blk, x, use_reentrant=False)  # recompute in backward: less memory
+                x = checkpoint(blk, x, rope, use_reentrant=False)  # recompute in backward
             else:
-                x = blk(x)
+                x = blk(x, rope)
         x = self.norm(x)
         if self.cls_token is None:
             return {"cls": x.mean(1), "patch": x}
         return {"cls": x[:, 0], "patch": x[:, 1:]}
+
+    def rotary_positions(
+        self, video: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """rope3d: (cos, sin) of every token in the sequence, each kept token at its own
+        (t, h, w) in the clip's grid, the CLS token unrotated; None with learned positions."""
+        if self.pos_embed is not None:
+            return None
+        c = self.cfg
+        grid = TokenGrid.of_clip(video.shape[2], tuple(video.shape[3:]), c.tubelet, c.patch_size)
+        coords = grid.coords().to(video.device)
+        coords = coords[keep] if keep is not None else coords[None]  # (B or 1, N, 3)
+        tables = rope3d_tables(coords, c.embed_dim // c.num_heads)
+        return with_unrotated_prefix(tables) if self.cls_token is not None else tables
 
     def forward_features(
         self,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 
 @dataclass(frozen=True)
 class TokenGrid:
@@ -34,3 +36,10 @@ class TokenGrid:
 
     def as_tuple(self) -> tuple[int, int, int]:
         return (self.t, self.h, self.w)
+
+    def coords(self) -> torch.Tensor:
+        """(numel, 3) long: each token's (t, h, w) in token order (rotary positions use them)."""
+        t, h, w = torch.meshgrid(
+            torch.arange(self.t), torch.arange(self.h), torch.arange(self.w), indexing="ij"
+        )
+        return torch.stack((t, h, w), dim=-1).reshape(-1, 3)
