@@ -469,6 +469,9 @@ def main() -> None:
         section("vit_b_compiled", lambda: bench_train("tiny", ("vidrop",), 2, **one))
         section("store_training", lambda: store_training(out, device, 24, 3, 8))
         section("loader_augment", lambda: loader_augment(out, device, 12, 2, 0.0))
+        rope = [*tiny, "model.pos_embed=rope3d"]
+        section("rope3d", lambda: bench_train("tiny", ("vidrop",), 2, steps=1, warmup=1,
+                                              overrides=rope))  # fmt: skip
     else:
         batches = {"vidrop": 64, "dense": 16, "videomae": 128}
         compiled = ["train.compile=true"]
@@ -487,6 +490,11 @@ def main() -> None:
         section("compress_encode", lambda: compress_encode_rate(device, 65536, 256, (240, 320)))
         section("store_training", lambda: store_training(out, device, 96, 50, 32))
         section("loader_augment", lambda: loader_augment(out, device, 48, 8, 10.0))
+        section(  # V-JEPA 2's rotary positions: bf16, compiled, beside the learned table above
+            "rope3d",
+            lambda: bench_train("vit_b", ("vidrop",), 64, steps=5, warmup=3,
+                                overrides=[*compiled, "model.pos_embed=rope3d"]),
+        )  # fmt: skip
         section("bf16_agreement", lambda: bf16_agreement("vit_s", device))
         section(
             "bench_train_vit_b_compiled",

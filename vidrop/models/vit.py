@@ -2,7 +2,8 @@
 
 Dropped tokens are removed before the first block, so attention and MLP cost scale with the kept
 count. The patch embedding is stored as a Conv3d (tubelet x patch x patch, VideoMAE's layout) and
-applied as one matrix product on the kept patches only.
+applied as one matrix product on the kept patches only. Positions are a learned table added to
+the tokens, or V-JEPA 2's rotary positions applied inside every attention (`model.pos_embed`).
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class VideoViT(nn.Module):
         keep: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Patch-embed, keep, mask, add position embeddings, prepend CLS: (B, 1+K, D) (or
-        (B, K, D) without a CLS token)."""
+        """Patch-embed, keep, mask, add the learned position embeddings, prepend CLS: (B, 1+K, D)
+        (or (B, K, D) without a CLS token)."""
         patches, grid = self.patch_embed.patchify(video)
         if keep is not None:
             patches = patches.gather(1, keep[..., None].expand(-1, -1, patches.shape[-1]))
