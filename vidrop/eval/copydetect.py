@@ -181,7 +181,8 @@ def copy_detection(
 
 
 def _keys(original: Originals) -> tuple[str, ...]:
-    if original is None:
+    """A query's originals as a tuple: () for a distractor (None or an empty label)."""
+    if not original:
         return ()
     return (original,) if isinstance(original, str) else tuple(original)
 
