@@ -85,13 +85,7 @@ def export_hf_videomae(
         why.append("its positions are rotary (rope3d); use --format hf-vjepa2")
     elif not torch.allclose(backbone.pos_embed.detach().cpu().float(), table, atol=1e-6):
         why.append("its position embeddings are learned, not VideoMAE's fixed table")
-    if why:
-        raise ExportError(
-            "this backbone cannot be written as HF VideoMAE without changing its outputs ("
-            + "; ".join(why)
-            + "); export it with --format vidrop, which every vidrop command and "
-            "vidrop.load_backbone read"
-        )
+    _refuse_if(why, "HF VideoMAE")
     dst = replace(cfg, qkv_bias="none" if cfg.qkv_bias == "none" else "qv", layerscale=0.0)
     return _write_hf(backbone, dst, videomae, out_dir, eval_views, "HF VideoMAE")
 
@@ -114,15 +108,20 @@ def export_hf_vjepa2(
         why.append("its positions are a learned table, not rotary (model.pos_embed=rope3d)")
     if not cfg.final_norm:
         why.append("it has no final LayerNorm")
+    _refuse_if(why, "HF V-JEPA 2")
+    dst = replace(cfg, qkv_bias="none" if cfg.qkv_bias == "none" else "qkv", layerscale=0.0)
+    return _write_hf(backbone, dst, vjepa2, out_dir, eval_views, "V-JEPA 2")
+
+
+def _refuse_if(why: list[str], name: str) -> None:
+    """ExportError listing `why` the backbone cannot be written as `name`, if anything."""
     if why:
         raise ExportError(
-            "this backbone cannot be written as HF V-JEPA 2 without changing its outputs ("
+            f"this backbone cannot be written as {name} without changing its outputs ("
             + "; ".join(why)
             + "); export it with --format vidrop, which every vidrop command and "
             "vidrop.load_backbone read"
         )
-    dst = replace(cfg, qkv_bias="none" if cfg.qkv_bias == "none" else "qkv", layerscale=0.0)
-    return _write_hf(backbone, dst, vjepa2, out_dir, eval_views, "V-JEPA 2")
 
 
 def _write_hf(

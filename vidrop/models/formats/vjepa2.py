@@ -16,6 +16,11 @@ from vidrop.models.vit import ViTConfig
 
 Tensors = dict[str, torch.Tensor]
 LAYER = "encoder.layer.{i}."
+# (our key, V-JEPA 2's key) outside the blocks
+EMBED_AND_NORM = [
+    (f"patch_embed.proj.{p}", f"encoder.embeddings.patch_embeddings.proj.{p}")
+    for p in ("weight", "bias")
+] + [(f"norm.{p}", f"encoder.layernorm.{p}") for p in ("weight", "bias")]
 
 
 def config_from_hf(hf: dict[str, Any]) -> ViTConfig:
@@ -69,13 +74,8 @@ def state_from_hf(sd: Tensors, cfg: ViTConfig) -> Tensors:
     """V-JEPA 2 encoder tensors (prefix `vjepa2.` removed) -> ours. q, k, v become one qkv
     projection; V-JEPA 2 has no mask token (ours starts at zero, as for V-JEPA)."""
     c = cfg.resolved()
-    out = {
-        "patch_embed.proj.weight": sd["encoder.embeddings.patch_embeddings.proj.weight"],
-        "patch_embed.proj.bias": sd["encoder.embeddings.patch_embeddings.proj.bias"],
-        "norm.weight": sd["encoder.layernorm.weight"],
-        "norm.bias": sd["encoder.layernorm.bias"],
-        "mask_token": torch.zeros(1, 1, c.embed_dim),
-    }
+    out = {ours: sd[theirs] for ours, theirs in EMBED_AND_NORM}
+    out["mask_token"] = torch.zeros(1, 1, c.embed_dim)
     for i in range(c.depth):
         out.update({ours: sd[theirs] for ours, theirs in _pairs(i)})
         a = LAYER.format(i=i) + "attention."
@@ -89,12 +89,7 @@ def state_from_hf(sd: Tensors, cfg: ViTConfig) -> Tensors:
 def state_to_hf(ours: Tensors, cfg: ViTConfig) -> Tensors:
     """Ours (qkv bias or none, no CLS token, rope3d) -> V-JEPA 2 encoder keys."""
     c = cfg.resolved()
-    out = {
-        "encoder.embeddings.patch_embeddings.proj.weight": ours["patch_embed.proj.weight"],
-        "encoder.embeddings.patch_embeddings.proj.bias": ours["patch_embed.proj.bias"],
-        "encoder.layernorm.weight": ours["norm.weight"],
-        "encoder.layernorm.bias": ours["norm.bias"],
-    }
+    out = {theirs: ours[o] for o, theirs in EMBED_AND_NORM}
     for i in range(c.depth):
         out.update({theirs: ours[o] for o, theirs in _pairs(i)})
         a = LAYER.format(i=i) + "attention."
