@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from vidrop.demo import run_demo
+from vidrop.demo import print_next_step, run_demo
 from vidrop.eval.attentive import AttentiveConfig
 
 
@@ -40,3 +40,8 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     assert ev["gains"]["vidrop"]["kNN k=20"]["items"] == 48
     assert ev["gains"]["vidrop"]["copy mAP"]["items"] == 6  # paired over the queries
     assert saved["machine"]["cpu_cores"] >= 1
+
+
+def test_the_next_step_names_the_compare_extra(capsys):
+    print_next_step()  # rich markup would swallow "[compare]"
+    assert "pip install 'vidrop[compare]' first" in capsys.readouterr().err

@@ -157,8 +157,14 @@ def print_report(report: dict) -> None:
         f"({report['machine']['cpu_cores']} cores); eval.json, eval.md and eval.png in the "
         "output folder, the training curves in run/curves.png"
     )
+    print_next_step()
+
+
+def print_next_step() -> None:
+    """The comparison the demo leads to (plain text: rich would read [compare] as markup)."""
     console.print(
         "next: `vidrop compare --synth --out vidrop-compare` trains a dense student and "
         "transformers' VideoMAE on these videos for the same compute and evaluates all three "
-        "(most of an hour on 2 CPU cores; pip install 'vidrop[compare]' first)"
+        "(most of an hour on 2 CPU cores; pip install 'vidrop[compare]' first)",
+        markup=False,
     )
