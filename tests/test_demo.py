@@ -25,7 +25,7 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     res = saved["results"]
     for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP", "copy µAP"):
         assert saved["gain_points"][metric] == res["vidrop"][metric] - res["random_init"][metric]
-    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP"):
+    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP", "copy µAP"):
         g = saved["gain_intervals"][metric]
         assert g["gain"] == pytest.approx(saved["gain_points"][metric], abs=1e-4)
         assert g["low"] <= g["gain"] <= g["high"]
@@ -39,6 +39,7 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     assert copies["distractor_queries"] == 6 and copies["true_pairs"] == 6
     assert ev["gains"]["vidrop"]["kNN k=20"]["items"] == 48
     assert ev["gains"]["vidrop"]["copy mAP"]["items"] == 6  # paired over the queries
+    assert ev["gains"]["vidrop"]["copy µAP"]["items"] == 12  # and the distractors
     assert saved["machine"]["cpu_cores"] >= 1
 
 

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from vidrop.eval.compare import outcomes, paired_gains
 
@@ -61,3 +62,29 @@ def test_copy_map_gain_pairs_the_queries_both_scored():
     assert set(g) == {"copy mAP"} and g["copy mAP"].items == 2
     assert g["copy mAP"].value == pytest.approx((100 + 25) / 2 - (50 + 25) / 2)
     assert g["copy mAP"].low <= g["copy mAP"].value <= g["copy mAP"].high
+
+
+def copies(pairs: dict) -> dict:
+    """An eval all result with only copy detection: query -> (scores, hits, true pairs)."""
+    return {"copy_detection": {"per_query_pairs": pairs}}
+
+
+def test_copy_uap_gain_is_the_difference_of_pooled_uaps_with_a_query_bootstrap():
+    from vidrop.eval.copydetect import micro_average_precision
+
+    # ours: every copy's original first; theirs: the distractors' wrong matches score higher
+    ours = {f"q{i}": ([0.9, 0.2], [True, False], 1) for i in range(20)}
+    ours.update({f"d{i}": ([0.5, 0.4], [False, False], 0) for i in range(20)})
+    theirs = {f"q{i}": ([0.6, 0.5], [True, False], 1) for i in range(20)}
+    theirs.update({f"d{i}": ([0.8, 0.1], [False, False], 0) for i in range(20)})
+    g = paired_gains(copies(ours), copies(theirs), samples=300)["copy µAP"]
+    # theirs: 20 false pairs at 0.8 first, then the 20 true ones at 0.6: precision 20/40
+    scores = torch.tensor([0.6, 0.5] * 20 + [0.8, 0.1] * 20)
+    hits = torch.tensor([True, False] * 20 + [False, False] * 20)
+    assert micro_average_precision(scores, hits, 20) == 0.5
+    assert g.value == pytest.approx(100 * (1.0 - 0.5))
+    assert g.items == 40 and 0 < g.low <= g.value <= g.high
+    same = paired_gains(copies(ours), copies(ours), samples=100)["copy µAP"]
+    assert same.value == same.low == same.high == 0.0
+    # a result without the pairs (written before µAP existed) has no µAP gain
+    assert "copy µAP" not in paired_gains(copies(ours), {"copy_detection": {}}, samples=10)

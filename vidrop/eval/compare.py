@@ -4,7 +4,8 @@ Each backbone's result keeps its per-item outcomes: the predicted class of every
 kNN, linear and attentive probing, every sequence's J&F with its object count, and every copy
 query's average precision. Two results are compared on the items both scored (a video one
 backbone's run could not decode is left out of both), metric by metric, with
-`vidrop.eval.stats.paired_bootstrap`.
+`vidrop.eval.stats.paired_bootstrap`. Copy µAP, which is not a mean over queries, keeps every
+query's candidate pairs and is bootstrapped by recomputing it on each resample (`uap_gain`).
 """
 
 from __future__ import annotations
@@ -78,4 +79,52 @@ def pooled_gains(
         b = torch.tensor([other[k][0] for k in common])
         w = torch.tensor([mine[k][1] for k in common])
         gains[metric] = paired_bootstrap(a, b, w, samples, level, seed)
+    uap = uap_gain(results, baselines, samples, level, seed)
+    if uap is not None:
+        gains["copy µAP"] = uap
     return gains
+
+
+def _pairs_tensors(pairs: dict, queries: list[str]) -> tuple[torch.Tensor, ...]:
+    """(Q, K) scores (-inf padded), (Q, K) hits, (Q,) true pairs of `queries`."""
+    k = max(len(pairs[q][0]) for q in queries)
+    scores = torch.full((len(queries), k), float("-inf"), dtype=torch.float64)
+    hits = torch.zeros(len(queries), k, dtype=torch.bool)
+    for i, q in enumerate(queries):
+        row, hit, _ = pairs[q]
+        scores[i, : len(row)], hits[i, : len(hit)] = torch.tensor(row), torch.tensor(hit)
+    return scores, hits, torch.tensor([pairs[q][2] for q in queries])
+
+
+def uap_gain(
+    results: list[dict], baselines: list[dict], samples: int, level: float, seed: int
+) -> Interval | None:
+    """The copy µAP of `results` (mean over runs) minus that of `baselines`, in points, with a
+    paired bootstrap interval. µAP is no mean over queries, so each resample of the queries
+    (distractors included, the same resample for every run) pools its pairs and is scored anew.
+    None when a result has no per-query pairs."""
+    from vidrop.eval.copydetect import micro_average_precision
+
+    runs = [r.get("copy_detection", {}).get("per_query_pairs") for r in results + baselines]
+    if not all(runs):
+        return None
+    queries = sorted(set.intersection(*(set(p) for p in runs)))
+    if not queries:
+        return None
+    data = [_pairs_tensors(p, queries) for p in runs]
+
+    def gain(idx: torch.Tensor) -> float:
+        uaps = []
+        for scores, hits, true in data:
+            n_true = int(true[idx].sum())
+            uaps.append(micro_average_precision(scores[idx].flatten(), hits[idx].flatten(),
+                                                n_true) if n_true else 0.0)  # fmt: skip
+        ours, theirs = uaps[: len(results)], uaps[len(results) :]
+        return 100.0 * (sum(ours) / len(ours) - sum(theirs) / len(theirs))
+
+    g = torch.Generator().manual_seed(seed)
+    n = len(queries)
+    diffs = torch.tensor([gain(torch.randint(0, n, (n,), generator=g)) for _ in range(samples)])
+    tail = (1 - level) / 2
+    low, high = torch.quantile(diffs.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64))
+    return Interval(gain(torch.arange(n)), float(low), float(high), n, level)

@@ -73,10 +73,14 @@ class CopyResult:
     ranks: list[int | None]  # per query with an original: its 0-based rank (None: not in topk)
     scored: list[str]  # those queries' paths, in the order of `ranks`
     aps: list[float]  # their average precisions in percent (mAP is their mean)
+    # every searched query's (scores, hits, true pairs): what µAP pools, and resamples for its
+    # bootstrap interval (vidrop.eval.compare)
+    pairs: dict[str, tuple[list[float], list[bool], int]]
 
     def summary(self) -> dict:
         """Everything but the per-query lists."""
-        return {k: v for k, v in asdict(self).items() if k not in ("ranks", "scored", "aps")}
+        skip = ("ranks", "scored", "aps", "pairs")
+        return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def per_query(self) -> dict[str, float]:
         """Query path -> AP in percent: what pairs two backbones' results query by query."""
@@ -177,7 +181,9 @@ def copy_detection(
         ranks=ranks,
         scored=[queries.paths[q] for q, _ in with_original],
         aps=aps,
-    )
+        pairs={queries.paths[q]: (row, hit, len(target[q]))
+               for q, row, hit in zip(searched, top.values.tolist(), hits, strict=True)},
+    )  # fmt: skip
 
 
 def _keys(original: Originals) -> tuple[str, ...]:

@@ -146,7 +146,8 @@ def copy_results(
         description=f"{name} copies",
     )  # fmt: skip
     return {**r.summary(), "source": cfg.copies, "topk": cfg.copy_topk,
-            "per_query": r.per_query(), "seconds": time.perf_counter() - t}  # fmt: skip
+            "per_query": r.per_query(), "per_query_pairs": r.pairs,
+            "seconds": time.perf_counter() - t}  # fmt: skip
 
 
 @dataclass
@@ -306,7 +307,8 @@ def gains_table(report: dict) -> list[str]:
     lines = [
         "",
         f"Gains in points, each with its {level:.0%} paired bootstrap interval over the val videos "
-        "(J&F: sequences; copy mAP: queries); it covers the val sample's noise, not the spread "
+        "(J&F: sequences; copy mAP: queries; copy µAP: queries and distractors, their pairs "
+        "pooled anew in each resample); it covers the val sample's noise, not the spread "
         "between training runs.",
         "",
         "| backbone | over | " + " | ".join(cols) + " |",
