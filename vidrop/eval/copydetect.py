@@ -149,13 +149,8 @@ def copy_detection(
     if not db_ok:
         raise EvalError("no database video could be decoded")
     target, searched, skipped = _targets(queries, database, [_keys(o) for o in originals])
-    q_x, db_x = video_descriptors(queries)[searched], video_descriptors(database)[db_ok]
-    if whitening is not None:
-        if int(whitening.ok.sum()) < 2:
-            raise EvalError("whitening needs at least two decodable videos")
-        w = Whitening.fit(video_descriptors(whitening)[whitening.ok])
-        q_x, db_x = w(q_x), w(db_x)
-    sim = F.normalize(q_x, dim=1) @ F.normalize(db_x, dim=1).T
+    sim = _similarity(video_descriptors(queries)[searched], video_descriptors(database)[db_ok],
+                      whitening)  # fmt: skip
     top = sim.topk(min(topk, len(db_ok)), dim=1)
     rows = zip(top.indices.tolist(), searched, strict=True)
     hits = [[db_ok[j] in target[q] for j in row] for row, q in rows]
@@ -184,6 +179,16 @@ def copy_detection(
         pairs={queries.paths[q]: (row, hit, len(target[q]))
                for q, row, hit in zip(searched, top.values.tolist(), hits, strict=True)},
     )  # fmt: skip
+
+
+def _similarity(q_x: torch.Tensor, db_x: torch.Tensor, whitening: Features | None) -> torch.Tensor:
+    """Cosine similarity of query and database descriptors, PCA-whitened first when asked."""
+    if whitening is not None:
+        if int(whitening.ok.sum()) < 2:
+            raise EvalError("whitening needs at least two decodable videos")
+        w = Whitening.fit(video_descriptors(whitening)[whitening.ok])
+        q_x, db_x = w(q_x), w(db_x)
+    return F.normalize(q_x, dim=1) @ F.normalize(db_x, dim=1).T
 
 
 def _keys(original: Originals) -> tuple[str, ...]:
