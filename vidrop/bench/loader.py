@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from vidrop.bench.step import sync_device
 from vidrop.config import ViewsConfig, load_config
-from vidrop.data.augment import augment_views, profiles_of
+from vidrop.data.augment import augment_batch
 from vidrop.data.batch import ViewBatch
 from vidrop.data.batch_pool import BatchPool
 from vidrop.data.dataset import ViewDataset, collate_views
@@ -45,11 +45,11 @@ class _Batches:
             i += self.batch
 
 
-def _augment(batch: ViewBatch, views: ViewsConfig, device: torch.device, seed: int) -> None:
+def _augment(batch: ViewBatch, device: torch.device, seed: int) -> None:
     """What the training step does to a batch before normalising: to the device, augmented."""
-    g = torch.Generator().manual_seed(seed)
-    large, small = profiles_of(views.large_clips, views.small_clips)
-    augment_views(batch.large.to(device), large, g), augment_views(batch.small.to(device), small, g)
+    augment_batch(
+        batch.large.to(device), batch.small.to(device), torch.Generator().manual_seed(seed)
+    )
     sync_device(device)
 
 
@@ -82,7 +82,7 @@ def _time_source(
         got = next(it)
         n += got.videos
         if augment_on is not None:
-            _augment(got, views, augment_on, seed=n)
+            _augment(got, augment_on, seed=n)
         if pool:
             pool.give_back(got)
     seconds = time.perf_counter() - start
@@ -111,10 +111,10 @@ def _time_augment(
     3 times and `min_seconds`), the copy to the device included as in training."""
     data = ViewDataset(source, views, seed)
     got = collate_views(data.__getitems__([(i % len(source), 0) for i in range(batch)]))
-    _augment(got, views, device, seed)  # warm-up: allocations, kernels
+    _augment(got, device, seed)  # warm-up: allocations, kernels
     start, n = time.perf_counter(), 0
     while n < 3 or time.perf_counter() - start < min_seconds:
-        _augment(got, views, device, seed + n)
+        _augment(got, device, seed + n)
         n += 1
     seconds = time.perf_counter() - start
     clips = n * got.videos * (views.large_clips + views.small_clips)

@@ -168,6 +168,15 @@ def augment_views(views: torch.Tensor, profiles: list[str], g: torch.Generator) 
     return out.mul_(255)
 
 
+def augment_batch(
+    large: torch.Tensor, small: torch.Tensor, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch's uint8 (large, small) views -> augmented float views (0-255 scale), each large
+    clip with its global crop's profile and every small clip with the local one."""
+    profiles = profiles_of(large.shape[1], small.shape[1])
+    return augment_views(large, profiles[0], g), augment_views(small, profiles[1], g)
+
+
 def profiles_of(large_clips: int, small_clips: int) -> tuple[list[str], list[str]]:
     """The augmentation profile of each large clip (alternating DINO's first and second global
     crop) and small clip."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from vidrop.eval.stats import Interval, paired_bootstrap
+from vidrop.eval.stats import Interval, paired_bootstrap, percentile_interval
 
 Outcomes = dict[str, tuple[float, float]]  # item -> (score, weight)
 
@@ -125,6 +125,4 @@ def uap_gain(
     g = torch.Generator().manual_seed(seed)
     n = len(queries)
     diffs = torch.tensor([gain(torch.randint(0, n, (n,), generator=g)) for _ in range(samples)])
-    tail = (1 - level) / 2
-    low, high = torch.quantile(diffs.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64))
-    return Interval(gain(torch.arange(n)), float(low), float(high), n, level)
+    return percentile_interval(gain(torch.arange(n)), diffs, n, level)

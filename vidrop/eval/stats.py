@@ -56,6 +56,14 @@ def paired_bootstrap(
     g = torch.Generator().manual_seed(seed)
     idx = torch.randint(0, n, (samples, n), generator=g)
     diffs = _weighted_mean((a - b)[idx], w[idx])
+    return percentile_interval(value, diffs, n, level)
+
+
+def percentile_interval(
+    value: float, resampled: torch.Tensor, items: int, level: float
+) -> Interval:
+    """`value` with the central `level` percentile interval of its bootstrap `resampled` values."""
     tail = (1 - level) / 2
-    low, high = torch.quantile(diffs, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
-    return Interval(value, low, high, n, level)
+    q = torch.tensor([tail, 1 - tail], dtype=torch.float64)
+    low, high = torch.quantile(resampled.double(), q).tolist()
+    return Interval(value, low, high, items, level)

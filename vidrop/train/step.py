@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from vidrop import dist
 from vidrop.config import Config
-from vidrop.data.augment import augment_views, profiles_of
+from vidrop.data.augment import augment_batch
 from vidrop.data.batch import ViewBatch
 from vidrop.data.views import normalize
 from vidrop.models.export import save_backbone
@@ -152,12 +152,7 @@ class StepRunner:
         large = batch.large.to(self.device, non_blocking=True)
         small = batch.small.to(self.device, non_blocking=True)
         if self.cfg.views.augment == "dino":
-            g = torch.Generator().manual_seed(seed + 2)
-            profiles = profiles_of(large.shape[1], small.shape[1])
-            large, small = (
-                augment_views(large, profiles[0], g),
-                augment_views(small, profiles[1], g),
-            )
+            large, small = augment_batch(large, small, torch.Generator().manual_seed(seed + 2))
         dtype = torch.bfloat16 if self.bf16 else torch.float32
         return normalize(large, dtype), normalize(small, dtype)
 
