@@ -49,7 +49,7 @@ def views(args: argparse.Namespace, model, meta: dict, name: str = ""):
     ImageNet protocol: each image repeated into 2 frames)."""
     from vidrop.eval.backbones import shown_views
 
-    images = getattr(args, "images", False)
+    images = args.images
     return shown_views(
         model,
         meta,

@@ -24,8 +24,9 @@ def rope3d_tables(coords: torch.Tensor, head_dim: int) -> tuple[torch.Tensor, to
     """(..., N, 3) token positions -> (cos, sin), each (..., 1, N, head_dim) float32, the 1 for
     the heads; unrotated dims get cos 1 and sin 0."""
     part = rope_part(head_dim)
-    omega = 1.0 / 10000 ** (torch.arange(part // 2, dtype=torch.float64) / (part / 2.0))
-    freq = coords.to(torch.float64).unsqueeze(-1) * omega.to(coords.device)  # (..., N, 3, part/2)
+    j = torch.arange(part // 2, dtype=torch.float64, device=coords.device)
+    omega = 1.0 / 10000 ** (j / (part / 2.0))
+    freq = coords.to(torch.float64).unsqueeze(-1) * omega  # (..., N, 3, part/2)
     freq = torch.cat((freq, freq), dim=-1).flatten(-2)  # (..., N, 3 * part), [w, w] per part
     cos, sin = freq.cos(), freq.sin()
     rest = head_dim - 3 * part

@@ -137,7 +137,7 @@ class VideoViT(nn.Module):
             return None
         c = self.cfg
         grid = TokenGrid.of_clip(video.shape[2], tuple(video.shape[3:]), c.tubelet, c.patch_size)
-        coords = grid.coords().to(video.device)
+        coords = grid.coords(video.device)
         coords = coords[keep] if keep is not None else coords[None]  # (B or 1, N, 3)
         tables = rope3d_tables(coords, c.embed_dim // c.num_heads)
         return with_unrotated_prefix(tables) if self.cls_token is not None else tables

@@ -37,9 +37,10 @@ class TokenGrid:
     def as_tuple(self) -> tuple[int, int, int]:
         return (self.t, self.h, self.w)
 
-    def coords(self) -> torch.Tensor:
-        """(numel, 3) long: each token's (t, h, w) in token order (rotary positions use them)."""
+    def coords(self, device: torch.device | str | None = None) -> torch.Tensor:
+        """(numel, 3) long: each token's (t, h, w) in token order (rotary positions use them),
+        made on `device` (no copy from the host in a forward pass)."""
         t, h, w = torch.meshgrid(
-            torch.arange(self.t), torch.arange(self.h), torch.arange(self.w), indexing="ij"
+            *(torch.arange(n, device=device) for n in self.as_tuple()), indexing="ij"
         )
         return torch.stack((t, h, w), dim=-1).reshape(-1, 3)
