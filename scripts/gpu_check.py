@@ -278,7 +278,8 @@ def host_syncs(config: str, batch: int) -> dict:
     one stalls the host until the GPU catches up, so the host cannot queue the next work ahead."""
     import warnings
 
-    from vidrop.bench.step import build_runner, sync_device
+    from vidrop.bench.step import build_runner
+    from vidrop.machine import sync_device
 
     cfg = load_config(config, [f"optim.batch_size={batch}"])
     device = torch.device("cuda")
@@ -348,7 +349,8 @@ def step_anatomy(out: Path, config: str, batch: int, overrides: list[str], tag: 
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    from vidrop.bench.step import build_runner, sync_device
+    from vidrop.bench.step import build_runner
+    from vidrop.machine import sync_device
 
     torch._dynamo.reset()  # compiled graphs bake in the SDPA kernel: never reuse another run's
     cfg = load_config(config, [f"optim.batch_size={batch}", *overrides])

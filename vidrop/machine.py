@@ -79,3 +79,11 @@ def resolve_device(name: str, option: str = "train.device") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"{option}={name} but no CUDA device is available; use cpu or auto")
     return device
+
+
+def sync_device(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings measure it."""
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)

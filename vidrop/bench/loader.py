@@ -18,7 +18,6 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from vidrop.bench.step import sync_device
 from vidrop.config import ViewsConfig, load_config
 from vidrop.data.augment import augment_batch
 from vidrop.data.batch import ViewBatch
@@ -27,7 +26,7 @@ from vidrop.data.dataset import ViewDataset, collate_views
 from vidrop.data.malloc import worker_init
 from vidrop.data.manifest import read_manifest
 from vidrop.data.source import ClipSource, StoreSource, VideoSource
-from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
 from vidrop.progress import results
 
 

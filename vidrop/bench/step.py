@@ -13,7 +13,7 @@ import torch
 
 from vidrop.config import Config, load_config
 from vidrop.data.batch import ViewBatch
-from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
 from vidrop.train.inputs import plan_spec
 from vidrop.train.method import build_method
 from vidrop.train.schedules import build_schedules
@@ -44,12 +44,6 @@ class StepBatches:
         n_clips = self.batch * self.large.shape[1]
         return ViewBatch(self.large, self.small, torch.arange(self.batch), [], step,
                          plan=self.spec.draw(n_clips, step))  # fmt: skip
-
-
-def sync_device(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall-clock timings measure it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def build_runner(

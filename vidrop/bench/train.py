@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from vidrop.bench.flops import count_flops
-from vidrop.bench.step import build_runner, sync_device
+from vidrop.bench.step import build_runner
 from vidrop.config import Config, load_config
-from vidrop.machine import command_line, describe_machine, resolve_device
+from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
 from vidrop.peers.dense import dense_config
 from vidrop.peers.videomae import videomae_config
 
