@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from vidrop.train.meta_arch import ViDROP
 
 from vidrop.config import load_config
 from vidrop.data.views import normalize
 from vidrop.machine import command_line, describe_machine, resolve_device
 from vidrop.train.inputs import plan_spec
-from vidrop.train.meta_arch import ViDROP
 
 
 def bf16_agreement(config: str, device: str) -> dict:

@@ -10,7 +10,8 @@ from types import ModuleType
 
 import torch
 
-from vidrop.config import Config, HeadConfig, ViewsConfig, load_config
+from vidrop.config import Config, HeadConfig, ViewsConfig
+from vidrop.methods import resolve_config
 from vidrop.models.vit import ViTConfig
 from vidrop.tokens import TokenGrid, TokenPlan, drop_tokens, sample_masks
 from vidrop.tokens.plan import scored_tokens
@@ -29,7 +30,7 @@ HEAD = HeadConfig(prototypes=32, patch_prototypes=16, hidden_dim=64, bottleneck_
 
 def tiny_config(train_csv: str | Path, *overrides: str) -> Config:
     """The tiny recipe made smaller still: 4 videos per step, small heads, no workers."""
-    return load_config(
+    return resolve_config(
         "tiny",
         [
             f"data.train={train_csv}",
@@ -49,10 +50,13 @@ def tiny_config(train_csv: str | Path, *overrides: str) -> Config:
     )
 
 
-def plan_of(keep: torch.Tensor, masks: torch.Tensor, ibot_tokens: str = "masked") -> TokenPlan:
-    """The token plan of these kept indices and masks (what the loader would hand the step)."""
+def plan_of(
+    keep: torch.Tensor, masks: torch.Tensor, ibot_tokens: str = "masked", grid_tokens: int = 64
+) -> TokenPlan:
+    """The token plan of these kept indices and masks (what the loader would hand the step);
+    MODEL's large clip has 64 tokens."""
     scored = scored_tokens(masks, ibot_tokens)
-    return TokenPlan(keep, masks, scored, scored.nonzero(as_tuple=True))
+    return TokenPlan(keep, masks, scored, scored.nonzero(as_tuple=True), grid_tokens)
 
 
 def inputs(b: int = 3, seed: int = 0, mask_prob: float = 1.0):

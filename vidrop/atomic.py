@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from vidrop.errors import VidropError
+
 __all__ = ["WriteError", "atomic_path", "write_bytes_atomic", "write_error"]
 
 
@@ -28,7 +30,7 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-class WriteError(OSError):
+class WriteError(VidropError, OSError):
     """A file could not be written; the previous version of it, if any, is untouched."""
 
 

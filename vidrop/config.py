@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 import yaml
 
+from vidrop.atomic import write_bytes_atomic
+from vidrop.errors import VidropError
+
 RECIPES = Path(__file__).parent / "configs"
 
 # Settings that take one of a few names: the coercion checks them once, with the choices in
@@ -37,7 +40,7 @@ ARCHS: dict[str, tuple[int, int, int]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(VidropError, ValueError):
     """A config key or value that cannot be used; the message names it and what to do."""
 
 
@@ -155,8 +158,9 @@ class DecoderConfig:
 
 @dataclass
 class TrainConfig:
-    # vidrop (ViDROP) | videomae (transformers' VideoMAEForPreTraining, the same encoder)
-    method: Literal["vidrop", "videomae"] = "vidrop"
+    # vidrop (ViDROP) | dense (its student sees every token) | videomae (transformers'
+    # VideoMAEForPreTraining on the same encoder) | a registered method of your own
+    method: str = "vidrop"
     seed: int = 0  # seed of the initial weights and every random draw
     max_steps: int = 0  # stop early (0 = epochs * epoch_length); the schedules keep their length
     max_seconds: float = 0  # stop once the training loop has run this long (0 = no limit)
@@ -381,10 +385,7 @@ def validate(cfg: Config) -> None:
 
 def _check_views(cfg: Config) -> None:
     v, mo = cfg.views, cfg.model
-    _check(
-        v.large_clips >= (2 if cfg.train.method == "vidrop" else 1),
-        "views.large_clips must be >= 2 (the DINO loss swaps two clips)",
-    )
+    _check(v.large_clips >= 1, "views.large_clips must be >= 1")
     _check(v.small_clips >= 0, "views.small_clips must be >= 0")
     for name in ("large_scale", "small_scale"):
         lo, hi = getattr(v, name)
@@ -440,7 +441,12 @@ def _check_optim(o: OptimConfig) -> None:
     _check(o.teacher_temp > 0 and o.warmup_teacher_temp > 0, "teacher temperatures must be > 0")
 
 
-def _load_yaml(source: str | Path) -> dict[str, Any]:
+RESOLVED = "resolved"  # a saved config's marker: the method's recipe is applied already
+
+
+def read_recipe(source: str | Path) -> tuple[dict[str, Any], bool]:
+    """A recipe's sections (its `base` merged in) and whether it is a resolved config (a run's
+    config.yaml), whose method recipe must not be applied again."""
     path = Path(source)
     if not path.suffix and not path.exists():
         path = RECIPES / f"{source}.yaml"
@@ -453,11 +459,12 @@ def _load_yaml(source: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of sections")
+    resolved = bool(raw.pop(RESOLVED, False))
     base = raw.pop("base", None)
     if base is None:
-        return raw
+        return raw, resolved
     base_path = path.parent / f"{base}.yaml" if not str(base).endswith(".yaml") else Path(base)
-    return merge(_load_yaml(base_path if base_path.exists() else base), raw)
+    return merge(read_recipe(base_path if base_path.exists() else base)[0], raw), resolved
 
 
 def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -468,6 +475,21 @@ def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def split_overrides(items: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Overrides for every method (`section.key=value`) and for one (`METHOD:section.key=value`,
+    by method name)."""
+    general: list[str] = []
+    scoped: dict[str, list[str]] = {}
+    for item in items:
+        key = item.split("=", 1)[0]
+        if ":" in key:
+            method, rest = item.split(":", 1)
+            scoped.setdefault(method.strip(), []).append(rest)
+        else:
+            general.append(item)
+    return general, scoped
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -489,10 +511,23 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def load_config(source: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Recipe (path or packaged name, or defaults) + overrides -> validated Config."""
-    raw = _load_yaml(source) if source else {}
+    """Recipe (path or packaged name, or defaults) + overrides -> validated Config, as written:
+    no method's recipe applied (vidrop.methods.resolve_config does that)."""
+    raw = read_recipe(source)[0] if source else {}
     return from_dict(merge(raw, parse_overrides(overrides or [])))
 
 
+def with_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """`cfg` with `section.key=value` overrides on top, validated."""
+    if not overrides:
+        return cfg
+    return from_dict(merge(cfg.to_dict(), parse_overrides(overrides)))
+
+
+def config_yaml(cfg: Config) -> str:
+    """A resolved config as YAML, marked so that loading it applies no method recipe again."""
+    return yaml.safe_dump({RESOLVED: True, **cfg.to_dict()}, sort_keys=False)
+
+
 def save_config(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_bytes_atomic(path, config_yaml(cfg).encode())

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from rich.table import Table
 
-from vidrop.config import Config, load_config
+from vidrop.config import Config
 from vidrop.data.copies import make_copies
 from vidrop.data.manifest import Manifest, read_manifest
 from vidrop.data.synth import SynthSpec, make_dataset
@@ -22,6 +22,7 @@ from vidrop.eval.features import default_device, views_of_backbone
 from vidrop.eval.propagate import PropagationConfig
 from vidrop.eval.suite import SuiteBackbone, SuiteConfig, format_gain, headline, run_suite
 from vidrop.machine import describe_machine
+from vidrop.methods import resolve_config
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar, console, results
@@ -84,7 +85,7 @@ def run_demo(
     t0 = time.perf_counter()
     data = demo_data(out / "data", seed, videos, val_fraction)
     timings["synth_s"] = time.perf_counter() - t0
-    cfg = load_config(
+    cfg = resolve_config(
         "tiny", [f"data.train={data.train}", f"train.seed={seed}", *(overrides or [])]
     )
     result = pretrain(cfg, out / "run")

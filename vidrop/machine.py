@@ -87,3 +87,8 @@ def sync_device(device: torch.device) -> None:
         import torch
 
         torch.cuda.synchronize(device)
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """train.precision: bf16 autocast where asked, or by default on a GPU."""
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")

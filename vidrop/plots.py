@@ -1,5 +1,6 @@
 """Pictures where people look rather than read: a run's training curves (RUN/curves.png, also
-`vidrop plot`), and an evaluation's accuracies and gains (eval.png). matplotlib is a dependency;
+`vidrop plot`), and an evaluation's accuracies and gains (eval.png), drawn from the records the
+caller read. matplotlib is a dependency;
 where an environment lacks it the automatic pictures are skipped with one warning, and
 `vidrop plot` says what to install."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+
+from vidrop.errors import VidropError
 
 log = logging.getLogger("vidrop")
 
@@ -25,7 +28,7 @@ CURVES = (
 )
 
 
-class MissingExtra(ImportError):
+class MissingExtra(VidropError, ImportError):
     """matplotlib is not installed."""
 
 
@@ -40,12 +43,10 @@ def pyplot() -> Any:
     return plt
 
 
-def plot_curves(runs: list[Path], out: Path) -> Path:
-    """Training curves of one or several runs (a line per run) from their metrics.jsonl."""
-    from vidrop.train.metrics import read_metrics
-
+def plot_curves(records: dict[str, list[dict[str, Any]]], out: Path) -> Path:
+    """Training curves of one or several runs (a line per run): each run's metrics.jsonl
+    records, by the run's name."""
     plt = pyplot()
-    records = {Path(r).name or str(r): read_metrics(Path(r) / "metrics.jsonl") for r in runs}
     shown = [(t, [k for k in keys if any(k in x for rs in records.values() for x in rs)])
              for t, keys in CURVES]  # fmt: skip
     shown = [(t, keys) for t, keys in shown if keys]
@@ -72,13 +73,11 @@ def plot_curves(runs: list[Path], out: Path) -> Path:
     return out
 
 
-def plot_eval(report: dict[str, Any], out: Path) -> Path:
-    """eval.png: each metric of each backbone (left) and each gain with its interval (right)."""
-    from vidrop.eval.suite import headline
-
+def plot_eval(rows: dict[str, dict[str, Any]], report: dict[str, Any], out: Path) -> Path:
+    """eval.png: each metric of each backbone (left: `rows`, each backbone's headline numbers)
+    and each gain of the report with its interval (right)."""
     plt = pyplot()
-    rows = {n: {k: v for k, v in headline(r).items() if isinstance(v, float)}
-            for n, r in report["backbones"].items()}  # fmt: skip
+    rows = {n: {k: v for k, v in row.items() if isinstance(v, float)} for n, row in rows.items()}
     metrics = list(next(iter(rows.values())))
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2))
     width = 0.8 / max(len(rows), 1)

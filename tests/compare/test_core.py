@@ -148,13 +148,13 @@ def test_the_lr_grid_is_widened_while_its_best_factor_is_at_an_edge(
 ):
     """Held-out kNN peaking at x9: the grid (x1/3, x1, x3) widens twice upwards, then stops."""
     from vidrop.compare.core import Comparison
-    from vidrop.compare.runs import RunResult
+    from vidrop.compare.runs import MethodRun
 
     tried = []
 
     def fake_train(self, method, seed, factor, budget, curve):
         tried.append(factor)
-        return RunResult(str(tmp_path / f"x{factor:g}"), 1)
+        return MethodRun(str(tmp_path / f"x{factor:g}"), 1)
 
     monkeypatch.setattr(Comparison, "train", fake_train)
     monkeypatch.setattr("vidrop.compare.core.heldout_knn",

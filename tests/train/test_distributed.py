@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 
 from tests.helpers import HEAD, MODEL, inputs, plan_of
 from vidrop.config import LossConfig
-from vidrop.train.meta_arch import ViDROP
+from vidrop.methods.meta_arch import ViDROP
 
 pytestmark = pytest.mark.slow  # several processes each, 10-30 s
 B, WORLD = 4, 2
@@ -86,9 +86,12 @@ def adamw(model: ViDROP) -> torch.optim.Optimizer:
     """The training optimizer (parameter groups, weight decay), at lr 1e-3 (built with lr 0,
     the schedule sets it every step)."""
     from vidrop.config import OptimConfig
-    from vidrop.train.optim import apply_schedule, build_optimizer
+    from vidrop.methods import get_method
+    from vidrop.train.build import adamw as build_adamw
+    from vidrop.train.optim import apply_schedule
 
-    optimizer = build_optimizer(model.student, OptimConfig(), fused=False)
+    groups = get_method("vidrop").param_groups(model, OptimConfig())
+    optimizer = build_adamw(groups, OptimConfig(), torch.device("cpu"))
     apply_schedule(optimizer, 1e-3, 1e-3, 0.04)
     return optimizer
 
@@ -156,7 +159,8 @@ def test_torchrun_two_processes_write_one_checkpoint_that_resumes_on_one(synth_d
 def fsdp_worker(rank: int, init: str, out: str) -> None:
     """Sharded (FSDP2) student and teacher on half batches: gradients, one AdamW step and one EMA
     update, all gathered to full tensors on rank 0."""
-    from vidrop.train.parallel import full_state, shard_vidrop
+    from vidrop.methods import get_method
+    from vidrop.parallel import full_state
 
     torch_dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
     large, small, keep, masks = inputs(b=B)
@@ -164,7 +168,7 @@ def fsdp_worker(rank: int, init: str, out: str) -> None:
     sl = slice(rank * per, (rank + 1) * per)
     torch.manual_seed(0)
     model = ViDROP(MODEL_NO_DROP, HEAD, LossConfig()).train()
-    shard_vidrop(model)
+    get_method("vidrop").shard(model)
     optimizer = adamw(model)
     plan = plan_of(local_rows(keep, rank), local_rows(masks, rank))
     terms = model(large[sl], small[sl], plan, 0.05)

@@ -6,11 +6,11 @@ import torch
 from tests.helpers import tiny_config
 from vidrop.config import ConfigError, load_config
 from vidrop.data.views import normalize
+from vidrop.methods import get_method
+from vidrop.methods.meta_arch import ViDROP
 from vidrop.train.checkpoint import load_checkpoint
 from vidrop.train.expand import expand_run
-from vidrop.train.inputs import plan_spec
 from vidrop.train.loop import pretrain
-from vidrop.train.meta_arch import ViDROP
 
 
 def loss_on_fixed_batch(cfg, state=None) -> float:
@@ -26,7 +26,7 @@ def loss_on_fixed_batch(cfg, state=None) -> float:
     small = torch.randint(
         0, 256, (2, v.small_clips, 3, v.small_frames, v.small_size, v.small_size), generator=g
     )
-    plan = plan_spec(cfg, rank=0).draw(2 * v.large_clips, 0)
+    plan = get_method("vidrop").plan_spec(cfg, rank=0).draw(2 * v.large_clips, 0)
     with torch.no_grad():
         terms = model(
             normalize(large.to(torch.uint8)), normalize(small.to(torch.uint8)), plan, 0.05

@@ -16,18 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
-from vidrop.config import ViewsConfig, load_config
+from vidrop.compress.source import StoreSource
+from vidrop.config import Config, ViewsConfig, load_config
 from vidrop.data.augment import augment_batch
-from vidrop.data.batch import ViewBatch
-from vidrop.data.batch_pool import BatchPool
+from vidrop.data.batch import LoadedBatch
 from vidrop.data.dataset import ViewDataset, collate_views
-from vidrop.data.malloc import worker_init
 from vidrop.data.manifest import read_manifest
-from vidrop.data.source import ClipSource, StoreSource, VideoSource
+from vidrop.data.source import ClipSource, VideoSource
 from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
 from vidrop.progress import results
+from vidrop.train.stream import BatchStream
 
 
 class _Batches:
@@ -44,37 +43,34 @@ class _Batches:
             i += self.batch
 
 
-def _augment(batch: ViewBatch, device: torch.device, seed: int) -> None:
+def _augment(batch: LoadedBatch, device: torch.device, seed: int) -> None:
     """What the training step does to a batch before normalising: to the device, augmented."""
-    augment_batch(
-        batch.large.to(device), batch.small.to(device), torch.Generator().manual_seed(seed)
-    )
+    large, small = batch.pixels()
+    augment_batch(large.to(device), small.to(device), torch.Generator().manual_seed(seed))
     sync_device(device)
 
 
 def _time_source(
     source: ClipSource,
-    views: ViewsConfig,
+    cfg: Config,
     videos: int,
     batch: int,
-    workers: int,
-    seed: int,
     min_seconds: float,
     augment_on: torch.device | None = None,
 ) -> dict[str, Any]:
     """Views of at least `videos` samples AND for at least `min_seconds` (a fast loader is timed
-    over as long a span as a slow one), in batches of `batch` videos; the first batch per worker
-    is excluded (worker start-up). With `augment_on`, every batch is also augmented there in the
-    main process, as the training step does."""
-    pool = BatchPool(workers) if workers else None  # as training does: batches given back
-    data = ViewDataset(source, views, seed, pool=pool)
-    loader = DataLoader(
-        data, batch_sampler=_Batches(len(source), batch), num_workers=workers,
-        collate_fn=collate_views, worker_init_fn=worker_init,
-    )  # fmt: skip
-    it = iter(loader)
-    first = [next(it) for _ in range(max(workers, 1))]
-    b = first[0]  # the first batch stays held: never reused
+    over as long a span as a slow one), in batches of `batch` videos, through the training
+    runs' batch stream (its workers and buffer pool); the first batch per worker is excluded
+    (worker start-up). With `augment_on`, every batch is also augmented there in the main
+    process, as the training step does."""
+    views, workers = cfg.views, cfg.data.num_workers
+    cpu, keys = torch.device("cpu"), _Batches(len(source), batch)
+    stream = BatchStream(cfg, source, None, cpu, torch.float32, sampler=keys)
+    it = stream.loaded()
+    large, small = next(it).pixels()
+    shapes = {k: [list(t.shape), str(t.dtype)] for k, t in (("large", large), ("small", small))}
+    for _ in range(max(workers, 1) - 1):
+        next(it)
     start = time.perf_counter()
     n = 0
     while n < videos or time.perf_counter() - start < min_seconds:
@@ -82,10 +78,8 @@ def _time_source(
         n += got.videos
         if augment_on is not None:
             _augment(got, augment_on, seed=n)
-        if pool:
-            pool.give_back(got)
     seconds = time.perf_counter() - start
-    del it  # stops the workers
+    del it, stream  # stops the workers
     clips = n * (views.large_clips + views.small_clips)
     return {
         "videos": n,
@@ -93,8 +87,7 @@ def _time_source(
         "seconds": seconds,
         "clips_per_s": clips / seconds,
         "videos_per_s": n / seconds,
-        "large": [list(b.large.shape), str(b.large.dtype)],
-        "small": [list(b.small.shape), str(b.small.dtype)],
+        **shapes,
     }
 
 
@@ -117,16 +110,24 @@ def _time_augment(
         n += 1
     seconds = time.perf_counter() - start
     clips = n * got.videos * (views.large_clips + views.small_clips)
-    return {"device": str(device), "clips": clips, "seconds": seconds,
-            "clips_per_s": clips / seconds}  # fmt: skip
+    return {
+        "device": str(device),
+        "clips": clips,
+        "seconds": seconds,
+        "clips_per_s": clips / seconds,
+    }
 
 
 def _with_augment(
     sources: dict[str, ClipSource], timing: tuple, device: torch.device
 ) -> dict[str, Any]:
     """The augmentations alone on `device`, then each loader with them, as training runs them."""
-    views, _, batch, _, seed, min_seconds = timing
-    out = {"augment": _time_augment(sources["store"], views, batch, seed, device, min_seconds)}
+    cfg, _, batch, min_seconds = timing
+    out = {
+        "augment": _time_augment(
+            sources["store"], cfg.views, batch, cfg.train.seed, device, min_seconds
+        )
+    }
     for name, source in sources.items():
         out[f"{name}+augment"] = _time_source(source, *timing, augment_on=device)
     out["speedup_with_augment"] = (
@@ -152,7 +153,10 @@ def bench_loader(
     """Both sources read the videos the store holds, in the store's order; `data` (the manifest
     the store was encoded from) must list them all. `device`: where views.augment=dino runs."""
     torch.set_num_threads(1)  # one thread per worker, as in training loaders
-    views = load_config(config, overrides or []).views
+    cfg = load_config(
+        config, [*(overrides or []), f"data.num_workers={workers}", f"train.seed={seed}"]
+    )
+    views = cfg.views
     sources = _sources(data, store)
     results: dict[str, Any] = {
         "command": command_line(),
@@ -169,7 +173,7 @@ def bench_loader(
         "batch": batch,
         "min_seconds": min_seconds,
     }
-    timing = (views, videos, batch, workers, seed, min_seconds)
+    timing = (cfg, videos, batch, min_seconds)
     for name, source in sources.items():
         results[name] = _time_source(source, *timing)
     same = all(results["pyav"][k] == results["store"][k] for k in ("large", "small"))

@@ -1,23 +1,27 @@
-"""Time complete ViDROP training steps (forward, backward, AdamW, EMA) on synthetic uint8 views
-that already sit on the device, so the figure is the model's cost without data loading."""
+"""Time complete training steps of a method (ViDROP: forward, backward, AdamW, EMA) on
+synthetic uint8 views that already sit on the device, so the figure is the model's cost without
+data loading (the views' augmentation and normalisation are timed, as the step does them)."""
 
 from __future__ import annotations
 
 import json
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from vidrop.config import Config, load_config
-from vidrop.data.batch import ViewBatch
+from vidrop.config import Config
+from vidrop.data.batch import DeviceBatch, device_batch
 from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
-from vidrop.train.inputs import plan_spec
-from vidrop.train.method import build_method
+from vidrop.methods import resolve_config
+from vidrop.seeds import StepDraws
+from vidrop.train.build import build_training
+from vidrop.train.runner import StepRunner
 from vidrop.train.schedules import build_schedules
-from vidrop.train.step import compile_backbones
+
+WARM_STEPS = 50  # timed steps start here: past the schedules' warmups, as most of a run is
 
 
 def random_views(cfg: Config, batch: int, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -33,32 +37,50 @@ def random_views(cfg: Config, batch: int, device: torch.device) -> tuple[torch.T
 
 
 class StepBatches:
-    """The batch of step i: the same device-resident views, step i's token plan (drawn as the
-    loader draws it, ahead of the step)."""
+    """The micro-batches of step i: the same device-resident views, each micro-step's token
+    plan drawn ahead (as the loader draws it); the views are augmented and normalised when the
+    step takes them, inside its timing, as in training."""
 
-    def __init__(self, cfg: Config, batch: int, device: torch.device) -> None:
-        self.large, self.small = random_views(cfg, batch, device)
-        self.spec, self.batch = plan_spec(cfg, rank=0), batch
+    def __init__(self, runner: StepRunner, batch: int, accum: int = 1) -> None:
+        self.runner, self.batch, self.accum = runner, batch, accum
+        cfg = runner.cfg
+        self.large, self.small = random_views(cfg, batch, runner.device)
+        self.spec = runner.method.plan_spec(cfg, rank=0)
 
-    def __getitem__(self, step: int) -> ViewBatch:
+    def micro(self, step: int) -> Iterator[DeviceBatch]:
+        """Step `step`'s micro-batches (micro-steps step * accum ... as the loop counts them)."""
         n_clips = self.batch * self.large.shape[1]
-        return ViewBatch(self.large, self.small, torch.arange(self.batch), [], step,
-                         plan=self.spec.draw(n_clips, step))  # fmt: skip
+        micro_steps = [step * self.accum + j for j in range(self.accum)]
+        plans = [self.spec.draw(n_clips, m) if self.spec else None for m in micro_steps]
+        r, augment = self.runner, self.runner.cfg.views.augment == "dino"
+        return (
+            device_batch(
+                self.large,
+                self.small,
+                plan,
+                StepDraws.of(r.cfg.train.seed, 0, m),
+                r.device,
+                augment,
+                r.dtype,
+            )
+            for m, plan in zip(micro_steps, plans, strict=True)
+        )
+
+    def run(self, step: int) -> dict[str, torch.Tensor]:
+        """One optimizer step on step `step`'s micro-batches; its logs."""
+        return self.runner.step(self.micro(step), self.accum, step)
 
 
 def build_runner(
-    cfg: Config, batch: int, device: torch.device, schedule_steps: int
-) -> tuple[Any, StepBatches]:
-    """The step runner of cfg.train.method (compiled when train.compile: our backbones, or
-    VideoMAE's whole model) and device-resident random views."""
-    model, optimizer, runner = build_method(cfg, device)
-    if cfg.train.compile:
-        if cfg.train.method == "vidrop":
-            compile_backbones(model)
-        else:
-            model.compile()
+    cfg: Config, batch: int, device: torch.device, schedule_steps: int, accum: int = 1
+) -> StepBatches:
+    """cfg.train.method's step runner (compiled when train.compile) on device-resident random
+    views of `batch` videos, `accum` micro-batches a step, with schedules laid out over
+    `schedule_steps` steps."""
+    method, model, optimizer, _ = build_training(cfg, device)
     schedules = build_schedules(cfg.optim, schedule_steps, batch)
-    return runner(cfg, model, optimizer, schedules, device), StepBatches(cfg, batch, device)
+    runner = StepRunner(method, cfg, model, optimizer, schedules, device)
+    return StepBatches(runner, batch, accum)
 
 
 def bench_step(
@@ -70,12 +92,12 @@ def bench_step(
     json_out: str | None = None,
     overrides: list[str] | None = None,
 ) -> dict:
-    cfg = load_config(config, [f"optim.batch_size={batch}", *(overrides or [])])
+    cfg = resolve_config(config, [f"optim.batch_size={batch}", *(overrides or [])])
     device = resolve_device(cfg.train.device)
-    runner, batches = build_runner(cfg, batch, device, max(steps + warmup, 100))
+    batches = build_runner(cfg, batch, device, max(steps + warmup, 100))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times, logs = time_steps(runner, batches, device, steps, warmup)
+    times, logs = time_steps(batches, device, steps, warmup)
     median = statistics.median(times)
     result = {
         "command": command_line(), "machine": describe_machine(device), "config": config,
@@ -83,7 +105,7 @@ def bench_step(
         "step_s_median": median, "step_s_all": times, "videos_per_s": batch / median,
         "student_tokens": int(logs["student_tokens"]),
         "teacher_tokens": int(logs["teacher_tokens"]),
-        "precision": "bf16" if runner.bf16 else "fp32",
+        "precision": "bf16" if batches.runner.bf16 else "fp32",
         "peak_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30
         if device.type == "cuda" else None,
     }  # fmt: skip
@@ -98,14 +120,15 @@ def bench_step(
     return result
 
 
-def time_steps(runner, batches: StepBatches, device: torch.device, steps: int, warmup: int):
+def time_steps(
+    batches: StepBatches, device: torch.device, steps: int, warmup: int
+) -> tuple[list[float], dict[str, torch.Tensor]]:
     """(seconds of each timed step, the last step's logs); steps past the schedules' warmup."""
     times, logs = [], {}
     for i in range(warmup + steps):
-        views = batches[i + 50]
         sync_device(device)
         t = time.perf_counter()
-        logs = runner(views, i + 50)
+        logs = batches.run(i + WARM_STEPS)
         sync_device(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)

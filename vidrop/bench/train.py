@@ -1,7 +1,9 @@
-"""`vidrop bench train`: training throughput of ViDROP, our dense mode (no dropping, DINOv2-like)
-and transformers' VideoMAE pretraining, in one run, on device-resident inputs (data loading
-excluded, as in the paper's Table 5). One sample = one video (ViDROP: its 2 large + 8 small clips;
-VideoMAE: one 16-frame clip with 90% tube masking).
+"""`vidrop bench train`: training throughput of several methods (default: ViDROP, the dense
+student and transformers' VideoMAE pretraining), in one run, on device-resident inputs (data
+loading excluded, as in the paper's Table 5). Each method trains its recipe as `vidrop compare`
+does (vidrop.methods.resolve_config, per-method overrides included); one sample = one video
+(ViDROP: its 2 large + 8 small clips; VideoMAE: its 2 large clips, each a sample of its own loss:
+`videomae:views.large_clips=1` times one clip a video, as VideoMAE's own loader gives).
 
 Per method: samples/s and step time (median of 3 windows of back-to-back steps), peak memory,
 FLOPs per step counted by torch's FlopCounterMode on one step, MFU against the card's dense bf16
@@ -16,48 +18,34 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vidrop.bench.flops import count_flops
-from vidrop.bench.step import build_runner
-from vidrop.config import Config, load_config
+from vidrop.bench.step import WARM_STEPS, build_runner
+from vidrop.config import Config
 from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
-from vidrop.peers.dense import dense_config
-from vidrop.peers.videomae import videomae_config
+from vidrop.methods import resolve_config
 
 METHODS = ("vidrop", "dense", "videomae")
 # dense bf16 tensor-core peaks (TFLOP/s), for MFU; unknown cards report no MFU
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "RTX 4090": 165.2, "L40S": 362.0}
 
 
-def vidrop_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
-    """One training step of cfg.train.method on device-resident random views."""
-    runner, batches = build_runner(cfg, batch, device, 1000)
-    return lambda i: runner(batches[50 + i], 50 + i)
-
-
-def make_step(method: str, cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
+def make_step(cfg: Config, batch: int, device: torch.device) -> Callable[[int], Any]:
+    """Step i of cfg.train.method on device-resident random views (a fresh model)."""
     if cfg.train.compile:
         # each method compiles from a clean Dynamo state: a model compiled after another in one
         # process can run at its eager speed, and compiled graphs bake in the SDPA kernel
         # chosen when they were traced
         torch._dynamo.reset()
-    if method == "vidrop":
-        return vidrop_step(cfg, batch, device)
-    if method == "dense":
-        return vidrop_step(dense_config(cfg), batch, device)
-    if method == "videomae":  # one large clip a sample, as VideoMAE's own loader gives
-        mae = videomae_config(cfg)
-        return vidrop_step(replace(mae, views=replace(mae.views, large_clips=1)), batch, device)
-    raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+    batches = build_runner(cfg, batch, device, 1000)
+    return lambda i: batches.run(WARM_STEPS + i)
 
 
 def measure(
-    method: str,
     cfg: Config,
     batch: int,
     device: torch.device,
@@ -65,7 +53,7 @@ def measure(
     warmup: int,
     windows: int = 3,
 ) -> dict[str, Any]:
-    step = make_step(method, cfg, batch, device)
+    step = make_step(cfg, batch, device)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -87,8 +75,9 @@ def measure(
     flops, _ = count_flops(lambda: step(warmup + windows * steps))
     peak = PEAK_TFLOPS.get(_card(device))
     return {
-        "method": method,
+        "method": cfg.train.method,
         "batch": batch,
+        "large_clips_per_s": batch * cfg.views.large_clips / median,
         "step_s_median": median,
         "samples_per_s": batch / median,
         "flops_per_step": flops,
@@ -107,9 +96,7 @@ def _card(device: torch.device) -> str:
     return next((k for k in PEAK_TFLOPS if k in name), name)
 
 
-def largest_batch(
-    method: str, cfg: Config, device: torch.device, budget_gib: float, start: int = 8
-) -> int:
+def largest_batch(cfg: Config, device: torch.device, budget_gib: float, start: int = 8) -> int:
     """Largest batch whose training step fits `budget_gib` of GPU memory (doubling from `start`,
     then bisection; each try runs two steps)."""
     total = torch.cuda.get_device_properties(device).total_memory / 2**30
@@ -117,7 +104,7 @@ def largest_batch(
 
     def fits(b: int) -> bool:
         try:
-            step = make_step(method, cfg, b, device)
+            step = make_step(cfg, b, device)
             step(0)
             step(1)
             sync_device(device)
@@ -169,15 +156,20 @@ def bench_train(
     json_path: str | None = None,
     overrides: list[str] | None = None,
 ) -> dict[str, Any]:
-    cfg = load_config(config, overrides or [])
-    device = resolve_device(cfg.train.device)
-    out: dict[str, Any] = {"command": command_line(), "machine": describe_machine(device),
-                           "config": config, "arch": cfg.model.arch, "results": []}  # fmt: skip
+    cfgs = {m: resolve_config(config, overrides, method=m) for m in methods}
+    device = resolve_device(cfgs[methods[0]].train.device)
+    out: dict[str, Any] = {
+        "command": command_line(),
+        "machine": describe_machine(device),
+        "config": config,
+        "arch": cfgs[methods[0]].model.arch,
+        "results": [],
+    }
     for method in methods:
         b = batch.get(method) if isinstance(batch, dict) else batch
         if b is None:
             raise ValueError(f"--batch-size names no batch for method {method!r}: {batch}")
-        r = measure_or_fail(method, cfg, b, device, steps, warmup, budget_gib)
+        r = measure_or_fail(cfgs[method], b, device, steps, warmup, budget_gib)
         out["results"].append(r)
         print(json.dumps(r), flush=True)
     base = {r["method"]: r["samples_per_s"] for r in out["results"] if "error" not in r}
@@ -192,7 +184,6 @@ def bench_train(
 
 
 def measure_or_fail(
-    method: str,
     cfg: Config,
     batch: int | str,
     device: torch.device,
@@ -206,11 +197,12 @@ def measure_or_fail(
     if batch == "auto":
         if device.type != "cuda":
             raise ValueError("--batch-size auto needs a CUDA device (it searches GPU memory)")
-        fit = batch = largest_batch(method, cfg, device, budget_gib)
+        fit = batch = largest_batch(cfg, device, budget_gib)
     try:
-        r = measure(method, cfg, int(batch), device, steps, warmup)
+        r = measure(cfg, int(batch), device, steps, warmup)
     except (RuntimeError, ImportError) as exc:
-        r = {"method": method, "batch": int(batch), "error": f"{type(exc).__name__}: {exc}"}
+        error = f"{type(exc).__name__}: {exc}"
+        r = {"method": cfg.train.method, "batch": int(batch), "error": error}
         if device.type == "cuda":
             torch.cuda.empty_cache()
     r["largest_batch_in_budget"] = fit

@@ -12,7 +12,7 @@ from typing import Any
 
 from vidrop import __version__
 from vidrop.cli import bench, compare, compress, data, demo, eval, extract, plot, train, viz
-from vidrop.cli.common import Formatter, UserError
+from vidrop.cli.common import Formatter, is_override, use_plugins
 from vidrop.progress import console
 
 GROUPS = (demo, data, train, compare, eval, extract, viz, compress, plot, bench)
@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(override_hints=train.OVERRIDE_HINTS)  # unknown flags are reported up here
     p.add_argument("--version", action="version", version=f"vidrop {__version__}")
+    p.add_argument(
+        "--plugin",
+        action="append",
+        metavar="MODULE",
+        help="import MODULE first: a method of your own registers itself there (docs/design.md)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for group in GROUPS:
         group.register(sub)
@@ -57,31 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def user_errors() -> tuple[type[Exception], ...]:
-    """Errors that mean the input cannot give a result (exit 2, one line, no traceback)."""
-    from vidrop.atomic import WriteError
-    from vidrop.compress.store import StoreError
-    from vidrop.config import ConfigError
-    from vidrop.data.dataset import TooManyBrokenVideos
-    from vidrop.data.manifest import ManifestError
-    from vidrop.data.video import VideoError
-    from vidrop.eval.errors import EvalError
-    from vidrop.models.convert import ConversionError
-    from vidrop.train.checkpoint import CheckpointError
+    """Errors that mean the input cannot give a result (exit 2, one line, no traceback): every
+    vidrop error, and a path that is missing or already there."""
+    from vidrop.errors import VidropError
 
-    return (
-        UserError,
-        ConfigError,
-        ManifestError,
-        VideoError,
-        CheckpointError,
-        TooManyBrokenVideos,
-        StoreError,
-        EvalError,
-        ConversionError,
-        FileNotFoundError,
-        FileExistsError,
-        WriteError,
-    )
+    return (VidropError, FileNotFoundError, FileExistsError)
 
 
 def _logging(verbose: bool) -> None:
@@ -103,11 +89,18 @@ def _logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     Parser.argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(Parser.argv)
+    if extra:  # overrides after an option: argparse takes only one run of positionals
+        if getattr(args, "overrides", None) is None or not all(map(is_override, extra)):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        given = [*args.overrides, *extra]
+        args.overrides = sorted(given, key=Parser.argv.index)  # as typed: a later one wins
     if args.command is None:  # `vidrop` alone: what it can do
         parser.print_help()
         return 0
     _logging(args.verbose)
+    if args.plugin:
+        use_plugins(args.plugin)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from vidrop.cli.common import command, group
+from vidrop.cli.common import command, group, overrides_argument
 
 
 def cmd_step(args: argparse.Namespace) -> None:
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--steps", type=int, default=5, help="steps timed")
     s.add_argument("--warmup", type=int, default=2, help="steps run before timing")
     s.add_argument("--json", help="write the measurements to this JSON file")
-    s.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    overrides_argument(s, "the recipe")
     t = command(b, "train", "samples/s of vidrop, dense and VideoMAE training steps", cmd_train)
     t.add_argument("--config", default="vit_b", help="recipe (model size and views)")
     t.add_argument("--methods", default="vidrop,dense,videomae", help="comma-separated")
@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--steps", type=int, default=5, help="steps per timed window")
     t.add_argument("--warmup", type=int, default=3, help="steps run before timing")
     t.add_argument("--json", help="write the measurements to this JSON file")
-    t.add_argument("overrides", nargs="*", help="section.key=value overrides")
+    overrides_argument(t, "the recipe (every method's)")
     lo = command(b, "loader", "clips/s of full views: mp4 via PyAV vs a code store", cmd_loader)
     lo.add_argument("--data", required=True, help="the manifest the store was encoded from")
     lo.add_argument("--store", required=True, help="code store folder")
@@ -89,4 +89,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--device", default="auto", help="where views.augment=dino runs, as in training (auto)"
     )
     lo.add_argument("--json", help="write the measurements to this JSON file")
-    lo.add_argument("overrides", nargs="*", help="section.key=value overrides of the views")
+    overrides_argument(lo, "the views")

@@ -6,14 +6,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any
 
+from vidrop.errors import VidropError
 from vidrop.progress import results  # noqa: F401 - stdout; progress and messages: stderr
 
 
-class UserError(ValueError):
+class UserError(VidropError, ValueError):
     """A command line that cannot run as given; the message says what to change (exit 2)."""
 
 
@@ -110,3 +112,32 @@ def device_name(name: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# section.key=value, or METHOD:section.key=value (that method's only)
+OVERRIDE = re.compile(r"^(?:[A-Za-z_][\w-]*:)?[A-Za-z_]\w*\.[A-Za-z_]\w*=")
+
+
+def is_override(token: str) -> bool:
+    return OVERRIDE.match(token) is not None
+
+
+def overrides_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """The command's key=value overrides (`what` they change): positional, and accepted
+    anywhere among its options."""
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help=f"section.key=value overrides of {what}; METHOD:section.key=value reaches that "
+        "method only (e.g. videomae:mask.drop_ratio=0.75); anywhere among the options",
+    )
+
+
+def use_plugins(modules: list[str]) -> None:
+    """--plugin MODULE: name the modules where methods of one's own register, for this process
+    and the child runs it starts (VIDROP_PLUGINS), and import them now."""
+    from vidrop.methods.registry import PLUGINS_ENV, import_plugins
+
+    known = [m for m in os.environ.get(PLUGINS_ENV, "").split(",") if m]
+    os.environ[PLUGINS_ENV] = ",".join(dict.fromkeys([*known, *modules]))
+    import_plugins()

@@ -7,7 +7,15 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from vidrop.cli.common import UserError, command, float_list, int_list, out_folder, results
+from vidrop.cli.common import (
+    UserError,
+    command,
+    float_list,
+    int_list,
+    out_folder,
+    overrides_argument,
+    results,
+)
 from vidrop.machine import command_line
 from vidrop.progress import console
 
@@ -90,4 +98,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--copies", help="copy-detection queries of the val videos")
     c.add_argument("--runs", help="folder of the training runs (default OUT/runs; shareable)")
     c.add_argument("--no-attentive", action="store_true", help="skip the attentive probe")
-    c.add_argument("overrides", nargs="*", help="section.key=value overrides of the recipe")
+    overrides_argument(c, "the recipe (the base every method derives its own from)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vidrop.cli.common import command, out_folder
+from vidrop.cli.common import command, out_folder, overrides_argument
 from vidrop.machine import command_line
 
 
@@ -31,4 +31,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="synthetic videos, 3 of every 7 for training (0: the demo's 1260)",
     )
     d.add_argument("--seed", type=int, default=0, help="seed of the data and the training")
-    d.add_argument("overrides", nargs="*", help="config overrides of the tiny recipe, key=value")
+    overrides_argument(d, "the tiny recipe")

@@ -7,7 +7,7 @@ import os
 
 import yaml
 
-from vidrop.cli.common import UserError, command, out_folder, results
+from vidrop.cli.common import UserError, command, out_folder, overrides_argument, results
 from vidrop.config import ARCHS, Config
 from vidrop.progress import console
 
@@ -39,10 +39,10 @@ def commented_yaml(cfg: Config) -> str:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
-    from vidrop.config import load_config
+    from vidrop.methods import resolve_config
 
     overrides = [*args.overrides, *([f"train.init={args.init}"] if args.init else [])]
-    cfg = load_config(args.config, overrides)
+    cfg = resolve_config(args.config, overrides)
     if args.print_config:
         from vidrop.train.inputs import count_training_videos
         from vidrop.train.sizing import size_run
@@ -113,7 +113,10 @@ def cmd_expand(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     t = command(
-        sub, "pretrain", "ViDROP pretraining (resumes when --out holds a run)", cmd_pretrain
+        sub,
+        "pretrain",
+        "pretraining with ViDROP, or train.method=dense|videomae (resumes when --out holds a run)",
+        cmd_pretrain,
     )
     t.add_argument("--config", required=True, help="recipe name (tiny, vit_b, ...) or YAML path")
     t.add_argument("--out", help="run folder (a run already there resumes)")
@@ -123,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print the resolved config with each key's meaning, and the run's size",
     )
     t.add_argument("--init", help="start from these weights (vidrop, VideoMAE, HF, V-JEPA)")
-    t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. data.train=X")
+    overrides_argument(t, "the recipe, e.g. data.train=X")
     x = command(
         sub,
         "export",
@@ -153,4 +156,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--epochs", type=float, help="the stage's length in epochs; warmups keep their share"
     )
-    e.add_argument("overrides", nargs="*", help="section.key=value overrides of the stage")
+    overrides_argument(e, "the stage")

@@ -78,8 +78,8 @@ def step_flops(cfg: Config, device: torch.device, steps: tuple[int, ...] = (50, 
     the mean over a few steps' token draws, on random views of the run's shapes."""
     accum = accumulation(cfg.optim, world=1)
     cfg = replace(cfg, train=replace(cfg.train, compile=False))
-    runner, batches = build_runner(cfg, cfg.optim.batch_size, device, max(steps) + 1)
-    counts = [count_flops(lambda s=s: runner([batches[s]] * accum, s))[0] for s in steps]
+    batches = build_runner(cfg, cfg.optim.batch_size, device, max(steps) + 1, accum)
+    counts = [count_flops(lambda s=s: batches.run(s))[0] for s in steps]
     return sum(counts) / len(counts)
 
 

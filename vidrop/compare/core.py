@@ -23,11 +23,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vidrop.compare.budget import Budget, Calibration, calibration_from, step_flops, steps_for
 from vidrop.compare.runs import (
-    RunResult,
+    MethodRun,
     export_every,
     heldout_knn,
     run_key,
@@ -35,22 +33,16 @@ from vidrop.compare.runs import (
     train_child,
     train_run,
 )
-from vidrop.config import Config, ConfigError, load_config
+from vidrop.config import Config, ConfigError, config_yaml
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.features import views_of_backbone
 from vidrop.eval.settings import SuiteConfig
 from vidrop.eval.suite import SuiteBackbone, run_suite
 from vidrop.machine import resolve_device
-from vidrop.models.export import save_backbone
-from vidrop.models.load import load_backbone, training_views
+from vidrop.methods import get_method, resolve_config
+from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT
-from vidrop.peers.dense import dense_config
-from vidrop.peers.videomae import (
-    build_videomae,
-    require_transformers,
-    save_encoder,
-    videomae_config,
-)
+from vidrop.train.build import export_initial
 from vidrop.train.sizing import size_run
 
 log = logging.getLogger("vidrop")
@@ -58,18 +50,7 @@ log = logging.getLogger("vidrop")
 METHODS = ("vidrop", "dense", "videomae")
 CALIBRATION_STEPS = 24  # per method, in a scratch run (its first steps decode, later ones cache)
 MAX_WIDENINGS = 2  # an lr grid whose best factor is at an edge is widened at most this often
-
-
-def method_config(method: str, base: Config) -> Config:
-    """The config a method trains: ViDROP's recipe, without dropping, or VideoMAE's recipe on
-    the same encoder and views."""
-    if method == "vidrop":
-        return base
-    if method == "dense":
-        return dense_config(base)
-    if method == "videomae":
-        return videomae_config(base)
-    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+FLOOR = {"cls": "random_init", "mean": "random_init_mean"}  # a feature's random-init row
 
 
 @dataclass
@@ -104,19 +85,18 @@ class Comparison:
     def __init__(self, spec: CompareSpec) -> None:
         if "vidrop" not in spec.methods:
             raise ConfigError("--methods must include vidrop: every gain is ViDROP's")
-        if "videomae" in spec.methods:
-            require_transformers()  # before any work, not hours in
         self.spec = spec
         self.device = resolve_device("auto")
-        base = load_config(spec.recipe, [f"data.train={spec.train}", *spec.overrides])
-        self.base = base
+        overrides = [f"data.train={spec.train}", *spec.overrides]
+        # every method's config checked (transformers installed for videomae) before any work
+        self.cfgs = {m: resolve_config(spec.recipe, overrides, method=m) for m in spec.methods}
+        self.base = self.cfgs["vidrop"]
         self.train_set, self.val_set = read_manifest(spec.train), read_manifest(spec.val)
         self.videos = len(self.train_set)
-        self.cfgs = {m: method_config(m, base) for m in spec.methods}
         self.calibrations: dict[str, Calibration] = {}
         self.lr_factor = {m: 1.0 for m in spec.methods}
         self.lr_grid: dict[str, list[dict[str, Any]]] = {}
-        self.runs: dict[int, dict[str, RunResult]] = {}
+        self.runs: dict[int, dict[str, MethodRun]] = {}
         self.budgets: dict[int, Budget] = {}
         self.flops: dict[str, float] = {}
         self.evals: dict[int, dict[str, Any]] = {}
@@ -135,7 +115,7 @@ class Comparison:
         else:
             config = folder / "run.yaml"
             folder.mkdir(parents=True, exist_ok=True)
-            config.write_text(_yaml(cfg))
+            config.write_text(config_yaml(cfg))
             n = CALIBRATION_STEPS
             train_child(config, folder, f"calibrate {method}", n, stop=n)
             cal = calibration_from(str(folder / "metrics.jsonl"), step_flops(cfg, self.device))
@@ -167,7 +147,7 @@ class Comparison:
 
     def train(
         self, method: str, seed: int, factor: float, budget: Budget, curve: bool
-    ) -> RunResult:
+    ) -> MethodRun:
         """Train (or find trained) one method at one seed and lr factor under `budget`."""
         steps, limit = self.steps_and_limit(method, budget)
         cfg = self.run_config(method, seed, factor, steps, limit)
@@ -243,7 +223,7 @@ class Comparison:
             self.runs[seed] = {}
             for method in self.spec.methods:
                 if method in errors:
-                    self.runs[seed][method] = RunResult("", 0, error=errors[method])
+                    self.runs[seed][method] = MethodRun("", 0, error=errors[method])
                     continue
                 try:
                     budget = self.budget_for(method, seed)
@@ -252,7 +232,7 @@ class Comparison:
                     )
                 except Exception as exc:  # noqa: BLE001
                     error = _failure(method, exc, self.spec.out)
-                    self.runs[seed][method] = RunResult("", 0, error=error)
+                    self.runs[seed][method] = MethodRun("", 0, error=error)
             self.evaluate(seed)
         from vidrop.compare.report import write_reports
 
@@ -271,7 +251,7 @@ class Comparison:
             if run.error:
                 continue
             model, meta = load_backbone(Path(run.folder) / "export", with_meta=True)
-            floor = "random_init" if model.cls_token is not None else "random_init_mean"
+            floor = FLOOR[get_method(method).feature]
             views = views_of_backbone(meta, model, self.spec.clips, self.spec.crops)
             out[method] = SuiteBackbone(model, views, "cls", floor)
             cache[method] = Path(run.folder) / f"eval-{self.suite_key()}.json"
@@ -284,19 +264,14 @@ class Comparison:
         return out, cache
 
     def floor(self, name: str, seed: int) -> tuple[Path, VideoViT, dict]:
-        """Random init as each method starts: ViDROP's (and the dense student's) initial ViT
-        for the CLS floor; VideoMAE's initial encoder, mean-pooled, for the mean floor."""
-        method = "vidrop" if name == "random_init" else "videomae"
+        """Random init as each method starts, read as the method's backbone is: the first
+        method (in --methods order) read by that feature, at its initial weights."""
+        feature = next(f for f, n in FLOOR.items() if n == name)
+        method = next(m for m in self.spec.methods if get_method(m).feature == feature)
         cfg = replace(self.cfgs[method], train=replace(self.cfgs[method].train, seed=seed))
         folder = self.spec.runs_dir / f"{name}-s{seed}-{run_key(cfg)}"
         if not (folder / "export").exists():
-            views = training_views(cfg.to_dict())
-            if method == "videomae":
-                model, _ = build_videomae(cfg, torch.device("cpu"))
-                save_encoder(model, folder / "export", views)
-            else:
-                torch.manual_seed(seed)  # as build_model_and_optimizer: the student's first
-                save_backbone(folder / "export", VideoViT(cfg.model), {"eval": views, "step": 0})
+            export_initial(cfg, folder / "export")
         model, meta = load_backbone(folder / "export", with_meta=True)
         return folder, model, meta
 
@@ -322,9 +297,3 @@ def _failure(method: str, exc: BaseException, out: Path) -> str:
     path.write_text("".join(traceback.format_exception(exc)))
     log.error("%s failed: %s (traceback in %s); the other methods go on", method, exc, path)
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-
-
-def _yaml(cfg: Config) -> str:
-    import yaml
-
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidrop.eval.compare import paired_gains, pooled_gains
+from vidrop.eval.gains import paired_gains, pooled_gains
 from vidrop.eval.suite import format_gain, headline
 from vidrop.machine import describe_machine
 

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from vidrop.config import Config
+from vidrop.config import Config, config_yaml
 from vidrop.data.manifest import Manifest
 from vidrop.eval.features import extract_features, views_of_backbone
 from vidrop.eval.knn import knn_accuracy
@@ -60,8 +59,8 @@ def run_key(cfg: Config) -> str:
 
 
 @dataclass
-class RunResult:
-    """What a comparison keeps of one training run."""
+class MethodRun:
+    """What a comparison keeps of one method's training run."""
 
     folder: str
     steps_planned: int
@@ -145,7 +144,7 @@ def train_run(
     label: str,
     curve_data: tuple[Manifest, Manifest, str] | None,
     flops_per_step: float,
-) -> RunResult:
+) -> MethodRun:
     """Train `cfg` (sized to `steps`, with its train.export_every points) in `folder` in one
     go, the backbone kept at each point and at the end; with `curve_data` (train, val, device)
     every point is scored by kNN on the val videos. A finished run (folder/done.json)
@@ -153,7 +152,7 @@ def train_run(
     done, config = folder / "done.json", folder / "run.yaml"
     if not done.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        config.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        config.write_text(config_yaml(cfg))
         rss = train_child(config, folder, label, steps)
         last = int(read_metrics(folder / "metrics.jsonl")[-1]["step"])  # the end, or time's up
         shutil.copytree(folder / "export", folder / "points" / str(last), dirs_exist_ok=True)
@@ -164,7 +163,7 @@ def train_run(
     gpu_peak = max((r.get("peak_mem_gib", 0.0) for r in records.values()), default=0.0)
     window = [records[k]["clips_per_s"] for k in sorted(records)[len(records) // 2 :]]
     rss = json.loads(done.read_text())["peak_rss_gib"]
-    return RunResult(
+    return MethodRun(
         str(folder), steps, int(last["step"]), float(last["seconds"]),
         sum(window) / len(window), gpu_peak if torch.cuda.is_available() else rss, curve,
     )  # fmt: skip

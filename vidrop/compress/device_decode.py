@@ -7,7 +7,7 @@ import torch
 
 from vidrop.compress.patches import decode_codes
 from vidrop.config import ViewsConfig
-from vidrop.data.batch import ViewBatch
+from vidrop.data.batch import LoadedBatch, PendingClips
 from vidrop.data.source import PendingView
 from vidrop.data.views import crop_resize
 
@@ -23,17 +23,21 @@ class DeviceDecoder:
         codes = v.codes.to(self.device, non_blocking=True)
         return crop_resize(decode_codes(codes, self.table), v.box, v.size, v.flip)
 
-    def __call__(self, batch: ViewBatch) -> ViewBatch:
-        if not batch.codes:
+    def __call__(self, batch: LoadedBatch) -> LoadedBatch:
+        if isinstance(batch.large, torch.Tensor) or isinstance(batch.small, torch.Tensor):
             return batch
-        large, small = (
-            torch.stack([
-                torch.stack([self.view(v) for v in views]) if views else self._empty(key)
-                for views in getattr(batch, key)
-            ])
-            for key in ("large", "small")
-        )  # fmt: skip
-        return batch.with_views(large, small)
+        return batch.with_views(
+            self._decode(batch.large, "large"), self._decode(batch.small, "small")
+        )
+
+    def _decode(self, videos: PendingClips, key: str) -> torch.Tensor:
+        """(B, clips, 3, T, S, S) uint8 on the device, from each video's pending clips."""
+        return torch.stack(
+            [
+                torch.stack([self.view(v) for v in clips]) if clips else self._empty(key)
+                for clips in videos
+            ]
+        )
 
     def _empty(self, key: str) -> torch.Tensor:
         v = self.views

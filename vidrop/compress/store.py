@@ -27,12 +27,13 @@ import numpy as np
 
 from vidrop.atomic import write_bytes_atomic
 from vidrop.compress.codebook import Codebook
+from vidrop.errors import VidropError
 
 FORMAT = "vidrop-store/1"
 CODE_DTYPE = np.dtype("<u2")
 
 
-class StoreError(RuntimeError):
+class StoreError(VidropError, RuntimeError):
     """A store that is missing, unfinished or fails its checksums."""
 
 

@@ -26,7 +26,7 @@ Token = tuple[int, int, int]  # (worker id, worker pid, buffer id)
 
 class BatchPool:
     """Create in the main process before the DataLoader (its pipes reach the workers with the
-    dataset); workers `take` buffers, the main process `give_back`s batches."""
+    dataset); workers `take` buffers, the main process `give_back`s their tokens."""
 
     def __init__(self, workers: int, keep: int = 4) -> None:
         self.keep = keep  # buffers a worker holds at most (lent + free); more are not pooled
@@ -63,12 +63,9 @@ class BatchPool:
         self._held[bid] = (key, buffers)
         return buffers, (worker, self._pid, bid)
 
-    def give_back(self, batch: Any) -> None:
-        """The main process is done with `batch` (a ViewBatch): its worker may overwrite the
-        buffers. The views are dropped from it, so a later read fails instead of seeing another
-        batch."""
-        token, batch.pool_token = batch.pool_token, None
-        batch.large = batch.small = None
+    def give_back(self, token: Token | None) -> None:
+        """The main process is done with the batch that carried `token` (None: not pooled): its
+        worker may overwrite the buffers, so the caller must hold no view of them any more."""
         if token is not None:
             worker, pid, bid = token
             self._returns[worker][1].send((pid, bid))

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from vidrop.config import ViewsConfig
-from vidrop.data.batch import ViewBatch
+from vidrop.data.batch import LoadedBatch, Views
 from vidrop.data.batch_pool import BatchPool
 from vidrop.data.sampling import (
     clip_frames,
@@ -24,10 +24,11 @@ from vidrop.data.sampling import (
 from vidrop.data.source import ClipSource
 from vidrop.data.video import VideoError
 from vidrop.data.views import empty_shared, is_channels_last, random_resized_box, views_buffer
+from vidrop.errors import VidropError
 from vidrop.tokens.plan import PlanSpec
 
 
-class TooManyBrokenVideos(RuntimeError):
+class TooManyBrokenVideos(VidropError, RuntimeError):
     pass
 
 
@@ -181,23 +182,21 @@ def _written_batch(samples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.T
     return whole if rows else None
 
 
-def collate_views(samples: list[dict[str, Any]], plan: PlanSpec | None = None) -> ViewBatch:
-    """One ViewBatch: pixel views stacked (or the batch buffers they were written into, with
+def collate_views(samples: list[dict[str, Any]], plan: PlanSpec | None = None) -> LoadedBatch:
+    """One LoadedBatch: pixel views stacked (or the batch buffers they were written into, with
     their pool token); a code store's pending views stay per-sample lists for `DeviceDecoder`.
     With `plan`, the micro-step's token plan is drawn here, in the loader worker."""
     large, small = [s["large"] for s in samples], [s["small"] for s in samples]
-    batch = ViewBatch(
-        large, small, torch.tensor([s["index"] for s in samples]),
-        [item for s in samples for item in s["skipped"]], samples[0].get("step", 0),
-        codes=not isinstance(large[0], torch.Tensor),
-    )  # fmt: skip
-    if plan is not None:
-        batch.plan = plan.draw(len(samples) * len(large[0]), batch.micro_step)
-    if batch.codes:
-        return batch
-    whole = _written_batch(samples)
-    if whole is None:
-        batch.large, batch.small = _stack(large), _stack(small)
+    micro_step = samples[0].get("step", 0)
+    token_plan = plan.draw(len(samples) * len(large[0]), micro_step) if plan is not None else None
+    index = torch.tensor([s["index"] for s in samples])
+    skipped = [item for s in samples for item in s["skipped"]]
+    views: tuple[Views, Views]
+    token = None
+    if not isinstance(large[0], torch.Tensor):  # a store's pending views, decoded on the device
+        views = (large, small)
+    elif (whole := _written_batch(samples)) is not None:
+        views, token = whole, samples[0]["pool_token"]
     else:
-        (batch.large, batch.small), batch.pool_token = whole, samples[0]["pool_token"]
-    return batch
+        views = (_stack(large), _stack(small))
+    return LoadedBatch(*views, index, skipped, micro_step, token_plan, token)

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidrop.errors import VidropError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 
-class ImageError(ValueError):
+class ImageError(VidropError, ValueError):
     """An image Pillow cannot read; the message names the file."""
 
 

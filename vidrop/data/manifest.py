@@ -7,8 +7,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidrop.errors import VidropError
 
-class ManifestError(ValueError):
+
+class ManifestError(VidropError, ValueError):
     """A manifest that cannot be used as given; the message names the file and the fix."""
 
 

@@ -12,9 +12,10 @@ import torch
 from av.video.reformatter import VideoReformatter
 
 from vidrop.data.views import resize_uint8
+from vidrop.errors import VidropError
 
 
-class VideoError(RuntimeError):
+class VideoError(VidropError, RuntimeError):
     """A video that cannot be decoded (corrupt, empty, no video stream)."""
 
 

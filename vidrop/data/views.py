@@ -134,6 +134,11 @@ def is_channels_last(views: torch.Tensor) -> bool:
     return views.movedim(-4, -1).is_contiguous()
 
 
+def clip_major(views: torch.Tensor) -> torch.Tensor:
+    """(B, n_clips, C, T, H, W) -> (n_clips * B, C, T, H, W): all videos' clip 0, then clip 1..."""
+    return views.transpose(0, 1).flatten(0, 1)
+
+
 def normalize(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 (..., C, T, H, W) -> ImageNet-normalised float, on whatever device `video` is.
 

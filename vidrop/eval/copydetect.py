@@ -74,7 +74,7 @@ class CopyResult:
     scored: list[str]  # those queries' paths, in the order of `ranks`
     aps: list[float]  # their average precisions in percent (mAP is their mean)
     # every searched query's (scores, hits, true pairs): what µAP pools, and resamples for its
-    # bootstrap interval (vidrop.eval.compare)
+    # bootstrap interval (vidrop.eval.gains)
     pairs: dict[str, tuple[list[float], list[bool], int]]
 
     def summary(self) -> dict:

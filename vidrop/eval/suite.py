@@ -19,10 +19,10 @@ import torch
 from vidrop.atomic import write_bytes_atomic
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.attentive import attentive_probe
-from vidrop.eval.compare import paired_gains
 from vidrop.eval.copydetect import detect_copies
 from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, extract_features
+from vidrop.eval.gains import paired_gains
 from vidrop.eval.knn import knn_predictions
 from vidrop.eval.labels import probe_sets
 from vidrop.eval.linear import linear_probe
@@ -100,7 +100,7 @@ def probe_features(
         out["attentive"] = asdict(attentive_probe(tr_p, va_p, n, cfg.attentive, device))
         preds["attentive"] = out["attentive"].pop("predictions")
     out["probe_s"] = time.perf_counter() - t
-    # what paired gains between backbones need (vidrop.eval.compare)
+    # what paired gains between backbones need (vidrop.eval.gains)
     out["per_video"] = {
         "videos": va.paths,
         "labels": va.y.tolist(),
@@ -332,7 +332,8 @@ def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
     js, md = out / "eval.json", out / "eval.md"
     js.write_text(json.dumps(report, indent=2))
     md.write_text(markdown_table(report))
-    try_plot(plot_eval, report, out / "eval.png")
+    rows = {name: headline(r) for name, r in report["backbones"].items()}
+    try_plot(plot_eval, rows, report, out / "eval.png")
     return js, md
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from vidrop.errors import VidropError
 from vidrop.models.pos_embed import resample_grid
 from vidrop.models.vit import ViTConfig
 from vidrop.tokens.grid import TokenGrid
@@ -30,7 +31,7 @@ from vidrop.tokens.grid import TokenGrid
 Tensors = dict[str, torch.Tensor]
 
 
-class ConversionError(ValueError):
+class ConversionError(VidropError, ValueError):
     """A weight that cannot move to the destination layout without changing the function."""
 
 

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vidrop.atomic import atomic_path, write_bytes_atomic
+from vidrop.errors import VidropError
 from vidrop.models.convert import ConversionError, convert_state
 from vidrop.models.vit import VideoViT, ViTConfig
 
@@ -149,7 +150,7 @@ def _write_hf(
     return out
 
 
-class ExportError(ValueError):
+class ExportError(VidropError, ValueError):
     """An export that would not hold exactly the backbone's function."""
 
 

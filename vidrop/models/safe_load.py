@@ -15,10 +15,12 @@ from typing import Any
 
 import torch
 
+from vidrop.errors import VidropError
+
 SAFE_GLOBALS: list[Any] = [argparse.Namespace]
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(VidropError, RuntimeError):
     """A checkpoint that is unsafe, truncated, or not the layout it should be."""
 
 

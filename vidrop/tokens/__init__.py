@@ -3,7 +3,7 @@
 from vidrop.tokens.drop import DROP_PATTERNS, drop_tokens, num_kept
 from vidrop.tokens.grid import TokenGrid
 from vidrop.tokens.mask import sample_masks
-from vidrop.tokens.plan import PlanSpec, TokenPlan, step_seed
+from vidrop.tokens.plan import PlanSpec, TokenPlan
 
 __all__ = [
     "DROP_PATTERNS",
@@ -13,5 +13,4 @@ __all__ = [
     "drop_tokens",
     "num_kept",
     "sample_masks",
-    "step_seed",
 ]

@@ -1,23 +1,18 @@
 """A micro-batch's token plan: which tokens of each large clip the student keeps, which kept
 ones it masks, and which of those the iBOT loss scores. Drawn in the loader workers (as DINOv2
-builds its masks in the collate function), from a generator seeded by (seed, rank, micro-step),
-so a resumed run draws the same plans."""
+builds its masks in the collate function), from the micro-step's plan generator
+(vidrop.seeds), so a resumed run draws the same plans."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
+from vidrop.seeds import Purpose, StepDraws
 from vidrop.tokens.drop import drop_tokens
 from vidrop.tokens.grid import TokenGrid
 from vidrop.tokens.mask import sample_masks
-
-
-def step_seed(seed: int, rank: int, step: int) -> int:
-    """One 32-bit seed per (run seed, rank, micro-step): every random draw of a step starts here."""
-    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
 
 
 @dataclass
@@ -29,6 +24,7 @@ class TokenPlan:
     scored: torch.Tensor  # (n, K) bool: kept tokens the iBOT loss scores (masked, or visible)
     # scored.nonzero(as_tuple=True), found on the host: on a GPU nonzero() makes it wait
     index: tuple[torch.Tensor, torch.Tensor]
+    grid_tokens: int  # tokens of a whole large clip, which `keep` indexes
 
     def to(self, device: torch.device) -> TokenPlan:
         """On the device without the host waiting (pinned, then an asynchronous copy on CUDA)."""
@@ -39,7 +35,9 @@ class TokenPlan:
             return t.pin_memory().to(device, non_blocking=True)
 
         index = (move(self.index[0]), move(self.index[1]))
-        return TokenPlan(move(self.keep), move(self.masks), move(self.scored), index)
+        return TokenPlan(
+            move(self.keep), move(self.masks), move(self.scored), index, self.grid_tokens
+        )
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,11 @@ class PlanSpec:
     ibot_tokens: str = "masked"  # masked | visible
 
     def draw(self, n_clips: int, micro_step: int) -> TokenPlan:
-        g = torch.Generator().manual_seed(step_seed(self.seed, self.rank, micro_step))
+        g = StepDraws.of(self.seed, self.rank, micro_step).generator(Purpose.PLAN)
         keep = drop_tokens(self.drop_pattern, n_clips, self.grid, self.drop_ratio, g)
         masks = sample_masks(n_clips, keep.shape[1], self.mask_prob, self.mask_ratio, g)
         scored = scored_tokens(masks, self.ibot_tokens)
-        return TokenPlan(keep, masks, scored, scored.nonzero(as_tuple=True))
+        return TokenPlan(keep, masks, scored, scored.nonzero(as_tuple=True), self.grid.numel)
 
 
 def scored_tokens(masks: torch.Tensor, which: str) -> torch.Tensor:

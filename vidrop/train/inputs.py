@@ -7,53 +7,40 @@ hand over codes and `DeviceDecoder` turns them into pixels on the device.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import torch
 
+from vidrop.compress.device_decode import DeviceDecoder
+from vidrop.compress.source import StoreSource
+from vidrop.compress.store import CodeStore, StoreError
 from vidrop.config import Config, ConfigError
-from vidrop.data.batch import ViewBatch
+from vidrop.data.batch import LoadedBatch
 from vidrop.data.manifest import read_manifest
-from vidrop.data.source import ClipSource, StoreSource, VideoSource
-from vidrop.tokens import PlanSpec, TokenGrid
+from vidrop.data.source import ClipSource, VideoSource
+from vidrop.train.stream import Decoder
 
 log = logging.getLogger(__name__)
 
 
-def _identity(batch: ViewBatch) -> ViewBatch:
+def _identity(batch: LoadedBatch) -> LoadedBatch:
     return batch
-
-
-def plan_spec(cfg: Config, rank: int) -> PlanSpec:
-    """How the loader draws each micro-batch's token plan for this run and rank."""
-    m, v, mo = cfg.mask, cfg.views, cfg.model
-    grid = TokenGrid.of_clip(v.large_frames, v.large_size, mo.tubelet, mo.patch_size)
-    return PlanSpec(cfg.train.seed, rank, grid, m.drop_pattern, m.drop_ratio, m.mask_prob,
-                    m.mask_ratio, cfg.loss.ibot_tokens)  # fmt: skip
 
 
 def count_training_videos(cfg: Config) -> int | None:
     """How many videos the run would train on, without opening them (None: no data given)."""
     if cfg.data.store:
-        from vidrop.compress.store import CodeStore
-
         return len(CodeStore(cfg.data.store))
     if cfg.data.train:
         return len(read_manifest(cfg.data.train, cfg.data.root or None, check=False))
     return None
 
 
-def build_source(
-    cfg: Config, device: torch.device
-) -> tuple[ClipSource, Callable[[ViewBatch], ViewBatch], dict[str, str]]:
+def build_source(cfg: Config, device: torch.device) -> tuple[ClipSource, Decoder, dict[str, str]]:
     """(source, batch decoder, videos the source already knows it cannot give: path -> reason).
 
     Fails before any work: a missing manifest entry or an unfinished store is one clear error."""
     d = cfg.data
     if d.store:
-        from vidrop.compress.device_decode import DeviceDecoder
-        from vidrop.compress.store import StoreError
-
         on_device = d.decode_on == "device" or (d.decode_on == "auto" and device.type == "cuda")
         try:
             source = StoreSource(d.store, decode_on_device=on_device)

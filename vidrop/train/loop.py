@@ -1,8 +1,10 @@
-"""`pretrain(cfg, out)`: the whole ViDROP pretraining run, resumable from its output folder.
+"""`pretrain(cfg, out)`: a whole pretraining run of cfg.train.method, resumable from its output
+folder.
 
-The step itself lives in train/step.py. Every random choice is seeded from (seed, rank, step)
-or (seed, epoch, video), so a resumed run repeats the batches, crops, drops, masks and drop-path
-draws it would have made.
+The method (vidrop.methods) says what a step computes; the batches come from train/stream.py and
+the step is made by train/runner.py. Every random choice is seeded from (seed, rank, micro-step)
+(vidrop.seeds) or (seed, epoch, video), so a resumed run repeats the batches, crops, drops, masks
+and drop-path draws it would have made.
 """
 
 from __future__ import annotations
@@ -11,51 +13,38 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 import yaml
-from torch.utils.data import DataLoader
 
 from vidrop import dist
+from vidrop.atomic import write_bytes_atomic
 from vidrop.config import Config, ConfigError, save_config
-from vidrop.data.batch_pool import BatchPool
-from vidrop.data.dataset import ViewDataset, collate_views
-from vidrop.data.malloc import worker_init
-from vidrop.data.sampler import EpochBatchSampler
+from vidrop.data.batch import DeviceBatch
 from vidrop.machine import resolve_device
 from vidrop.models.load import training_views
-from vidrop.plots import plot_curves, try_plot
-from vidrop.progress import ProgressBar
-from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from vidrop.train.init import init_backbones
-from vidrop.train.inputs import build_source, plan_spec
-from vidrop.train.method import build_method
-from vidrop.train.metrics import MetricsLog
-from vidrop.train.parallel import (
+from vidrop.parallel import (
     full_state,
     is_sharded,
     load_full_state,
     load_optimizer_state,
     optimizer_state,
 )
+from vidrop.plots import plot_curves, try_plot
+from vidrop.progress import ProgressBar
+from vidrop.train.build import build_training
+from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from vidrop.train.inputs import build_source
+from vidrop.train.metrics import MetricsLog, read_metrics
+from vidrop.train.result import RunResult
+from vidrop.train.runner import StepRunner
 from vidrop.train.schedules import build_schedules
 from vidrop.train.sizing import size_run
-from vidrop.train.step import compile_backbones
-
-PREFETCH = 4  # batches each loader worker prepares ahead
+from vidrop.train.stream import BatchStream
 
 log = logging.getLogger("vidrop")
-
-
-@dataclass
-class RunResult:
-    out: Path
-    step: int
-    export: Path
-    metrics: Path
 
 
 def _config_differences(old: dict, new: dict) -> list[str]:
@@ -97,7 +86,7 @@ class Trainer:
             self._banner()
 
     def _data(self) -> None:
-        """The training videos, the run's size and schedules, the loader's dataset."""
+        """The training videos, the run's size and schedules."""
         cfg = self.cfg
         self.source, self.decoder, self._known_broken = build_source(cfg, self.device)
         try:
@@ -105,14 +94,6 @@ class Trainer:
         except ConfigError as exc:
             raise ConfigError(f"{cfg.data.store or cfg.data.train}: {exc}") from exc
         self.accum = self.sizing.accum
-        workers = cfg.data.num_workers
-        # batch buffers workers reuse: room for each worker's prefetched batches plus the ones
-        # the step holds, so a worker in steady state never needs a fresh shared segment
-        keep = PREFETCH + 2 * self.accum
-        self.pool = BatchPool(workers, keep) if workers else None
-        self.dataset = ViewDataset(
-            self.source, cfg.views, cfg.train.seed, cfg.data.max_retries, self.pool
-        )
         self.global_batch = self.sizing.total_batch
         self.epoch_length = self.sizing.epoch_length
         self.total_steps = self.sizing.total_steps
@@ -120,7 +101,7 @@ class Trainer:
         self.schedules = build_schedules(cfg.optim, self.epoch_length, self.global_batch)
 
     def _model(self) -> None:
-        """Model and optimizer (from train.init on a fresh run), the resumed state, the step."""
+        """Method, model and optimizer (from train.init on a fresh run), the resumed state."""
         cfg = self.cfg
         fresh = not (self.out / CHECKPOINT_NAME).exists()
         if fresh and cfg.train.init_from and not cfg.train.init:
@@ -128,22 +109,19 @@ class Trainer:
                 f"this recipe continues a checkpoint ({cfg.train.init_from}); give it with "
                 "--init PATH (or train.init_from= to train from random weights on purpose)"
             )
-        fresh_init = bool(cfg.train.init) and fresh
-        self.model, self.optimizer, runner = build_method(
-            cfg, self.device, self._init_weights if fresh_init else None
+        self.method, self.model, self.optimizer, report = build_training(
+            cfg, self.device, init=bool(cfg.train.init) and fresh
         )
+        if report is not None and dist.is_main():  # what moved how from train.init
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(self.out / "init.json", json.dumps(report, indent=2).encode())
         self.step = 0
         self.train_seconds = 0.0  # time spent in the training loop, over every resume
         self.skipped: dict[str, str] = {}
         self._resume_or_start()
         self._note_skipped(list(self._known_broken.items()))  # a store's failed videos
-        if cfg.train.method == "vidrop":
-            backbone = self.model.student["backbone"]
-            backbone.activation_checkpointing = cfg.train.activation_checkpointing
-            if cfg.train.compile:
-                compile_backbones(self.model)
-        self.step_runner = runner(
-            cfg, self.model, self.optimizer, self.schedules, self.device, self.rank
+        self.runner = StepRunner(
+            self.method, cfg, self.model, self.optimizer, self.schedules, self.device
         )
 
     def _banner(self) -> None:
@@ -186,16 +164,6 @@ class Trainer:
         text = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False)
         self.metrics = MetricsLog(self.out / "metrics.jsonl", resumed, tb, text)
 
-    def _init_weights(self, model: torch.nn.Module) -> None:
-        """A fresh run from existing weights (never on resume), before any sharding; what moved
-        how is written to RUN/init.json."""
-        report = init_backbones(
-            model.student["backbone"], model.teacher["backbone"], self.cfg.train.init
-        )
-        if dist.is_main():
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "init.json").write_text(json.dumps(report, indent=2))
-
     def checkpoint(self) -> None:
         """One consolidated file from rank 0; under FSDP every rank takes part in gathering it."""
         if not dist.is_main() and not is_sharded(self.model):
@@ -218,29 +186,23 @@ class Trainer:
 
     def export(self, folder: Path | None = None) -> Path:
         """The backbone to RUN/export (or `folder`: train.export_every's RUN/points/STEP)."""
-        extra = {"step": self.step, "eval": training_views(self.cfg.to_dict())}
-        return self.step_runner.export(folder or self.out / "export", extra)
+        meta = {"step": self.step, "eval": training_views(self.cfg.to_dict())}
+        return self.method.export(self.model, folder or self.out / "export", meta)
 
     # -- data --------------------------------------------------------------------------------
-    def loader(self) -> DataLoader:
-        sampler = EpochBatchSampler(
-            len(self.dataset),
-            self.cfg.optim.batch_size,
-            self.cfg.train.seed,
-            self.step * self.accum,  # the sampler counts micro-batches
-            self.rank,
-            self.world,
-        )
-        workers = self.cfg.data.num_workers
-        return DataLoader(
-            self.dataset,
-            batch_sampler=sampler,
-            num_workers=workers,
-            collate_fn=partial(collate_views, plan=plan_spec(self.cfg, self.rank)),
-            worker_init_fn=worker_init,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=workers > 0,
-            prefetch_factor=PREFETCH if workers > 0 else None,
+    def stream(self) -> BatchStream:
+        """The run's micro-batches from where it stands (the sampler counts micro-batches)."""
+        return BatchStream(
+            self.cfg,
+            self.source,
+            self.method.plan_spec(self.cfg, self.rank),
+            self.device,
+            self.runner.dtype,
+            start=self.step * self.accum,
+            rank=self.rank,
+            world=self.world,
+            accum=self.accum,
+            decoder=self.decoder,
         )
 
     def _note_skipped(self, skipped: list[tuple[str, str]]) -> None:
@@ -253,10 +215,10 @@ class Trainer:
     def run(self) -> RunResult:
         if self.step >= self.stop_step:
             log.info("%s is already trained to step %d", self.out, self.step)
-            return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
+            return self.result()
         self._window = (time.perf_counter(), 0)  # (start, videos) of the logging window
         loop_start, seconds_before = time.perf_counter(), self.train_seconds
-        batches = iter(self.loader())
+        batches = iter(self.stream())
         try:
             with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
@@ -273,20 +235,30 @@ class Trainer:
         self.checkpoint()
         self.metrics.close()
         if dist.is_main():
-            try_plot(plot_curves, [self.out], self.out / "curves.png")
-        return RunResult(self.out, self.step, self.export(), self.out / "metrics.jsonl")
+            records = {self.out.name: read_metrics(self.out / "metrics.jsonl")}
+            try_plot(plot_curves, records, self.out / "curves.png")
+        return self.result()
 
-    def _train_step(self, batches) -> dict[str, torch.Tensor]:
-        """One optimizer step on the next micro-batches; their buffers go back to the pool."""
-        micro = [next(batches) for _ in range(self.accum)]
-        for batch in micro:
-            self._note_skipped(batch.skipped)
-        start, videos = self._window
-        self._window = (start, videos + sum(b.videos for b in micro) * self.world)
-        logs = self.step_runner([self.decoder(b) for b in micro], self.step)
-        if self.pool:  # the step is done with them (or copied them to the device)
-            for b in micro:
-                self.pool.give_back(b)
+    def result(self) -> RunResult:
+        """The run's export (written now) and where it stands."""
+        export = self.export()
+        return RunResult(
+            self.out, self.step, export, self.out / "metrics.jsonl", self.train_seconds
+        )
+
+    def _train_step(self, batches: Iterator[DeviceBatch]) -> dict[str, torch.Tensor]:
+        """One optimizer step on the next micro-batches, noted (skipped videos, counts) as the
+        step takes them."""
+
+        def noted() -> Iterator[DeviceBatch]:
+            for _ in range(self.accum):
+                batch = next(batches)
+                self._note_skipped(batch.skipped)
+                start, videos = self._window
+                self._window = (start, videos + batch.videos * self.world)
+                yield batch
+
+        logs = self.runner.step(noted(), self.accum, self.step)
         self.step += 1
         return logs
 
@@ -353,5 +325,6 @@ class Trainer:
 
 
 def pretrain(cfg: Config, out: str | Path) -> RunResult:
-    """Train (or resume) a ViDROP run in `out`; returns where the export and metrics are."""
+    """Train (or resume) a run of cfg.train.method in `out`; returns where the export and
+    metrics are."""
     return Trainer(cfg, out).run()

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from vidrop.config import ConfigError
-from vidrop.peers.videomae import require_transformers
+from vidrop.methods.videomae import require_transformers
 
 
 def test_without_transformers_the_videomae_method_says_which_extra(monkeypatch):

@@ -5,7 +5,6 @@ most tokens dropped and some kept tokens masked, plus the small clips densely.""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +12,9 @@ from torch import nn
 
 from vidrop import dist
 from vidrop.config import HeadConfig, LossConfig
+from vidrop.data.views import clip_major
 from vidrop.losses import SoftmaxCenter, dino_loss, ibot_masked_loss, koleo_loss, sinkhorn_knopp
+from vidrop.methods.base import LossTerms
 from vidrop.models.heads import DINOHead
 from vidrop.models.vit import VideoViT, ViTConfig
 from vidrop.tokens import TokenPlan
@@ -40,17 +41,6 @@ def build_student(model: ViTConfig, head: HeadConfig) -> nn.ModuleDict:
 def patch_head(part: nn.ModuleDict) -> nn.Module:
     """The head of a student or teacher that scores patch tokens (iBOT's, or the shared one)."""
     return part["ibot_head"] if "ibot_head" in part else part["dino_head"]
-
-
-def clip_major(views: torch.Tensor) -> torch.Tensor:
-    """(B, n_clips, C, T, H, W) -> (n_clips * B, C, T, H, W): all videos' clip 0, then clip 1..."""
-    return views.transpose(0, 1).flatten(0, 1)
-
-
-@dataclass
-class LossTerms:
-    loss: torch.Tensor
-    logs: dict[str, torch.Tensor]  # detached scalars; read them only when logging (host sync)
 
 
 class ViDROP(nn.Module):
@@ -131,9 +121,32 @@ class ViDROP(nn.Module):
             feats = F.normalize(s["cls"].float(), dim=-1)
             terms = {"dino_global_loss": dino_global, "dino_local_loss": dino_local,
                      "ibot_loss": ibot, "koleo_loss": koleo}  # fmt: skip
-            logs = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()},
-                    "cls_std": feats.std(0).mean(), **stats}  # fmt: skip
+            logs = {
+                "loss": loss.detach(),
+                **{k: v.detach() for k, v in terms.items()},
+                "cls_std": feats.std(0).mean(),
+                **stats,
+                **self.token_counts(large, small, plan),
+            }
         return LossTerms(loss, logs)
+
+    def token_counts(
+        self, large: torch.Tensor, small: torch.Tensor, plan: TokenPlan
+    ) -> dict[str, torch.Tensor]:
+        """Tokens the student and teacher saw (CLS included), and how many were masked."""
+        n_clips, n_small = large.shape[0] * large.shape[1], small.shape[0] * small.shape[1]
+        kept = n_clips * (plan.keep.shape[1] + 1) + n_small * (self.clip_tokens(small) + 1)
+        return {
+            "student_tokens": torch.tensor(kept),
+            "masked_tokens": plan.masks.sum(),
+            "teacher_tokens": torch.tensor(n_clips * (self.clip_tokens(large) + 1)),
+        }
+
+    def clip_tokens(self, views: torch.Tensor) -> int:
+        """Patch tokens of one clip of (B, n, C, T, H, W) views."""
+        cfg = self.student["backbone"].cfg
+        t, h, w = views.shape[-3:]
+        return (t // cfg.tubelet) * (h // cfg.patch_size) * (w // cfg.patch_size)
 
     def dino_terms(
         self, large_cls: torch.Tensor, small: torch.Tensor, t_cls: list[torch.Tensor]

@@ -4,9 +4,10 @@ import numpy as np
 import torch
 
 from vidrop.compress.device_decode import DeviceDecoder
+from vidrop.compress.source import StoreSource
 from vidrop.config import ViewsConfig
 from vidrop.data.dataset import ViewDataset, collate_views
-from vidrop.data.source import PendingView, PixelBlock, StoreSource, VideoSource
+from vidrop.data.source import PendingView, PixelBlock, VideoSource
 from vidrop.data.views import CropBox, is_channels_last, views_buffer
 
 VIEWS = ViewsConfig(

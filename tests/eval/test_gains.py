@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vidrop.eval.compare import outcomes, paired_gains
+from vidrop.eval.gains import outcomes, paired_gains
 
 
 def result(preds: dict, videos=("v0", "v1", "v2", "v3"), labels=(0, 1, 2, 0), seqs=None) -> dict:

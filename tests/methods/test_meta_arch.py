@@ -2,8 +2,9 @@ import torch
 
 from tests.helpers import HEAD, MODEL, inputs, plan_of
 from vidrop.config import LossConfig
+from vidrop.data.views import clip_major
 from vidrop.losses import dino_loss
-from vidrop.train.meta_arch import ViDROP, clip_major
+from vidrop.methods.meta_arch import ViDROP
 
 
 def test_every_student_parameter_gets_a_gradient_and_the_teacher_none():
@@ -99,7 +100,7 @@ def test_ibot_on_visible_tokens_scores_the_kept_unmasked_ones():
 def test_a_shared_head_scores_both_cls_and_patches():
     from dataclasses import replace
 
-    from vidrop.train.meta_arch import patch_head
+    from vidrop.methods.meta_arch import patch_head
 
     torch.manual_seed(0)
     shared = replace(HEAD, patch_prototypes=HEAD.prototypes, shared=True)

@@ -8,8 +8,8 @@ import torch
 
 from vidrop.config import ConfigError, load_config
 from vidrop.models.convert import ConversionError, convert_state
+from vidrop.models.init import init_backbones
 from vidrop.models.vit import VideoViT, ViTConfig
-from vidrop.train.init import init_backbones
 
 transformers = pytest.importorskip("transformers")  # in the [dev] extra: CI runs these
 

@@ -1,1 +1,0 @@
-"""Other pretraining methods run by their real implementations, inside vidrop's loop."""
