@@ -75,9 +75,20 @@ def main() -> None:
     )
     found: dict = {"pretrain": metrics(run)}
     cmp = out / "compare"
-    vidrop("compare", "--data", str(small / "train.csv"), "--val", str(small / "val.csv"),
-           "--out", str(cmp), "--steps", str(a.compare_steps), "--no-attentive",
-           "data.num_workers=0", "optim.batch_size=8")  # fmt: skip
+    vidrop(
+        "compare",
+        "--data",
+        str(small / "train.csv"),
+        "--val",
+        str(small / "val.csv"),
+        "--out",
+        str(cmp),
+        "--steps",
+        str(a.compare_steps),
+        "--no-attentive",
+        "data.num_workers=0",
+        "optim.batch_size=8",
+    )
     report = json.loads((cmp / "compare.json").read_text())
     found["compare"] = accuracies(report)
     found["compare_runs"] = {

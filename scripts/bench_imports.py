@@ -29,6 +29,8 @@ if __name__ == "__main__":
         times.append(float(seconds))
         torch_loaded.add(loaded)
     print(f"command: {command_line()}\nmachine: {cpu_name()}")
-    print(f"import vidrop.cli: median {statistics.median(times):.3f} s over {args.runs} fresh "
-          f"processes (min {min(times):.3f}, max {max(times):.3f}); torch imported: "
-          f"{', '.join(sorted(torch_loaded))}")  # fmt: skip
+    print(
+        f"import vidrop.cli: median {statistics.median(times):.3f} s over {args.runs} fresh "
+        f"processes (min {min(times):.3f}, max {max(times):.3f}); torch imported: "
+        f"{', '.join(sorted(torch_loaded))}"
+    )

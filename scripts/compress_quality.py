@@ -64,12 +64,20 @@ def main() -> None:
         t0 = time.perf_counter()
         cb_path = args.out / f"k{k}" / "codebook"
         cb = fit_codebook(
-            fit_csv, cb_path, args.patch, k, args.samples, args.short_side, args.iterations,
-            device=args.device, workers=1,
-        )  # fmt: skip
+            fit_csv,
+            cb_path,
+            args.patch,
+            k,
+            args.samples,
+            args.short_side,
+            args.iterations,
+            device=args.device,
+            workers=1,
+        )
         t_fit = time.perf_counter() - t0
-        enc = encode_dataset(eval_csv, cb_path, args.out / f"k{k}" / "store", workers=1,
-                             device=args.device)  # fmt: skip
+        enc = encode_dataset(
+            eval_csv, cb_path, args.out / f"k{k}" / "store", workers=1, device=args.device
+        )
         s = store_stats(args.out / f"k{k}" / "store", sample_videos=99, frames_per_video=10**6)
         row = {
             "k": k,

@@ -123,8 +123,14 @@ def compress_fit_rate(device: str, k: int, samples: int, iterations: int) -> dic
     r = kmeans(x, k, iterations=iterations, seed=0)
     sync()
     dt = time.perf_counter() - t
-    return {"k": k, "samples": len(x), "iterations": r.iterations, "seconds": dt,
-            "s_per_iteration": dt / r.iterations, "inertia": r.inertia}  # fmt: skip
+    return {
+        "k": k,
+        "samples": len(x),
+        "iterations": r.iterations,
+        "seconds": dt,
+        "s_per_iteration": dt / r.iterations,
+        "inertia": r.inertia,
+    }
 
 
 def _pyav_frames(path: str, shared: bool, threads: bool) -> Iterator[np.ndarray]:
@@ -236,16 +242,38 @@ def store_training(out: Path, device: str, videos: int, steps: int, batch: int) 
     root = out / "store_check"
     data = make_dataset(root / "data", SynthSpec(videos=videos), workers=8)
     cb = root / "codebook"
-    fit_codebook(data["train"], cb, patch=8, clusters=1024, samples=200_000, short_side=0,
-                 iterations=5, device=device, workers=4)  # fmt: skip
+    fit_codebook(
+        data["train"],
+        cb,
+        patch=8,
+        clusters=1024,
+        samples=200_000,
+        short_side=0,
+        iterations=5,
+        device=device,
+        workers=4,
+    )
     enc = encode_dataset(data["train"], cb, root / "store", workers=4, device=device)
-    cfg = load_config("tiny", [f"data.store={root / 'store'}", "data.decode_on=device",
-                               f"train.device={device}", f"train.max_steps={steps}",
-                               "data.num_workers=4", f"optim.batch_size={batch}"])  # fmt: skip
+    cfg = load_config(
+        "tiny",
+        [
+            f"data.store={root / 'store'}",
+            "data.decode_on=device",
+            f"train.device={device}",
+            f"train.max_steps={steps}",
+            "data.num_workers=4",
+            f"optim.batch_size={batch}",
+        ],
+    )
     run = pretrain(cfg, root / "run")
     last = json.loads(run.metrics.read_text().splitlines()[-1])
-    return {"encode_frames_per_s": enc.frames_per_s, "steps": run.step, "loss": last["loss"],
-            "clips_per_s": last["clips_per_s"], "ok": math.isfinite(last["loss"])}  # fmt: skip
+    return {
+        "encode_frames_per_s": enc.frames_per_s,
+        "steps": run.step,
+        "loss": last["loss"],
+        "clips_per_s": last["clips_per_s"],
+        "ok": math.isfinite(last["loss"]),
+    }
 
 
 def loader_augment(out: Path, device: str, videos: int, workers: int, seconds: float) -> dict:
@@ -261,16 +289,36 @@ def loader_augment(out: Path, device: str, videos: int, workers: int, seconds: f
     root = out / "loader_check"
     spec = SynthSpec(videos=videos, size=240, frames=64, val_fraction=0.0)
     data = make_dataset(root / "data", spec, workers=workers)
-    fit_codebook(data["train"], root / "codebook", patch=10, clusters=1024, samples=200_000,
-                 short_side=0, iterations=8, device=device, workers=workers)  # fmt: skip
+    fit_codebook(
+        data["train"],
+        root / "codebook",
+        patch=10,
+        clusters=1024,
+        samples=200_000,
+        short_side=0,
+        iterations=8,
+        device=device,
+        workers=workers,
+    )
     encode_dataset(data["train"], root / "codebook", root / "store", workers=workers, device=device)
-    r = bench_loader(data["train"], str(root / "store"), config="vit_s", videos=64, batch=8,
-                     workers=workers, min_seconds=seconds, device=device,
-                     overrides=["views.augment=dino"])  # fmt: skip
+    r = bench_loader(
+        data["train"],
+        str(root / "store"),
+        config="vit_s",
+        videos=64,
+        batch=8,
+        workers=workers,
+        min_seconds=seconds,
+        device=device,
+        overrides=["views.augment=dino"],
+    )
     names = ("pyav", "store", "pyav+augment", "store+augment")
-    return {**{f"{n}_clips_per_s": r[n]["clips_per_s"] for n in names},
-            "augment_clips_per_s": r["augment"]["clips_per_s"], "speedup": r["speedup"],
-            "speedup_with_augment": r["speedup_with_augment"]}  # fmt: skip
+    return {
+        **{f"{n}_clips_per_s": r[n]["clips_per_s"] for n in names},
+        "augment_clips_per_s": r["augment"]["clips_per_s"],
+        "speedup": r["speedup"],
+        "speedup_with_augment": r["speedup_with_augment"],
+    }
 
 
 def host_syncs(config: str, batch: int) -> dict:
@@ -405,10 +453,17 @@ def step_anatomy(out: Path, config: str, batch: int, overrides: list[str], tag: 
             stack = tb.format_exc().splitlines()[-14:]
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return {"tag": tag, "batch": batch, "wall_s_per_step": wall, "samples_per_s": batch / wall,
-            "host_s_per_step": sorted(host)[n // 2], "gpu_span_s_per_step": gpu_span,
-            "gpu_kernel_s_one_step": kernel_s, "first_sync_stack": stack,
-            "dynamo": dynamo}  # fmt: skip
+    return {
+        "tag": tag,
+        "batch": batch,
+        "wall_s_per_step": wall,
+        "samples_per_s": batch / wall,
+        "host_s_per_step": sorted(host)[n // 2],
+        "gpu_span_s_per_step": gpu_span,
+        "gpu_kernel_s_one_step": kernel_s,
+        "first_sync_stack": stack,
+        "dynamo": dynamo,
+    }
 
 
 def main() -> None:
@@ -454,11 +509,17 @@ def main() -> None:
 
     # in order of what matters most, so a short lease loses the least
     if smoke:
-        tiny = ["views.small_clips=2", "train.device=cpu", "head.prototypes=64",
-                "head.patch_prototypes=64"]  # fmt: skip
+        tiny = [
+            "views.small_clips=2",
+            "train.device=cpu",
+            "head.prototypes=64",
+            "head.patch_prototypes=64",
+        ]
         batches = {"vidrop": 2, "dense": 2, "videomae": 2}
-        section("bench_train_vit_b", lambda: bench_train("tiny", batch=batches, steps=1,
-                                                         warmup=1, overrides=tiny))  # fmt: skip
+        section(
+            "bench_train_vit_b",
+            lambda: bench_train("tiny", batch=batches, steps=1, warmup=1, overrides=tiny),
+        )
         section("decode_rates", lambda: decode_rates(out, 24, (64,)))
         section("eval_path", lambda: eval_path(out, device, 48))
         section("compress_encode", lambda: compress_encode_rate(device, 256, 4, (40, 60)))
@@ -472,21 +533,28 @@ def main() -> None:
         section("store_training", lambda: store_training(out, device, 24, 3, 8))
         section("loader_augment", lambda: loader_augment(out, device, 12, 2, 0.0))
         rope = [*tiny, "model.pos_embed=rope3d"]
-        section("rope3d", lambda: bench_train("tiny", ("vidrop",), 2, steps=1, warmup=1,
-                                              overrides=rope))  # fmt: skip
+        section(
+            "rope3d", lambda: bench_train("tiny", ("vidrop",), 2, steps=1, warmup=1, overrides=rope)
+        )
     else:
         batches = {"vidrop": 64, "dense": 16, "videomae": 128}
         compiled = ["train.compile=true"]
-        section("bench_train_vit_b", lambda: bench_train("vit_b", batch=batches, steps=5,
-                                                         warmup=3))  # fmt: skip
+        section("bench_train_vit_b", lambda: bench_train("vit_b", batch=batches, steps=5, warmup=3))
         section("host_syncs", lambda: host_syncs("vit_s", 8))
         # ViT-B, batch 64: teacher 128 clips x 1569 tokens, student kept 128 x 236, small 512 x 145
-        shapes = {"teacher": (128, 12, 1569, 64), "student_large": (128, 12, 236, 64),
-                  "student_small": (512, 12, 145, 64)}  # fmt: skip
+        shapes = {
+            "teacher": (128, 12, 1569, 64),
+            "student_large": (128, 12, 236, 64),
+            "student_small": (512, 12, 145, 64),
+        }
         section("sdpa_kernels", lambda: sdpa_kernels(device, shapes, 10))
         cudnn = [*compiled, "train.attention=cudnn"]
-        anatomies = {"eager": [], "eager_cudnn": cudnn[1:], "compiled": compiled,
-                     "compiled_cudnn": cudnn}  # fmt: skip
+        anatomies = {
+            "eager": [],
+            "eager_cudnn": cudnn[1:],
+            "compiled": compiled,
+            "compiled_cudnn": cudnn,
+        }
         for tag, extra in anatomies.items():
             section(f"anatomy_{tag}", lambda t=tag, e=extra: step_anatomy(out, "vit_b", 64, e, t))
         section("compress_encode", lambda: compress_encode_rate(device, 65536, 256, (240, 320)))
@@ -494,9 +562,15 @@ def main() -> None:
         section("loader_augment", lambda: loader_augment(out, device, 48, 8, 10.0))
         section(  # V-JEPA 2's rotary positions: bf16, compiled, beside the learned table above
             "rope3d",
-            lambda: bench_train("vit_b", ("vidrop",), 64, steps=5, warmup=3,
-                                overrides=[*compiled, "model.pos_embed=rope3d"]),
-        )  # fmt: skip
+            lambda: bench_train(
+                "vit_b",
+                ("vidrop",),
+                64,
+                steps=5,
+                warmup=3,
+                overrides=[*compiled, "model.pos_embed=rope3d"],
+            ),
+        )
         section("bf16_agreement", lambda: bf16_agreement("vit_s", device))
         section(
             "bench_train_vit_b_compiled",
@@ -589,16 +663,23 @@ def summarize(r: dict) -> str:
             f" ms, kernels {r['gpu_kernel_s_one_step'] * 1e3:.0f} ms"
         )
     if "propagation_s_per_video" in r:
-        rates = ", ".join(f"{k.split('_')[4]} workers {v:.0f}" for k, v in r.items()
-                          if k.startswith("extract_videos_per_s"))  # fmt: skip
-        return (f"extract videos/s: {rates}; propagation "
-                f"{r['propagation_s_per_video'] * 1e3:.0f} ms/video")  # fmt: skip
+        rates = ", ".join(
+            f"{k.split('_')[4]} workers {v:.0f}"
+            for k, v in r.items()
+            if k.startswith("extract_videos_per_s")
+        )
+        return (
+            f"extract videos/s: {rates}; propagation "
+            f"{r['propagation_s_per_video'] * 1e3:.0f} ms/video"
+        )
     if any(k.endswith("px") for k in r):
         return "; ".join(
-            f"{k}: " + ", ".join(f"{n[:-13]} {x:.0f}" for n, x in v.items() if n.endswith("_per_s"))
+            f"{k}: "
+            + ", ".join(f"{n[:-13]} {x:.0f}" for n, x in v.items() if n.endswith("_per_s"))
             + f" frames/s, equal {all(x for n, x in v.items() if n.endswith('_equal'))}"
-            for k, v in r.items() if k.endswith("px")
-        )  # fmt: skip
+            for k, v in r.items()
+            if k.endswith("px")
+        )
     if "syncs_per_step" in r:
         return f"{r['syncs_per_step']} host syncs per step: {', '.join(r['where'])[:120]}"
     if "timings" in r:

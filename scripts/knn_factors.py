@@ -67,8 +67,13 @@ def nearest_view_shares(feats: Features, feature: str = "cls") -> dict[str, floa
     z = F.normalize(x.reshape(n * v, d), dim=1)
     sim = z @ z.T
     sim.fill_diagonal_(-2.0)  # a view is not its own neighbour
-    pairs = list(zip((sim.argmax(1) // v).tolist(), torch.arange(n).repeat_interleave(v).tolist(),
-                     strict=True))  # fmt: skip
+    pairs = list(
+        zip(
+            (sim.argmax(1) // v).tolist(),
+            torch.arange(n).repeat_interleave(v).tolist(),
+            strict=True,
+        )
+    )
     labels = [feats.labels[i] for i in ok.tolist()]
     return {
         "same_video": 100.0 * sum(a == b for a, b in pairs) / len(pairs),

@@ -106,9 +106,15 @@ def main(argv: list[str] | None = None) -> list[float]:
     ap.add_argument("overrides", nargs="*", help="section.key=value overrides of the recipe")
     args = ap.parse_args(argv)
     return train_supervised(
-        args.train, args.out, args.steps, args.config, args.overrides, args.batch, args.lr,
+        args.train,
+        args.out,
+        args.steps,
+        args.config,
+        args.overrides,
+        args.batch,
+        args.lr,
         args.seed,
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -25,10 +25,18 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 def main(out: str) -> None:
     torch.manual_seed(0)
     cfg = transformers.VJEPA2Config(
-        patch_size=16, crop_size=224, frames_per_clip=16, tubelet_size=2, hidden_size=384,
-        num_attention_heads=6, num_hidden_layers=12, pred_hidden_size=64,
-        pred_num_attention_heads=2, pred_num_hidden_layers=1, num_pooler_layers=1,
-    )  # fmt: skip
+        patch_size=16,
+        crop_size=224,
+        frames_per_clip=16,
+        tubelet_size=2,
+        hidden_size=384,
+        num_attention_heads=6,
+        num_hidden_layers=12,
+        pred_hidden_size=64,
+        pred_num_attention_heads=2,
+        pred_num_hidden_layers=1,
+        num_pooler_layers=1,
+    )
     hf = transformers.VJEPA2Model(cfg).eval()
     for p in hf.parameters():
         p.add_(0.05 * torch.randn_like(p))

@@ -26,9 +26,16 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def codebook_path(synth_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("codebook") / "cb"
     fit_codebook(
-        synth_data["train"], out, patch=PATCH, clusters=K, samples=4000, short_side=0,
-        iterations=8, device="cpu", workers=0,
-    )  # fmt: skip
+        synth_data["train"],
+        out,
+        patch=PATCH,
+        clusters=K,
+        samples=4000,
+        short_side=0,
+        iterations=8,
+        device="cpu",
+        workers=0,
+    )
     return out
 
 

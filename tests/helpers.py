@@ -20,9 +20,16 @@ from vidrop.tokens.plan import scored_tokens
 PATCH, K = 8, 64
 # the store tests' small views
 VIEWS = ViewsConfig(
-    large_clips=2, large_frames=8, large_size=32, small_clips=3, small_frames=4, small_size=16,
-    frame_stride=2, large_scale=(0.2, 1.0), small_scale=(0.05, 0.3),
-)  # fmt: skip
+    large_clips=2,
+    large_frames=8,
+    large_size=32,
+    small_clips=3,
+    small_frames=4,
+    small_size=16,
+    frame_stride=2,
+    large_scale=(0.2, 1.0),
+    small_scale=(0.05, 0.3),
+)
 # a meta-arch small enough for exact comparisons on the CPU
 MODEL = ViTConfig(arch="vit_t", depth=2, num_frames=8, img_size=32, patch_size=8, drop_path=0.1)
 HEAD = HeadConfig(prototypes=32, patch_prototypes=16, hidden_dim=64, bottleneck_dim=16)

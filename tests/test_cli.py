@@ -126,8 +126,22 @@ def test_pretrain_then_knn_from_the_command_line(synth_data, tmp_path, capsys):
     assert result["n_val"] == 12 and result["classes"] == 12
     # a known answer: the training videos as their own val set, k=1: each finds itself
     train = synth_data["train"]
-    same = ["eval", "knn", "--backbone", str(run / "export"), "--train", train, "--val", train,
-            "--workers", "0", "--k", "1", "--json", str(out)]  # fmt: skip
+    same = [
+        "eval",
+        "knn",
+        "--backbone",
+        str(run / "export"),
+        "--train",
+        train,
+        "--val",
+        train,
+        "--workers",
+        "0",
+        "--k",
+        "1",
+        "--json",
+        str(out),
+    ]
     assert main(same) == 0 and json.loads(out.read_text())["knn"]["1"] == 100.0
 
 
@@ -137,12 +151,16 @@ def test_extract_once_then_probe_from_the_features_files(eval_data, tmp_path, ca
     for split in ("train", "val"):
         feats[split] = tmp_path / f"{split}.safetensors"
         args = ["extract", "--backbone", backbone, "--data", eval_data[split], "--clips", "2"]
-        assert main([*args, "--out-file", str(feats[split]), "--workers", "0",
-                     "--patch-tokens"]) == 0  # fmt: skip
+        assert (
+            main([*args, "--out-file", str(feats[split]), "--workers", "0", "--patch-tokens"]) == 0
+        )
     files = ["--train-features", str(feats["train"]), "--val-features", str(feats["val"])]
-    for cmd in (["knn"], ["linear", "--epochs", "3"],
-                ["attentive", "--epochs", "1", "--min-steps", "0"],
-                ["lowshot", "--fractions", "0.5", "--seeds", "2"]):  # fmt: skip
+    for cmd in (
+        ["knn"],
+        ["linear", "--epochs", "3"],
+        ["attentive", "--epochs", "1", "--min-steps", "0"],
+        ["lowshot", "--fractions", "0.5", "--seeds", "2"],
+    ):
         out = tmp_path / f"{cmd[0]}.json"
         assert main(["eval", *cmd, *files, "--json", str(out)]) == 0
         assert "command" in json.loads(out.read_text())
@@ -153,17 +171,64 @@ def test_eval_all_propagate_and_pca_from_the_command_line(eval_data, tmp_path, c
     backbone = _tiny_export(tmp_path)
     data = ["--train", eval_data["train"], "--val", eval_data["val"], "--workers", "0"]
     out = tmp_path / "ev"
-    assert main(["eval", "all", "--backbone", backbone, *data, "--out", str(out),
-                 "--synth", eval_data["val"], "--limit", "2",
-                 "--attentive-min-steps", "0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "all",
+                "--backbone",
+                backbone,
+                *data,
+                "--out",
+                str(out),
+                "--synth",
+                eval_data["val"],
+                "--limit",
+                "2",
+                "--attentive-min-steps",
+                "0",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "eval.json").read_text())
     assert list(report["backbones"]) == ["run", "random init"]
-    assert main(["eval", "propagate", "--backbone", backbone, "--synth", eval_data["val"],
-                 "--limit", "2", "--json", str(tmp_path / "p.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "propagate",
+                "--backbone",
+                backbone,
+                "--synth",
+                eval_data["val"],
+                "--limit",
+                "2",
+                "--json",
+                str(tmp_path / "p.json"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "p.json").read_text())["sequences"] <= 2
     video = manifest_paths(eval_data["val"])[0]
-    assert main(["viz", "pca", "--backbone", backbone, "--video", video, "--out",
-                 str(tmp_path / "viz"), "--frames", "8"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "viz",
+                "pca",
+                "--backbone",
+                backbone,
+                "--video",
+                video,
+                "--out",
+                str(tmp_path / "viz"),
+                "--frames",
+                "8",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "viz" / "pca.png").is_file() and (tmp_path / "viz" / "pca.gif").is_file()
     assert (out / "eval.png").stat().st_size > 1000
 
@@ -172,8 +237,18 @@ def test_copy_detection_from_the_command_line(eval_data, tmp_path, capsys):
     backbone = _tiny_export(tmp_path)
     assert main(["data", "copies", "--data", eval_data["val"], "--out", str(tmp_path / "cd")]) == 0
     queries = str(tmp_path / "cd" / "queries.csv")
-    args = ["eval", "copydetect", "--backbone", backbone, "--database", eval_data["val"],
-            "--queries", queries, "--workers", "0"]  # fmt: skip
+    args = [
+        "eval",
+        "copydetect",
+        "--backbone",
+        backbone,
+        "--database",
+        eval_data["val"],
+        "--queries",
+        queries,
+        "--workers",
+        "0",
+    ]
     assert main([*args, "--whiten", eval_data["train"], "--json", str(tmp_path / "c.json")]) == 0
     result = json.loads((tmp_path / "c.json").read_text())
     assert result["queries"] == len(manifest_paths(eval_data["val"])) and result["whitened"]
@@ -182,8 +257,20 @@ def test_copy_detection_from_the_command_line(eval_data, tmp_path, capsys):
     exact = tmp_path / "exact.csv"
     rows = [f"{p},{Path(p).name}\n" for p in manifest_paths(eval_data["val"])]
     exact.write_text("path,label\n" + "".join(rows))
-    assert main([*args[:-4], "--queries", str(exact), "--workers", "0", "--json",
-                 str(tmp_path / "e.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                *args[:-4],
+                "--queries",
+                str(exact),
+                "--workers",
+                "0",
+                "--json",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "e.json").read_text())["map"] == 100.0
     (tmp_path / "q.csv").write_text("path,label\n" + f"{manifest_paths(queries)[0]},nope.mp4\n")
     assert main([*args[:-4], "--queries", str(tmp_path / "q.csv"), "--workers", "0"]) == 2
@@ -205,13 +292,30 @@ def test_copy_detection_of_a_vsc_split(eval_data, tmp_path):
     gt = ["Q0,R0,0,1", "Q0,R0,2,3", "Q1,R1,0,1", "Q2,R2,0,1", "Q3,R3,0,1"]
     (root / "gt.csv").write_text("query_id,ref_id,query_start,query_end\n" + "\n".join(gt))
     vsc = [str(root / f) for f in ("q.csv", "r.csv", "gt.csv")]
-    assert main(["eval", "copydetect", "--backbone", backbone, "--vsc", *vsc, "--workers", "0",
-                 "--json", str(tmp_path / "v.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "copydetect",
+                "--backbone",
+                backbone,
+                "--vsc",
+                *vsc,
+                "--workers",
+                "0",
+                "--json",
+                str(tmp_path / "v.json"),
+            ]
+        )
+        == 0
+    )
     r = json.loads((tmp_path / "v.json").read_text())
     assert (r["queries"], r["distractor_queries"], r["true_pairs"]) == (4, 2, 4)
     assert r["ranks"] == [0, 0, 0, 0] and r["map"] == r["uap"] == 100.0
-    assert main(["eval", "copydetect", "--backbone", backbone, "--vsc", *vsc,
-                 "--queries", vsc[0]]) == 2  # fmt: skip
+    assert (
+        main(["eval", "copydetect", "--backbone", backbone, "--vsc", *vsc, "--queries", vsc[0]])
+        == 2
+    )
 
 
 def test_probes_on_images_as_pseudo_videos(tmp_path):
@@ -229,17 +333,48 @@ def test_probes_on_images_as_pseudo_videos(tmp_path):
                     tmp_path / "img" / split / cls / f"{i}.png"
                 )
     data = ["--train", str(tmp_path / "img" / "train"), "--val", str(tmp_path / "img" / "val")]
-    assert main(["eval", "knn", "--backbone", backbone, "--images", *data, "--k", "1,3",
-                 "--workers", "0", "--json", str(tmp_path / "k.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "knn",
+                "--backbone",
+                backbone,
+                "--images",
+                *data,
+                "--k",
+                "1,3",
+                "--workers",
+                "0",
+                "--json",
+                str(tmp_path / "k.json"),
+            ]
+        )
+        == 0
+    )
     r = json.loads((tmp_path / "k.json").read_text())
     assert (r["n_train"], r["n_val"], r["classes"]) == (8, 4, 2)
     assert r["knn"] == {"1": 100.0, "3": 100.0}
     # the same through a CSV of image paths, the images' views recorded by extract
     rows = [f"{p},{p.parent.name}\n" for p in sorted((tmp_path / "img" / "val").rglob("*.png"))]
     (tmp_path / "val.csv").write_text("path,label\n" + "".join(rows))
-    assert main(["extract", "--backbone", backbone, "--images", "--data",
-                 str(tmp_path / "val.csv"), "--out-file", str(tmp_path / "f.safetensors"),
-                 "--workers", "0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "extract",
+                "--backbone",
+                backbone,
+                "--images",
+                "--data",
+                str(tmp_path / "val.csv"),
+                "--out-file",
+                str(tmp_path / "f.safetensors"),
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     views = Features.load(tmp_path / "f.safetensors").views
     assert (views.frames, views.clips, views.stride) == (2, 1, 1)  # one tubelet of the ViT-T
 
@@ -247,8 +382,20 @@ def test_probes_on_images_as_pseudo_videos(tmp_path):
 def test_eval_user_errors(eval_data, synth_data, tmp_path, capsys):
     backbone = _tiny_export(tmp_path)
     # the val split has classes the training split lacks
-    code = main(["eval", "linear", "--backbone", backbone, "--train", eval_data["train"],
-                 "--val", synth_data["val"], "--workers", "0"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "linear",
+            "--backbone",
+            backbone,
+            "--train",
+            eval_data["train"],
+            "--val",
+            synth_data["val"],
+            "--workers",
+            "0",
+        ]
+    )
     assert code == 2 and "do not occur among the training videos" in capsys.readouterr().err
     assert main(["data", "manifest", "--format", "ucf101", "--out-file", str(tmp_path / "m")]) == 2
     assert "--format ucf101 needs --split-file --labels --root" in capsys.readouterr().err
@@ -259,8 +406,21 @@ def test_data_manifest_from_class_folders(eval_data, tmp_path):
         (tmp_path / "v" / f"class{i}").mkdir(parents=True)
         (tmp_path / "v" / f"class{i}" / "a.mp4").write_bytes(Path(video).read_bytes())
     out = tmp_path / "m.csv"
-    assert main(["data", "manifest", "--format", "folders", "--root", str(tmp_path / "v"),
-                 "--out-file", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "data",
+                "manifest",
+                "--format",
+                "folders",
+                "--root",
+                str(tmp_path / "v"),
+                "--out-file",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.read_text().count("\n") == 3
 
 
@@ -284,8 +444,9 @@ def _tiny_export(tmp_path) -> str:
 def test_compress_commands_end_to_end(synth_data, code_store, tmp_path, capsys):
     cb = tmp_path / "cb"
     args = ["--clusters", "16", "--patch", "8", "--short-side", "0", "--samples", "500"]
-    assert main(["compress", "fit", "--data", synth_data["train"], "--out-file", str(cb),
-                 *args]) == 0  # fmt: skip
+    assert (
+        main(["compress", "fit", "--data", synth_data["train"], "--out-file", str(cb), *args]) == 0
+    )
     store = tmp_path / "store"
     enc = ["--data", synth_data["train"], "--codebook", str(cb), "--out", str(store)]
     assert main(["compress", "encode", *enc, "--workers", "0"]) == 0
@@ -299,17 +460,39 @@ def test_compress_commands_end_to_end(synth_data, code_store, tmp_path, capsys):
 def test_compress_user_errors(tmp_path, capsys):
     assert main(["compress", "verify", str(tmp_path)]) == 2
     assert "not a code store" in capsys.readouterr().err
-    code = main(["compress", "encode", "--data", str(tmp_path / "none.csv"),
-                 "--codebook", "x", "--out", str(tmp_path / "s")])  # fmt: skip
+    code = main(
+        [
+            "compress",
+            "encode",
+            "--data",
+            str(tmp_path / "none.csv"),
+            "--codebook",
+            "x",
+            "--out",
+            str(tmp_path / "s"),
+        ]
+    )
     assert code == 2 and "none.csv" in capsys.readouterr().err
 
 
 def test_export_from_a_training_checkpoint(synth_data, tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["pretrain", "--config", "tiny", "--out", str(run), f"data.train={synth_data['train']}",
-            "data.num_workers=0", "optim.batch_size=4", "train.max_steps=1", "model.qkv_bias=qv",
-            "head.prototypes=32", "head.patch_prototypes=32", "head.hidden_dim=64",
-            "head.bottleneck_dim=16"]  # fmt: skip
+    args = [
+        "pretrain",
+        "--config",
+        "tiny",
+        "--out",
+        str(run),
+        f"data.train={synth_data['train']}",
+        "data.num_workers=0",
+        "optim.batch_size=4",
+        "train.max_steps=1",
+        "model.qkv_bias=qv",
+        "head.prototypes=32",
+        "head.patch_prototypes=32",
+        "head.hidden_dim=64",
+        "head.bottleneck_dim=16",
+    ]
     assert main(args) == 0
     ckpt = str(run / "checkpoint.pt")
     assert main(["export", "--checkpoint", ckpt, "--out", str(tmp_path / "v")]) == 0
@@ -328,10 +511,21 @@ def test_export_from_a_training_checkpoint(synth_data, tmp_path, capsys):
 
 def test_a_full_disk_in_pretraining_is_one_clear_line(synth_data, tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
-    args = ["pretrain", "--config", "tiny", "--out", str(run), f"data.train={synth_data['train']}",
-            "data.num_workers=0", "optim.batch_size=4", "train.max_steps=1",
-            "head.prototypes=32", "head.patch_prototypes=32", "head.hidden_dim=64",
-            "head.bottleneck_dim=16"]  # fmt: skip
+    args = [
+        "pretrain",
+        "--config",
+        "tiny",
+        "--out",
+        str(run),
+        f"data.train={synth_data['train']}",
+        "data.num_workers=0",
+        "optim.batch_size=4",
+        "train.max_steps=1",
+        "head.prototypes=32",
+        "head.patch_prototypes=32",
+        "head.hidden_dim=64",
+        "head.bottleneck_dim=16",
+    ]
 
     def full_disk(obj, f):
         f.write(b"partial")
@@ -350,16 +544,37 @@ def test_a_full_disk_in_pretraining_is_one_clear_line(synth_data, tmp_path, caps
 def test_pretrain_init_from_a_hf_videomae_folder(synth_data, tmp_path):
     transformers = pytest.importorskip("transformers")
     hf_cfg = transformers.VideoMAEConfig(
-        image_size=64, patch_size=16, num_frames=8, tubelet_size=2, hidden_size=192,
-        num_hidden_layers=4, num_attention_heads=3, intermediate_size=768, use_mean_pooling=False,
-    )  # fmt: skip
+        image_size=64,
+        patch_size=16,
+        num_frames=8,
+        tubelet_size=2,
+        hidden_size=192,
+        num_hidden_layers=4,
+        num_attention_heads=3,
+        intermediate_size=768,
+        use_mean_pooling=False,
+    )
     torch.manual_seed(0)
     transformers.VideoMAEModel(hf_cfg).save_pretrained(tmp_path / "hf")
     run = tmp_path / "run"
-    args = ["pretrain", "--config", "tiny", "--out", str(run), "--init", str(tmp_path / "hf"),
-            f"data.train={synth_data['train']}", "data.num_workers=0", "optim.batch_size=4",
-            "train.max_steps=1", "model.qkv_bias=qv", "head.prototypes=32",
-            "head.patch_prototypes=32", "head.hidden_dim=64", "head.bottleneck_dim=16"]  # fmt: skip
+    args = [
+        "pretrain",
+        "--config",
+        "tiny",
+        "--out",
+        str(run),
+        "--init",
+        str(tmp_path / "hf"),
+        f"data.train={synth_data['train']}",
+        "data.num_workers=0",
+        "optim.batch_size=4",
+        "train.max_steps=1",
+        "model.qkv_bias=qv",
+        "head.prototypes=32",
+        "head.patch_prototypes=32",
+        "head.hidden_dim=64",
+        "head.bottleneck_dim=16",
+    ]
     assert main(args) == 0
     from vidrop.models.load import load_backbone
 

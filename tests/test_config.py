@@ -89,8 +89,10 @@ def test_the_config_is_torch_free_and_its_names_match_the_model_tables():
     import sys
     import typing
 
-    code = ("import sys, vidrop.config, vidrop.data.dataset; "
-            "print(sorted(m for m in sys.modules if m.startswith('vidrop.models')))")  # fmt: skip
+    code = (
+        "import sys, vidrop.config, vidrop.data.dataset; "
+        "print(sorted(m for m in sys.modules if m.startswith('vidrop.models')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     from vidrop import config
@@ -107,8 +109,11 @@ def test_a_name_outside_its_choices_is_refused_with_them():
 
     from vidrop.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"mask.drop_pattern='tubes' \(did you mean 'tube'\?\); "
-                       r"choose one of random, tube, block"):  # fmt: skip
+    with pytest.raises(
+        ConfigError,
+        match=r"mask.drop_pattern='tubes' \(did you mean 'tube'\?\); "
+        r"choose one of random, tube, block",
+    ):
         load_config("tiny", ["mask.drop_pattern=tubes"])
     with pytest.raises(ConfigError, match="train.precision='fp16'.*auto, bf16, fp32"):
         load_config("tiny", ["train.precision=fp16"])

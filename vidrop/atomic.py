@@ -9,15 +9,25 @@ names neither the file nor the cause, and the half-written temporary stayed behi
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from vidrop.errors import VidropError
 
-__all__ = ["WriteError", "atomic_path", "write_bytes_atomic", "write_error"]
+__all__ = [
+    "WriteError",
+    "atomic_files",
+    "atomic_path",
+    "write_bytes_atomic",
+    "write_error",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 def _file_mode() -> int:
@@ -104,3 +114,28 @@ def atomic_path(path: str | Path, tmp_suffix: str = ".tmp") -> Iterator[Path]:
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode())
+
+
+def write_json_atomic(path: str | Path, value: object, indent: int | None = 2) -> None:
+    write_text_atomic(path, json.dumps(value, indent=indent))
+
+
+@contextmanager
+def atomic_files(folder: str | Path) -> Iterator[Path]:
+    """A temporary folder beside `folder` for a writer that fills a whole folder (transformers'
+    save_pretrained); on success each file it wrote replaces its namesake in `folder`, each one
+    whole or not at all, and the temporary folder is removed either way."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield tmp
+        for written in sorted(tmp.iterdir()):
+            with atomic_path(folder / written.name) as target:
+                shutil.move(written, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -5,14 +5,13 @@ eval.json and eval.md."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from rich.table import Table
 
+from vidrop.atomic import write_json_atomic
 from vidrop.config import Config
 from vidrop.data.copies import make_copies
 from vidrop.data.manifest import Manifest, read_manifest
@@ -24,8 +23,8 @@ from vidrop.eval.suite import SuiteBackbone, SuiteConfig, format_gain, headline,
 from vidrop.machine import describe_machine
 from vidrop.methods import resolve_config
 from vidrop.models.load import load_backbone
-from vidrop.models.vit import VideoViT
 from vidrop.progress import ProgressBar, console, results
+from vidrop.train.build import export_initial
 from vidrop.train.loop import pretrain
 
 DEMO_CLIPS = 3  # test views: 3 clips along each 32-frame video (frames are square: 1 crop)
@@ -105,12 +104,12 @@ def run_demo(
         "results": rows,
         "gain_points": {
             c: v - rows["random_init"][c] for c, v in rows["vidrop"].items() if isinstance(v, float)
-        },  # fmt: skip
+        },
         "gain_intervals": ev["gains"]["vidrop"],
         "eval": str(out / "eval.json"),
         "timings": timings,
     }
-    (out / "demo.json").write_text(json.dumps(report, indent=2))
+    write_json_atomic(out / "demo.json", report)
     print_report(report)
     return report
 
@@ -119,8 +118,8 @@ def evaluate(export: Path, cfg: Config, data: DemoData, out: Path, command: str)
     """eval all of the pretrained backbone and of the same ViT at the weights it started from."""
     pretrained, meta = load_backbone(export, with_meta=True)
     views = views_of_backbone(meta, pretrained, clips=data.clips)
-    torch.manual_seed(cfg.train.seed)  # exactly the weights pretraining started from
-    random_init = VideoViT(cfg.model).eval()
+    # exactly the weights pretraining started from, exported as the trained backbone is
+    random_init = load_backbone(export_initial(cfg, out / "random_init"))
     backbones = {
         "vidrop": SuiteBackbone(pretrained, views, "cls", floor="random_init"),
         "random_init": SuiteBackbone(random_init, views, "cls"),

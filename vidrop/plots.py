@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from vidrop.atomic import atomic_path
 from vidrop.errors import VidropError
 
 log = logging.getLogger("vidrop")
@@ -47,8 +48,10 @@ def plot_curves(records: dict[str, list[dict[str, Any]]], out: Path) -> Path:
     """Training curves of one or several runs (a line per run): each run's metrics.jsonl
     records, by the run's name."""
     plt = pyplot()
-    shown = [(t, [k for k in keys if any(k in x for rs in records.values() for x in rs)])
-             for t, keys in CURVES]  # fmt: skip
+    shown = [
+        (t, [k for k in keys if any(k in x for rs in records.values() for x in rs)])
+        for t, keys in CURVES
+    ]
     shown = [(t, keys) for t, keys in shown if keys]
     cols = 3
     fig, axes = plt.subplots(
@@ -68,8 +71,7 @@ def plot_curves(records: dict[str, list[dict[str, Any]]], out: Path) -> Path:
     for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
     return out
 
 
@@ -95,9 +97,15 @@ def plot_eval(rows: dict[str, dict[str, Any]], report: dict[str, Any], out: Path
     right.axhline(0, color="black", lw=0.8)
     _axis(right, metrics, max(len(gains), 1), width, "gain over the floor, points (95% CI)")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
     return out
+
+
+def _save(fig: Any, out: Path, dpi: int = 110) -> None:
+    """The figure to `out`, whole or not at all; then closed."""
+    with atomic_path(out, ".tmp" + out.suffix) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    pyplot().close(fig)
 
 
 def _axis(ax: Any, metrics: list[str], groups: int, width: float, label: str) -> None:

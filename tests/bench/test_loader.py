@@ -3,9 +3,16 @@ from vidrop.bench.loader import bench_loader
 
 def test_bench_loader_times_both_sources_on_identical_views(synth_data, code_store, tmp_path):
     r = bench_loader(
-        synth_data["train"], str(code_store), config="tiny", videos=3, batch=1, workers=0,
-        json_path=str(tmp_path / "b.json"), overrides=["views.large_size=32"], min_seconds=0,
-    )  # fmt: skip
+        synth_data["train"],
+        str(code_store),
+        config="tiny",
+        videos=3,
+        batch=1,
+        workers=0,
+        json_path=str(tmp_path / "b.json"),
+        overrides=["views.large_size=32"],
+        min_seconds=0,
+    )
     assert r["same_shapes_and_dtype"] and r["pyav"]["videos"] == r["store"]["videos"] == 3
     assert r["pyav"]["large"] == [[1, 2, 3, 8, 32, 32], "torch.uint8"]
     # the tiny recipe's views: 2 large and 4 small clips per video, 3 videos each
@@ -15,9 +22,16 @@ def test_bench_loader_times_both_sources_on_identical_views(synth_data, code_sto
 
 def test_bench_loader_with_augment_times_loaders_augment_and_both(synth_data, code_store, capsys):
     r = bench_loader(
-        synth_data["train"], str(code_store), config="tiny", videos=2, batch=1, workers=0,
-        overrides=["views.large_size=32", "views.augment=dino"], min_seconds=0, device="cpu",
-    )  # fmt: skip
+        synth_data["train"],
+        str(code_store),
+        config="tiny",
+        videos=2,
+        batch=1,
+        workers=0,
+        overrides=["views.large_size=32", "views.augment=dino"],
+        min_seconds=0,
+        device="cpu",
+    )
     # the loaders alone, the augmentations alone (at least 3 passes over a batch of one video's
     # 2 + 4 clips), and both in one loop, each timed and reported
     assert r["augment"]["device"] == "cpu" and r["augment"]["clips"] >= 3 * (2 + 4)

@@ -6,11 +6,18 @@ pytest.importorskip("transformers")
 
 
 def test_bench_train_times_all_three_methods_in_one_run(tmp_path):
-    tiny = ["views.small_clips=2", "head.prototypes=64", "head.patch_prototypes=64",
-            "head.hidden_dim=64", "head.bottleneck_dim=32", "train.device=cpu"]  # fmt: skip
+    tiny = [
+        "views.small_clips=2",
+        "head.prototypes=64",
+        "head.patch_prototypes=64",
+        "head.hidden_dim=64",
+        "head.bottleneck_dim=32",
+        "train.device=cpu",
+    ]
     batch = parse_batch("vidrop=2,dense=2,videomae=3")
-    r = bench_train("tiny", batch=batch, steps=1, warmup=1, json_path=str(tmp_path / "b.json"),
-                    overrides=tiny)  # fmt: skip
+    r = bench_train(
+        "tiny", batch=batch, steps=1, warmup=1, json_path=str(tmp_path / "b.json"), overrides=tiny
+    )
     by = {x["method"]: x for x in r["results"]}
     assert set(by) == {"vidrop", "dense", "videomae"}
     assert [by[m]["batch"] for m in ("vidrop", "dense", "videomae")] == [2, 2, 3]

@@ -55,11 +55,14 @@ def test_an_impossible_out_is_refused_before_any_work(out, capsys):
 
 
 def test_bad_values_are_usage_errors(capsys):
-    for argv, said in ((["expand", "--checkpoint", "c", "--to", "vit_q", "--out", "o"],
-                        "invalid choice: 'vit_q'"),
-                       (["eval", "knn", "--k", "5,abc"], "expected integers separated by commas"),
-                       (["pretrain", "--config", "tiny", "--out", "o", "--data", "x.csv"],
-                        "set it as an override: data.train=PATH")):  # fmt: skip
+    for argv, said in (
+        (["expand", "--checkpoint", "c", "--to", "vit_q", "--out", "o"], "invalid choice: 'vit_q'"),
+        (["eval", "knn", "--k", "5,abc"], "expected integers separated by commas"),
+        (
+            ["pretrain", "--config", "tiny", "--out", "o", "--data", "x.csv"],
+            "set it as an override: data.train=PATH",
+        ),
+    ):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2 and said in capsys.readouterr().err
@@ -72,8 +75,10 @@ def test_input_errors_name_the_file_and_what_to_do(tmp_path, capsys):
     assert "is not a features file (not safetensors" in capsys.readouterr().err
     csv = tmp_path / "videos.csv"
     csv.write_text("video,label\na.mp4,walk\n")
-    assert main(["pretrain", "--config", "tiny", "--out", str(tmp_path / "r"),
-                 f"data.train={csv}"]) == 2  # fmt: skip
+    assert (
+        main(["pretrain", "--config", "tiny", "--out", str(tmp_path / "r"), f"data.train={csv}"])
+        == 2
+    )
     assert "without a 'path' column" in capsys.readouterr().err
     assert main(["compress", "stats", str(tmp_path / "missing")]) == 2
     assert "missing does not exist" in capsys.readouterr().err

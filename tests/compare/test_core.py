@@ -14,17 +14,29 @@ from vidrop.eval.settings import LinearConfig, SuiteConfig
 
 transformers = pytest.importorskip("transformers")  # VideoMAE is transformers' own
 
-TINY = ["data.num_workers=0", "optim.batch_size=4", "head.prototypes=32",
-        "head.patch_prototypes=32", "head.hidden_dim=32", "head.bottleneck_dim=16",
-        "views.small_clips=2", "model.depth=2", "optim.epochs=2", "optim.warmup_epochs=0.5",
-        "optim.warmup_teacher_temp_epochs=0.5", "optim.freeze_last_layer_epochs=0.5"]  # fmt: skip
-SUITE = SuiteConfig(linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), attentive=None,
-                    lowshot_fractions=())  # fmt: skip
+TINY = [
+    "data.num_workers=0",
+    "optim.batch_size=4",
+    "head.prototypes=32",
+    "head.patch_prototypes=32",
+    "head.hidden_dim=32",
+    "head.bottleneck_dim=16",
+    "views.small_clips=2",
+    "model.depth=2",
+    "optim.epochs=2",
+    "optim.warmup_epochs=0.5",
+    "optim.warmup_teacher_temp_epochs=0.5",
+    "optim.freeze_last_layer_epochs=0.5",
+]
+SUITE = SuiteConfig(
+    linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), attentive=None, lowshot_fractions=()
+)
 
 
 def spec(data: dict, out: Path, **kw) -> CompareSpec:
-    return CompareSpec(train=data["train"], val=data["val"], out=out, overrides=TINY, suite=SUITE,
-                       **kw)  # fmt: skip
+    return CompareSpec(
+        train=data["train"], val=data["val"], out=out, overrides=TINY, suite=SUITE, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +62,18 @@ def test_every_method_trains_the_same_encoder_and_is_scored(compared):
     for name in ("vidrop", "dense", "videomae"):
         model, _ = load_backbone(m[name]["backbone"], with_meta=True)
         c = model.cfg
-        shapes.add((c.embed_dim, c.depth, c.num_heads, c.patch_size, c.tubelet, c.num_frames,
-                    c.img_size))  # fmt: skip
+        shapes.add(
+            (c.embed_dim, c.depth, c.num_heads, c.patch_size, c.tubelet, c.num_frames, c.img_size)
+        )
     assert shapes == {(192, 2, 3, 16, 2, 8, 64)}
     assert [m[n]["feature"] for n in m] == ["cls", "cls", "mean", "cls", "mean"]
     assert set(report["gains"]) == {
-        "vidrop vs dense", "vidrop vs videomae", "vidrop vs random_init", "dense vs random_init",
+        "vidrop vs dense",
+        "vidrop vs videomae",
+        "vidrop vs random_init",
+        "dense vs random_init",
         "videomae vs random_init_mean",
-    }  # fmt: skip
+    }
     g = report["gains"]["vidrop vs videomae"]["kNN k=20"]
     v, mae = m["vidrop"]["eval"]["knn"]["20"], m["videomae"]["eval"]["knn"]["20"]
     assert g["per_seed"]["0"]["gain"] == pytest.approx(v - mae)
@@ -98,12 +114,15 @@ def test_a_rerun_resumes_without_training_or_evaluating_again(compared, eval_dat
 def test_a_seconds_budget_stops_each_method_within_one_step(eval_data, tmp_path, monkeypatch):
     monkeypatch.setattr("vidrop.compare.core.CALIBRATION_STEPS", 6)
     budget = 3.0
-    report = run_compare(spec(eval_data, tmp_path, budget=Budget("seconds", budget),
-                              methods=("vidrop", "videomae")))  # fmt: skip
+    report = run_compare(
+        spec(eval_data, tmp_path, budget=Budget("seconds", budget), methods=("vidrop", "videomae"))
+    )
     for name in ("vidrop", "videomae"):
         e = report["methods"][name]
-        records = [json.loads(x) for x in (Path(e["backbone"]).parent / "metrics.jsonl")
-                   .read_text().splitlines()]  # fmt: skip
+        records = [
+            json.loads(x)
+            for x in (Path(e["backbone"]).parent / "metrics.jsonl").read_text().splitlines()
+        ]
         before = records[-2]["seconds"] if len(records) > 1 else 0.0
         assert before < budget  # the last step began inside the budget...
         assert e["pretrain_seconds"] == records[-1]["seconds"]  # ...and the run ended with it
@@ -138,8 +157,9 @@ def test_seconds_become_steps_from_the_measured_timings():
 def test_the_cli_needs_data_and_one_budget(tmp_path, capsys):
     assert main(["compare", "--out", str(tmp_path)]) == 2
     assert "--data TRAIN.csv and --val" in capsys.readouterr().err
-    assert main(["compare", "--synth", "--out", str(tmp_path), "--steps", "3",
-                 "--budget-s", "9"]) == 2  # fmt: skip
+    assert (
+        main(["compare", "--synth", "--out", str(tmp_path), "--steps", "3", "--budget-s", "9"]) == 2
+    )
     assert "one of --budget-s" in capsys.readouterr().err
 
 
@@ -157,8 +177,10 @@ def test_the_lr_grid_is_widened_while_its_best_factor_is_at_an_edge(
         return MethodRun(str(tmp_path / f"x{factor:g}"), 1)
 
     monkeypatch.setattr(Comparison, "train", fake_train)
-    monkeypatch.setattr("vidrop.compare.core.heldout_knn",
-                        lambda export, *a: -abs(float(export.parent.name[1:]) - 9))  # fmt: skip
+    monkeypatch.setattr(
+        "vidrop.compare.core.heldout_knn",
+        lambda export, *a: -abs(float(export.parent.name[1:]) - 9),
+    )
     cmp = Comparison(spec(eval_data, tmp_path, budget=Budget("steps", 1), lr_grid=(1 / 3, 1, 3)))
     cmp.choose_lr("vidrop")
     assert [round(f, 3) for f in tried] == [0.333, 1, 3, 9, 27]

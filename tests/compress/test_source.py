@@ -11,9 +11,16 @@ from vidrop.data.source import PendingView, PixelBlock, VideoSource
 from vidrop.data.views import CropBox, is_channels_last, views_buffer
 
 VIEWS = ViewsConfig(
-    large_clips=2, large_frames=8, large_size=32, small_clips=3, small_frames=4, small_size=16,
-    frame_stride=2, large_scale=(0.2, 1.0), small_scale=(0.05, 0.3),
-)  # fmt: skip
+    large_clips=2,
+    large_frames=8,
+    large_size=32,
+    small_clips=3,
+    small_frames=4,
+    small_size=16,
+    frame_stride=2,
+    large_scale=(0.2, 1.0),
+    small_scale=(0.05, 0.3),
+)
 
 
 def test_code_block_views_equal_views_of_the_fully_decoded_video(code_store):

@@ -17,10 +17,16 @@ def clip(values: list[list[float]], frames: int = 3) -> torch.Tensor:
 
 
 def params(n: int = 1, **change) -> A.ClipAugment:
-    base = {"brightness": torch.ones(n), "contrast": torch.ones(n), "saturation": torch.ones(n),
-            "hue": torch.zeros(n), "order": torch.arange(4).repeat(n, 1),
-            "grayscale": torch.zeros(n, dtype=torch.bool), "sigma": torch.zeros(n),
-            "solarize": torch.zeros(n, dtype=torch.bool)}  # fmt: skip
+    base = {
+        "brightness": torch.ones(n),
+        "contrast": torch.ones(n),
+        "saturation": torch.ones(n),
+        "hue": torch.zeros(n),
+        "order": torch.arange(4).repeat(n, 1),
+        "grayscale": torch.zeros(n, dtype=torch.bool),
+        "sigma": torch.zeros(n),
+        "solarize": torch.zeros(n, dtype=torch.bool),
+    }
     return A.ClipAugment(**{**base, **change})
 
 
@@ -42,8 +48,7 @@ def test_each_operation_against_hand_computed_pixels():
     torch.testing.assert_close(out[0, :, 0, 0, 1], torch.tensor([0.1, 0.1, 0.3]))  # >= 0.5 flip
     # hue against Python's colorsys, a third of a turn turns red into green
     out = A.apply(clip([[1.0, 0.0, 0.0]]), params(hue=torch.tensor([1 / 3])))
-    torch.testing.assert_close(out[0, :, 0, 0, 0], torch.tensor([0.0, 1.0, 0.0]), atol=1e-6,
-                               rtol=0)  # fmt: skip
+    torch.testing.assert_close(out[0, :, 0, 0, 0], torch.tensor([0.0, 1.0, 0.0]), atol=1e-6, rtol=0)
     rgb = [0.8, 0.35, 0.2]
     out = A.apply(clip([rgb]), params(hue=torch.tensor([-0.07])))
     h, s, v = colorsys.rgb_to_hsv(*rgb)

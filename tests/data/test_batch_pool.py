@@ -55,9 +55,13 @@ def _loader(source, pool, workers, context=None):
     data = ViewDataset(source, VIEWS, seed=0, pool=pool)
     keys = [[(i % len(source), i // len(source)) for i in range(j, j + 4)] for j in range(0, 64, 4)]
     return DataLoader(
-        data, batch_sampler=keys, num_workers=workers, collate_fn=collate_views,
-        worker_init_fn=worker_init, multiprocessing_context=context,
-    )  # fmt: skip
+        data,
+        batch_sampler=keys,
+        num_workers=workers,
+        collate_fn=collate_views,
+        worker_init_fn=worker_init,
+        multiprocessing_context=context,
+    )
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])  # spawn: macOS's and Windows' default

@@ -46,13 +46,24 @@ def test_ssv2_labels_come_from_the_template(tmp_path):
         json.dumps({"Holding something next to something": "40", "Opening something": "1"})
     )
     split = tmp_path / "validation.json"
-    split.write_text(json.dumps([
-        {"id": "74225", "label": "holding a cup next to a vase",
-         "template": "Holding [something] next to [something]",
-         "placeholders": ["a cup", "a vase"]},
-        {"id": "116154", "label": "opening a box", "template": "Opening [something]",
-         "placeholders": ["a box"]},
-    ]))  # fmt: skip
+    split.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "74225",
+                    "label": "holding a cup next to a vase",
+                    "template": "Holding [something] next to [something]",
+                    "placeholders": ["a cup", "a vase"],
+                },
+                {
+                    "id": "116154",
+                    "label": "opening a box",
+                    "template": "Opening [something]",
+                    "placeholders": ["a box"],
+                },
+            ]
+        )
+    )
     _touch(tmp_path / "v" / "74225.webm", tmp_path / "v" / "116154.webm")
     m = read_ssv2(labels, split, tmp_path / "v")
     assert [(Path(e.path).name, e.label) for e in m.entries] == [
@@ -89,8 +100,12 @@ def test_hmdb51_split_codes(tmp_path):
     splits.mkdir()
     (splits / "brush_hair_test_split1.txt").write_text("a.avi 1 \nb.avi 2 \nc.avi 0 \n")
     (splits / "cartwheel_test_split1.txt").write_text("d.avi 1 \n")
-    _touch(*(tmp_path / "v" / c / f for c, f in [("brush_hair", "a.avi"), ("brush_hair", "b.avi"),
-                                                  ("cartwheel", "d.avi")]))  # fmt: skip
+    _touch(
+        *(
+            tmp_path / "v" / c / f
+            for c, f in [("brush_hair", "a.avi"), ("brush_hair", "b.avi"), ("cartwheel", "d.avi")]
+        )
+    )
     train = read_hmdb51(splits, tmp_path / "v", 1, "train")
     test = read_hmdb51(splits, tmp_path / "v", 1, "test")
     assert [(Path(e.path).name, e.label) for e in train.entries] == [

@@ -15,7 +15,6 @@ def test_csv_with_header_and_relative_paths(tmp_path):
     m = read_manifest(tmp_path / "m.csv")
     assert m.paths == [str(tmp_path / "v/a.mp4"), str(tmp_path / "v/b.mp4")]
     assert m.class_names == ["cat", "dog"]
-    assert m.label_ids(m.class_names) == [1, 0]
 
 
 def test_csv_without_label_column(tmp_path):
@@ -45,13 +44,6 @@ def test_missing_and_empty_manifest(tmp_path):
     (tmp_path / "e.csv").write_text("")
     with pytest.raises(ManifestError, match="lists no videos"):
         read_manifest(tmp_path / "e.csv")
-
-
-def test_unknown_val_label_is_named(tmp_path):
-    touch(tmp_path, "a.mp4")
-    (tmp_path / "v.csv").write_text("path,label\na.mp4,zebra\n")
-    with pytest.raises(ManifestError, match="zebra"):
-        read_manifest(tmp_path / "v.csv").label_ids(["cat", "dog"])
 
 
 def test_entries_are_absolute_even_from_a_relative_manifest_path(tmp_path, monkeypatch):

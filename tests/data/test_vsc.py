@@ -23,8 +23,10 @@ def _vsc(root, queries=("Q1", "Q2", "Q3"), refs=("R1", "R2"), gt=None):
 def test_read_vsc_pairs_each_query_with_its_references(tmp_path):
     vsc = read_vsc(*_vsc(tmp_path))
     assert [p.split("/")[-2:] for p in vsc.queries.paths] == [
-        ["query", "Q1.mp4"], ["query", "Q2.mp4"], ["query", "Q3.mp4"]
-    ]  # fmt: skip
+        ["query", "Q1.mp4"],
+        ["query", "Q2.mp4"],
+        ["query", "Q3.mp4"],
+    ]
     assert len(vsc.references) == 2
     # segments of one pair count once; a query in no row is a distractor
     assert vsc.originals == [("R1.mp4", "R2.mp4"), ("R2.mp4",), ()] and vsc.true_pairs == 3

@@ -87,13 +87,21 @@ def test_memory_mapped_tokens_give_the_in_memory_result(tmp_path):
     in_memory = attentive_probe(train, val, 4, cfg)
     files = []
     for name, s in (("train", train), ("val", val)):
-        disk = np.lib.format.open_memmap(tmp_path / f"{name}.npy", "w+", np.float16,
-                                         (len(s.y) + 1, *s.x.shape[1:]))  # fmt: skip
+        disk = np.lib.format.open_memmap(
+            tmp_path / f"{name}.npy", "w+", np.float16, (len(s.y) + 1, *s.x.shape[1:])
+        )
         disk[1:] = s.x.half().numpy()  # row 0: a video that failed to decode
-        files.append(LabelledSet(torch.from_numpy(disk), s.y, s.paths, [], 0,
-                                 rows=torch.arange(1, len(s.y) + 1)))  # fmt: skip
-    half = attentive_probe(LabelledSet(train.x.half(), train.y, train.paths, [], 0),
-                           LabelledSet(val.x.half(), val.y, val.paths, [], 0), 4, cfg)  # fmt: skip
+        files.append(
+            LabelledSet(
+                torch.from_numpy(disk), s.y, s.paths, [], 0, rows=torch.arange(1, len(s.y) + 1)
+            )
+        )
+    half = attentive_probe(
+        LabelledSet(train.x.half(), train.y, train.paths, [], 0),
+        LabelledSet(val.x.half(), val.y, val.paths, [], 0),
+        4,
+        cfg,
+    )
     mapped = attentive_probe(*files, 4, cfg)
     assert mapped.predictions == half.predictions and mapped.top1 == half.top1
     assert mapped.grid == half.grid

@@ -17,11 +17,16 @@ def _features(cls: torch.Tensor, names: list[str], ok: list[bool] | None = None)
     n = len(names)
     x = cls[:, None]
     return Features(
-        cls=x, mean=x.clone(), patch=None,
+        cls=x,
+        mean=x.clone(),
+        patch=None,
         ok=torch.tensor(ok) if ok is not None else torch.ones(n, dtype=torch.bool),
-        short=torch.zeros(n, dtype=torch.bool), paths=[f"/data/{m}" for m in names],
-        labels=[None] * n, views=EvalViews(4, 32, 1), gem=x.clone(),
-    )  # fmt: skip
+        short=torch.zeros(n, dtype=torch.bool),
+        paths=[f"/data/{m}" for m in names],
+        labels=[None] * n,
+        views=EvalViews(4, 32, 1),
+        gem=x.clone(),
+    )
 
 
 def test_average_precision_matches_the_holidays_trapezoids():
@@ -67,8 +72,9 @@ def test_a_copy_ranked_second_scores_a_quarter():
     db = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
     # closer to v0 than to its own original v1
     query = torch.tensor([[0.95, 0.31]])
-    result = copy_detection(_features(query, ["q.mp4"]), _features(db, ["v0.mp4", "v1.mp4"]),
-                            ["v1.mp4"])  # fmt: skip
+    result = copy_detection(
+        _features(query, ["q.mp4"]), _features(db, ["v0.mp4", "v1.mp4"]), ["v1.mp4"]
+    )
     assert result.ranks == [1] and result.map == pytest.approx(25.0) and result.top1 == 0.0
     assert result.per_query() == {"/data/q.mp4": pytest.approx(25.0)}
 
@@ -160,9 +166,11 @@ def test_distractor_queries_cost_micro_ap_but_not_map():
     alone = copy_detection(_features(copies, ["a", "b"]), _features(db, names), names, topk=1)
     assert alone.map == alone.uap == 100.0 and alone.true_pairs == 2
     both = copy_detection(
-        _features(torch.cat([copies, distractor]), ["a", "b", "c"]), _features(db, names),
-        [*names, None], topk=1,
-    )  # fmt: skip
+        _features(torch.cat([copies, distractor]), ["a", "b", "c"]),
+        _features(db, names),
+        [*names, None],
+        topk=1,
+    )
     # the distractor's pair ranks first and is false: (1/2 + 2/3) / 2 true pairs
     assert both.map == 100.0 and both.uap == pytest.approx(100 * (1 / 2 + 2 / 3) / 2)
     assert both.distractor_queries == 1 and both.candidate_pairs == 3
@@ -171,10 +179,12 @@ def test_distractor_queries_cost_micro_ap_but_not_map():
 def test_a_query_with_several_originals():
     db = torch.eye(3)
     query = torch.tensor([[1.0, 0.9, 0.0]])  # v0 first, v1 second
-    r = copy_detection(_features(query, ["q"]), _features(db, ["v0", "v1", "v2"]),
-                       [("v0", "v1")], topk=3)  # fmt: skip
+    r = copy_detection(
+        _features(query, ["q"]), _features(db, ["v0", "v1", "v2"]), [("v0", "v1")], topk=3
+    )
     assert r.map == 100.0 and r.uap == 100.0 and r.true_pairs == 2 and r.ranks == [0]
-    r = copy_detection(_features(query, ["q"]), _features(db, ["v0", "v1", "v2"]),
-                       [("v1", "v2")], topk=3)  # fmt: skip
+    r = copy_detection(
+        _features(query, ["q"]), _features(db, ["v0", "v1", "v2"]), [("v1", "v2")], topk=3
+    )
     # v1 at rank 1 and v2 at rank 2 of 2 positives; µAP (1/2 + 2/3) / 2
     assert r.uap == pytest.approx(100 * (1 / 2 + 2 / 3) / 2) and r.ranks == [1]

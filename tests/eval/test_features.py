@@ -64,10 +64,15 @@ def test_a_file_that_is_not_a_features_file_is_refused(tmp_path):
 def test_features_from_before_gem_pooling_say_to_extract_again(tmp_path):
     n = 2
     old = Features(
-        cls=torch.randn(n, 1, 4), mean=torch.randn(n, 1, 4), patch=None,
-        ok=torch.ones(n, dtype=torch.bool), short=torch.zeros(n, dtype=torch.bool),
-        paths=["a.mp4", "b.mp4"], labels=["x", "y"], views=EvalViews(4, 32, 1),
-    )  # fmt: skip
+        cls=torch.randn(n, 1, 4),
+        mean=torch.randn(n, 1, 4),
+        patch=None,
+        ok=torch.ones(n, dtype=torch.bool),
+        short=torch.zeros(n, dtype=torch.bool),
+        paths=["a.mp4", "b.mp4"],
+        labels=["x", "y"],
+        views=EvalViews(4, 32, 1),
+    )
     loaded = Features.load(old.save(tmp_path / "old.safetensors"))
     assert loaded.gem is None and loaded.vector("cls").shape == (2, 1, 4)
     with pytest.raises(ValueError, match="extract them again"):

@@ -9,11 +9,15 @@ from vidrop.eval.views import EvalViews
 def _features(labels: list[str | None], ok: list[bool] | None = None) -> Features:
     n = len(labels)
     return Features(
-        cls=torch.randn(n, 2, 4), mean=torch.randn(n, 2, 4), patch=None,
+        cls=torch.randn(n, 2, 4),
+        mean=torch.randn(n, 2, 4),
+        patch=None,
         ok=torch.tensor(ok if ok is not None else [True] * n),
         short=torch.zeros(n, dtype=torch.bool),
-        paths=[f"v{i}.mp4" for i in range(n)], labels=labels, views=EvalViews(4, 32, 1, clips=2),
-    )  # fmt: skip
+        paths=[f"v{i}.mp4" for i in range(n)],
+        labels=labels,
+        views=EvalViews(4, 32, 1, clips=2),
+    )
 
 
 def test_a_val_label_unknown_to_training_is_named():

@@ -39,8 +39,9 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
         assert set(r["knn"]) == {"10", "20", "100"}
         videos = r["per_video"]
         for probe in ("linear", "attentive"):  # the top-1 is the share of right predictions
-            right = [p == y for p, y in zip(videos["predictions"][probe], videos["labels"],
-                                            strict=True)]  # fmt: skip
+            right = [
+                p == y for p, y in zip(videos["predictions"][probe], videos["labels"], strict=True)
+            ]
             assert r[probe]["top1"] == pytest.approx(100 * sum(right) / 8)
         assert r["lowshot"][0]["videos"] == 12 and len(r["lowshot"][0]["linear_runs"]) == 2
         assert r["propagation"]["sequences"] + len(r["propagation"]["skipped"]) == 3
@@ -69,8 +70,14 @@ def test_a_floor_that_is_not_evaluated_is_refused(eval_data, tmp_path):
     model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64)).eval()
     views = EvalViews(frames=4, size=64, stride=2, clips=1)
     with pytest.raises(EvalError, match=r"\['random init'\] are compared against but not"):
-        run_suite({"a": SuiteBackbone(model, views, floor="random init")}, eval_data["train"],
-                  eval_data["val"], SuiteConfig(), tmp_path, "cmd")  # fmt: skip
+        run_suite(
+            {"a": SuiteBackbone(model, views, floor="random init")},
+            eval_data["train"],
+            eval_data["val"],
+            SuiteConfig(),
+            tmp_path,
+            "cmd",
+        )
 
 
 def test_each_backbone_reads_its_own_feature_and_cached_results_are_reused(eval_data, tmp_path):
@@ -83,18 +90,21 @@ def test_each_backbone_reads_its_own_feature_and_cached_results_are_reused(eval_
         "with_cls": SuiteBackbone(VideoViT(cls_cfg).eval(), views, "cls"),
         "no_cls": SuiteBackbone(VideoViT(replace(cls_cfg, cls_token=False)).eval(), views, "cls"),
     }
-    suite = SuiteConfig(linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), attentive=None,
-                        lowshot_fractions=())  # fmt: skip
+    suite = SuiteConfig(
+        linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), attentive=None, lowshot_fractions=()
+    )
     data = (eval_data["train"], eval_data["val"], suite)
     cache = {n: tmp_path / "cache" / f"{n}.json" for n in backbones}
-    first = run_suite(backbones, *data, tmp_path / "a", "cmd", pairs=(("with_cls", "no_cls"),),
-                      cache=cache)  # fmt: skip
+    first = run_suite(
+        backbones, *data, tmp_path / "a", "cmd", pairs=(("with_cls", "no_cls"),), cache=cache
+    )
     assert [r["feature"] for r in first["backbones"].values()] == ["cls", "mean"]
     assert set(first["pairs"]) == {"with_cls vs no_cls"}
     (tmp_path / "cache" / "no_cls.json").write_text(
-        (tmp_path / "cache" / "no_cls.json").read_text().replace('"feature": "mean"',
-                                                                  '"feature": "cached"')
-    )  # fmt: skip
+        (tmp_path / "cache" / "no_cls.json")
+        .read_text()
+        .replace('"feature": "mean"', '"feature": "cached"')
+    )
     again = run_suite(backbones, *data, tmp_path / "b", "cmd", cache=cache)
     assert again["backbones"]["no_cls"]["feature"] == "cached"  # read back, not recomputed
     fresh = run_suite({"with_cls": backbones["with_cls"]}, *data, tmp_path / "c", "cmd")
@@ -102,7 +112,7 @@ def test_each_backbone_reads_its_own_feature_and_cached_results_are_reused(eval_
     same = ("top1", "top5", "lr")
     assert [fresh["backbones"]["with_cls"]["linear"][k] for k in same] == [
         first["backbones"]["with_cls"]["linear"][k] for k in same
-    ]  # fmt: skip
+    ]
 
 
 def test_patch_tokens_beyond_the_memory_budget_stream_from_disk(eval_data, tmp_path):
@@ -117,12 +127,20 @@ def test_patch_tokens_beyond_the_memory_budget_stream_from_disk(eval_data, tmp_p
     torch.manual_seed(0)
     model = VideoViT(ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64)).eval()
     views = EvalViews(frames=4, size=64, stride=2, clips=2)
-    suite = SuiteConfig(linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)), lowshot_fractions=(),
-                        attentive=AttentiveConfig(epochs=2, min_steps=0, lrs=(1e-3,)))  # fmt: skip
+    suite = SuiteConfig(
+        linear=LinearConfig(epochs=2, lrs=(0.1,), wds=(0.0,)),
+        lowshot_fractions=(),
+        attentive=AttentiveConfig(epochs=2, min_steps=0, lrs=(1e-3,)),
+    )
     data = (eval_data["train"], eval_data["val"])
     held = run_suite({"a": SuiteBackbone(model, views)}, *data, suite, tmp_path / "m", "cmd")
-    streamed = run_suite({"a": SuiteBackbone(model, views)}, *data,
-                         replace(suite, max_token_gib=1e-6), tmp_path / "s", "cmd")  # fmt: skip
+    streamed = run_suite(
+        {"a": SuiteBackbone(model, views)},
+        *data,
+        replace(suite, max_token_gib=1e-6),
+        tmp_path / "s",
+        "cmd",
+    )
     a, b = held["backbones"]["a"]["attentive"], streamed["backbones"]["a"]["attentive"]
     assert a == b
     assert (tmp_path / "s" / "tokens").is_dir() and not list((tmp_path / "s" / "tokens").iterdir())

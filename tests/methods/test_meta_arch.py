@@ -105,8 +105,9 @@ def test_a_shared_head_scores_both_cls_and_patches():
     torch.manual_seed(0)
     shared = replace(HEAD, patch_prototypes=HEAD.prototypes, shared=True)
     model = ViDROP(MODEL, shared, LossConfig()).train()
-    assert "ibot_head" not in model.student and patch_head(model.student) is model.student[
-        "dino_head"]  # fmt: skip
+    assert (
+        "ibot_head" not in model.student and patch_head(model.student) is model.student["dino_head"]
+    )
     separate = ViDROP(MODEL, replace(shared, shared=False), LossConfig())
     head_params = sum(p.numel() for p in separate.student["ibot_head"].parameters())
     count = sum(p.numel() for p in model.student.parameters())
@@ -123,8 +124,15 @@ def test_ablation_switches_are_config_keys():
 
     from vidrop.config import ConfigError, load_config
 
-    cfg = load_config("tiny", ["loss.ibot_tokens=visible", "head.shared=true",
-                               "head.patch_prototypes=1024", "views.small_clips=0"])  # fmt: skip
+    cfg = load_config(
+        "tiny",
+        [
+            "loss.ibot_tokens=visible",
+            "head.shared=true",
+            "head.patch_prototypes=1024",
+            "views.small_clips=0",
+        ],
+    )
     assert (cfg.loss.ibot_tokens, cfg.head.shared, cfg.views.small_clips) == ("visible", True, 0)
     with pytest.raises(ConfigError, match="head.shared=true needs"):
         load_config("tiny", ["head.shared=true", "head.patch_prototypes=64"])

@@ -19,11 +19,17 @@ RECIPES = ["tiny", "paper", "vit_s", "vit_b", "vit_l", "vit_h"]
 def videomae_folder(path, m: ViTConfig) -> None:
     """A one-block HF VideoMAE of the recipe's width and clip, with non-trivial q/v biases."""
     hf_cfg = transformers.VideoMAEConfig(
-        image_size=m.img_size, patch_size=m.patch_size, num_frames=m.num_frames,
-        tubelet_size=m.tubelet, hidden_size=m.embed_dim, num_hidden_layers=1,
-        num_attention_heads=m.num_heads, intermediate_size=int(m.embed_dim * m.mlp_ratio),
-        use_mean_pooling=False, layer_norm_eps=m.norm_eps,
-    )  # fmt: skip
+        image_size=m.img_size,
+        patch_size=m.patch_size,
+        num_frames=m.num_frames,
+        tubelet_size=m.tubelet,
+        hidden_size=m.embed_dim,
+        num_hidden_layers=1,
+        num_attention_heads=m.num_heads,
+        intermediate_size=int(m.embed_dim * m.mlp_ratio),
+        use_mean_pooling=False,
+        layer_norm_eps=m.norm_eps,
+    )
     torch.manual_seed(0)
     model = transformers.VideoMAEModel(hf_cfg).eval()
     with torch.no_grad():

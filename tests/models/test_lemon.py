@@ -9,8 +9,16 @@ from vidrop.models.heads import DINOHead
 from vidrop.models.lemon import expand_backbone, expand_head, grown_config
 from vidrop.models.vit import VideoViT, ViTConfig
 
-SMALL = dict(arch="vit_s", embed_dim=48, depth=2, num_heads=3, num_frames=4, img_size=32,
-             drop_path=0.0, qkv_bias="qv")  # fmt: skip
+SMALL = dict(
+    arch="vit_s",
+    embed_dim=48,
+    depth=2,
+    num_heads=3,
+    num_frames=4,
+    img_size=32,
+    drop_path=0.0,
+    qkv_bias="qv",
+)
 CASES = {
     "width (S->B-like: more heads)": dict(embed_dim=96, num_heads=6),
     "depth only": dict(depth=5),

@@ -43,8 +43,10 @@ def test_rope3d_is_not_purely_relative_as_in_v_jepa_2():
     def logit(pq: list[int], pk: list[int]) -> float:
         cq, sq = rope3d_tables(torch.tensor([pq]), head)
         ck, sk = rope3d_tables(torch.tensor([pk]), head)
-        return float(apply_rope(q.view(1, 1, 1, -1), cq, sq).flatten() @
-                     apply_rope(k.view(1, 1, 1, -1), ck, sk).flatten())  # fmt: skip
+        return float(
+            apply_rope(q.view(1, 1, 1, -1), cq, sq).flatten()
+            @ apply_rope(k.view(1, 1, 1, -1), ck, sk).flatten()
+        )
 
     assert logit([0, 0, 0], [0, 0, 0]) == pytest.approx(float(q @ k), rel=1e-6)
     assert logit([3, 1, 2], [1, 4, 0]) != pytest.approx(logit([7, 5, 9], [5, 8, 7]), rel=1e-3)

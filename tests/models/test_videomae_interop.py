@@ -18,10 +18,19 @@ transformers = pytest.importorskip("transformers")  # in the [dev] extra: CI run
 def tiny_hf(qkv_bias: bool, mean_pool: bool, seed: int = 0, eps: float = 1e-12):
     torch.manual_seed(seed)
     cfg = transformers.VideoMAEConfig(
-        image_size=32, patch_size=16, num_channels=3, num_frames=4, tubelet_size=2,
-        hidden_size=48, num_hidden_layers=2, num_attention_heads=3, intermediate_size=96,
-        qkv_bias=qkv_bias, use_mean_pooling=mean_pool, layer_norm_eps=eps,
-    )  # fmt: skip
+        image_size=32,
+        patch_size=16,
+        num_channels=3,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=3,
+        intermediate_size=96,
+        qkv_bias=qkv_bias,
+        use_mean_pooling=mean_pool,
+        layer_norm_eps=eps,
+    )
     model = transformers.VideoMAEModel(cfg).eval()
     with torch.no_grad():  # make biases and norms non-trivial, so a wrong map cannot pass
         for name, p in model.named_parameters():
@@ -71,9 +80,13 @@ def original_layout(hf) -> dict[str, torch.Tensor]:
             [sd[f"{a}{n}.weight"] for n in ("query", "key", "value")]
         )
         out[f"{o}attn.q_bias"], out[f"{o}attn.v_bias"] = sd[f"{a}query.bias"], sd[f"{a}value.bias"]
-        pairs = [("norm1", "layernorm_before"), ("norm2", "layernorm_after"),
-                 ("attn.proj", "attention.output.dense"),
-                 ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")]  # fmt: skip
+        pairs = [
+            ("norm1", "layernorm_before"),
+            ("norm2", "layernorm_after"),
+            ("attn.proj", "attention.output.dense"),
+            ("mlp.fc1", "intermediate.dense"),
+            ("mlp.fc2", "output.dense"),
+        ]
         for ours, theirs in pairs:
             for p in ("weight", "bias"):
                 out[f"{o}{ours}.{p}"] = sd[f"{h}{theirs}.{p}"]
@@ -124,8 +137,17 @@ def test_a_qkv_bias_and_layer_scale_export_exactly(tmp_path, layerscale):
     from vidrop.models.formats.videomae import sinusoid_table
     from vidrop.models.vit import VideoViT, ViTConfig
 
-    cfg = ViTConfig(arch="vit_t", embed_dim=48, depth=2, num_heads=3, num_frames=4, img_size=32,
-                    qkv_bias="qkv", cls_token=False, layerscale=layerscale)  # fmt: skip
+    cfg = ViTConfig(
+        arch="vit_t",
+        embed_dim=48,
+        depth=2,
+        num_heads=3,
+        num_frames=4,
+        img_size=32,
+        qkv_bias="qkv",
+        cls_token=False,
+        layerscale=layerscale,
+    )
     torch.manual_seed(0)
     m = VideoViT(cfg).eval()
     with torch.no_grad():
@@ -163,16 +185,27 @@ def test_decoder_is_reported_and_an_unknown_tensor_refused(tmp_path):
 
 def test_hf_pretraining_model_decoder_is_reported(tmp_path):
     cfg = transformers.VideoMAEConfig(
-        image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=48,
-        num_hidden_layers=2, num_attention_heads=3, intermediate_size=96, use_mean_pooling=False,
-        decoder_hidden_size=24, decoder_num_hidden_layers=1, decoder_num_attention_heads=3,
+        image_size=32,
+        patch_size=16,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=3,
+        intermediate_size=96,
+        use_mean_pooling=False,
+        decoder_hidden_size=24,
+        decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=3,
         decoder_intermediate_size=48,
-    )  # fmt: skip
+    )
     transformers.VideoMAEForPreTraining(cfg).save_pretrained(tmp_path)
     _, meta = load_backbone(tmp_path, with_meta=True)
     assert [i.split(" ")[0] for i in meta["ignored"]] == [
-        "decoder", "encoder_to_decoder", "mask_token"
-    ]  # fmt: skip
+        "decoder",
+        "encoder_to_decoder",
+        "mask_token",
+    ]
 
 
 def test_sinusoid_table_matches_the_published_formula():
@@ -226,8 +259,7 @@ def test_original_finetuning_layout_loads_to_the_same_tokens(tmp_path):
     torch.save({"module": sd}, tmp_path / "finetuned.pth")
     import vidrop
 
-    ours = vidrop.load_backbone(tmp_path / "finetuned.pth", num_frames=4, img_size=32,
-                                num_heads=3)  # fmt: skip
+    ours = vidrop.load_backbone(tmp_path / "finetuned.pth", num_frames=4, img_size=32, num_heads=3)
     meta = ours.meta
     assert meta["format"] == "videomae" and not ours.cfg.final_norm
     want = hf_tokens(hf, VIDEO)

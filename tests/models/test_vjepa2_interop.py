@@ -17,10 +17,19 @@ def tiny_vjepa2(folder, qkv_bias: bool = True):
     on 4x32x32 clips, saved as transformers saves it."""
     torch.manual_seed(0)
     cfg = transformers.VJEPA2Config(
-        patch_size=16, crop_size=32, frames_per_clip=4, tubelet_size=2, hidden_size=64,
-        num_attention_heads=4, num_hidden_layers=2, qkv_bias=qkv_bias, pred_hidden_size=32,
-        pred_num_attention_heads=2, pred_num_hidden_layers=1, num_pooler_layers=1,
-    )  # fmt: skip
+        patch_size=16,
+        crop_size=32,
+        frames_per_clip=4,
+        tubelet_size=2,
+        hidden_size=64,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        qkv_bias=qkv_bias,
+        pred_hidden_size=32,
+        pred_num_attention_heads=2,
+        pred_num_hidden_layers=1,
+        num_pooler_layers=1,
+    )
     model = transformers.VJEPA2Model(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():  # every bias and norm away from its init value
@@ -68,8 +77,20 @@ def test_export_reloads_in_transformers_with_the_same_outputs(tmp_path):
     from vidrop.cli import main
 
     tiny_vjepa2(tmp_path / "hf")
-    assert main(["export", "--checkpoint", str(tmp_path / "hf"), "--format", "hf-vjepa2", "--out",
-                 str(tmp_path / "back")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(tmp_path / "hf"),
+                "--format",
+                "hf-vjepa2",
+                "--out",
+                str(tmp_path / "back"),
+            ]
+        )
+        == 0
+    )
     config = json.loads((tmp_path / "back" / "config.json").read_text())
     assert config["model_type"] == "vjepa2" and config["crop_size"] == 32
     again = transformers.VJEPA2Model.from_pretrained(tmp_path / "back").eval()
@@ -96,15 +117,26 @@ def test_a_vidrop_run_starts_from_v_jepa_2(tmp_path, synth_data):
 
     torch.manual_seed(0)
     hf = transformers.VJEPA2Config(
-        patch_size=16, crop_size=64, frames_per_clip=8, tubelet_size=2, hidden_size=192,
-        num_attention_heads=3, num_hidden_layers=4, pred_hidden_size=32,
-        pred_num_attention_heads=2, pred_num_hidden_layers=1, num_pooler_layers=1,
-    )  # fmt: skip
+        patch_size=16,
+        crop_size=64,
+        frames_per_clip=8,
+        tubelet_size=2,
+        hidden_size=192,
+        num_attention_heads=3,
+        num_hidden_layers=4,
+        pred_hidden_size=32,
+        pred_num_attention_heads=2,
+        pred_num_hidden_layers=1,
+        num_pooler_layers=1,
+    )
     transformers.VJEPA2Model(hf).save_pretrained(tmp_path / "vjepa2")
     cfg = tiny_config(
-        synth_data["train"], f"train.init={tmp_path / 'vjepa2'}", "model.pos_embed=rope3d",
-        "model.qkv_bias=qkv", "train.max_steps=3",
-    )  # fmt: skip
+        synth_data["train"],
+        f"train.init={tmp_path / 'vjepa2'}",
+        "model.pos_embed=rope3d",
+        "model.qkv_bias=qkv",
+        "train.max_steps=3",
+    )
     run = pretrain(cfg, tmp_path / "run")
     init = json.loads((tmp_path / "run" / "init.json").read_text())
     assert init["format"] == "hf-vjepa2" and any("cls_token" in a for a in init["added"])

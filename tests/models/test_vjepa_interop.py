@@ -4,9 +4,40 @@ import math
 
 import torch
 
-from vidrop.models.formats.vjepa import sincos_3d, state_to_vjepa
 from vidrop.models.load import load_backbone
 from vidrop.models.vit import VideoViT, ViTConfig
+
+Tensors = dict[str, torch.Tensor]
+
+
+# V-JEPA's own layout, written here to make checkpoints in it: its 3-D sin-cos table (saved in
+# its checkpoints, so vidrop loads it as stored) and its encoder keys
+def sincos_1d(dim: int, pos: torch.Tensor) -> torch.Tensor:
+    """(M,) positions -> (M, dim): [sin(pos * w_k), cos(pos * w_k)], w_k = 10000^(-k / (dim/2))."""
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0))
+    out = pos.double().reshape(-1, 1) * omega
+    return torch.cat([out.sin(), out.cos()], dim=1)
+
+
+def sincos_3d(
+    dim: int, grid_size: int, grid_depth: int, uniform_power: bool = False
+) -> torch.Tensor:
+    """V-JEPA's table (1, depth*size*size, dim), t-major: [time | height | width] parts of
+    dim/2, dim/4, dim/4 (or 2*ceil(dim/6) each with uniform_power), cut to dim."""
+    d, h, w = torch.meshgrid(
+        torch.arange(grid_depth), torch.arange(grid_size), torch.arange(grid_size), indexing="ij"
+    )
+    if uniform_power:
+        dt = dh = dw = int(math.ceil(dim / 6) * 2)
+    else:
+        dt, dh, dw = dim // 2, dim // 4, dim // 4
+    table = torch.cat([sincos_1d(dt, d), sincos_1d(dh, h), sincos_1d(dw, w)], dim=1)[:, :dim]
+    return table.float().unsqueeze(0)
+
+
+def state_to_vjepa(ours: Tensors, prefix: str = "module.backbone.") -> Tensors:
+    """Ours -> V-JEPA encoder keys (CLS and mask tokens have no place there)."""
+    return {prefix + k: v for k, v in ours.items() if k not in ("cls_token", "mask_token")}
 
 
 def test_3d_sincos_table_matches_the_formula_on_known_values():
@@ -27,8 +58,17 @@ def test_3d_sincos_table_matches_the_formula_on_known_values():
 
 def vjepa_like_model() -> VideoViT:
     torch.manual_seed(0)
-    cfg = ViTConfig(arch="vit_s", embed_dim=64, depth=2, num_heads=1, num_frames=4, img_size=32,
-                    qkv_bias="qkv", cls_token=False, drop_path=0.0)  # fmt: skip
+    cfg = ViTConfig(
+        arch="vit_s",
+        embed_dim=64,
+        depth=2,
+        num_heads=1,
+        num_frames=4,
+        img_size=32,
+        qkv_bias="qkv",
+        cls_token=False,
+        drop_path=0.0,
+    )
     m = VideoViT(cfg).eval()
     with torch.no_grad():
         m.pos_embed.copy_(sincos_3d(64, 2, 2))

@@ -23,10 +23,15 @@ def _features(motion_shift: int, motion_weight: float, copies: int) -> Features:
     cls = torch.stack(rows)[:, None]  # one view
     n = len(labels)
     return Features(
-        cls=cls, mean=cls.clone(), patch=None, ok=torch.ones(n, dtype=torch.bool),
-        short=torch.zeros(n, dtype=torch.bool), paths=[f"v{i}.mp4" for i in range(n)],
-        labels=labels, views=EvalViews(4, 32, 1),
-    )  # fmt: skip
+        cls=cls,
+        mean=cls.clone(),
+        patch=None,
+        ok=torch.ones(n, dtype=torch.bool),
+        short=torch.zeros(n, dtype=torch.bool),
+        paths=[f"v{i}.mp4" for i in range(n)],
+        labels=labels,
+        views=EvalViews(4, 32, 1),
+    )
 
 
 def test_factor_accuracy_counts_each_factor():

@@ -32,8 +32,12 @@ def test_rows_and_known_answers(eval_data, tmp_path, monkeypatch, capsys):
         capsys,
     )
     assert list(rows) == [
-        "true masks on the grid", "objectness oracle", "raw colour", str(export), "random init",
-    ]  # fmt: skip
+        "true masks on the grid",
+        "objectness oracle",
+        "raw colour",
+        str(export),
+        "random init",
+    ]
     assert rows[str(export)] == rows["random init"]
     ceiling = rows["true masks on the grid"][0]
     assert all(r[0] <= ceiling for r in rows.values())

@@ -130,16 +130,39 @@ def test_two_processes_equal_one_process_on_the_whole_batch(tmp_path):
 def test_torchrun_two_processes_write_one_checkpoint_that_resumes_on_one(synth_data, tmp_path):
     run = tmp_path / "run"
     common = [
-        "--config", "tiny", "--out", str(run), f"data.train={synth_data['train']}",
-        "data.num_workers=0", "optim.batch_size=2", "train.log_every=1", "views.small_clips=2",
-        "head.prototypes=32", "head.patch_prototypes=32", "head.hidden_dim=64",
+        "--config",
+        "tiny",
+        "--out",
+        str(run),
+        f"data.train={synth_data['train']}",
+        "data.num_workers=0",
+        "optim.batch_size=2",
+        "train.log_every=1",
+        "views.small_clips=2",
+        "head.prototypes=32",
+        "head.patch_prototypes=32",
+        "head.hidden_dim=64",
         "head.bottleneck_dim=16",
-    ]  # fmt: skip
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                "2", "-m", "vidrop", "pretrain"]  # fmt: skip
-    done = subprocess.run([*torchrun, *common, "train.max_steps=2"], env=env, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "vidrop",
+        "pretrain",
+    ]
+    done = subprocess.run(
+        [*torchrun, *common, "train.max_steps=2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in run.glob("*.pt*")) == ["checkpoint.pt"]  # one, not one per rank
     records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -149,9 +172,13 @@ def test_torchrun_two_processes_write_one_checkpoint_that_resumes_on_one(synth_d
     assert per_clip == 4 * 4 * 4 + 1  # tiny: 8 frames / tubelet 2, 64 px / patch 16, + CLS
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2
-    again = subprocess.run([sys.executable, "-m", "vidrop", "pretrain", *common,
-                            "train.max_steps=3"], env=env, capture_output=True, text=True,
-                           timeout=300)  # fmt: skip
+    again = subprocess.run(
+        [sys.executable, "-m", "vidrop", "pretrain", *common, "train.max_steps=3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming" in again.stderr and torch.load(run / "checkpoint.pt")["step"] == 3
 
@@ -200,24 +227,51 @@ def test_torchrun_fsdp_writes_one_checkpoint_that_resumes_on_one_process(synth_d
     """FSDP2 with gradient accumulation (one reduce-scatter per step) under torchrun."""
     run = tmp_path / "run"
     common = [
-        "--config", "tiny", "--out", str(run), f"data.train={synth_data['train']}",
-        "data.num_workers=0", "optim.batch_size=2", "views.small_clips=2",
-        "head.prototypes=32", "head.patch_prototypes=32", "head.hidden_dim=64",
-        "head.bottleneck_dim=16", "optim.accum_steps=2",
-    ]  # fmt: skip
+        "--config",
+        "tiny",
+        "--out",
+        str(run),
+        f"data.train={synth_data['train']}",
+        "data.num_workers=0",
+        "optim.batch_size=2",
+        "views.small_clips=2",
+        "head.prototypes=32",
+        "head.patch_prototypes=32",
+        "head.hidden_dim=64",
+        "head.bottleneck_dim=16",
+        "optim.accum_steps=2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                "2", "-m", "vidrop", "pretrain"]  # fmt: skip
-    done = subprocess.run([*torchrun, *common, "train.max_steps=2", "train.parallel=fsdp"],
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "vidrop",
+        "pretrain",
+    ]
+    done = subprocess.run(
+        [*torchrun, *common, "train.max_steps=2", "train.parallel=fsdp"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in run.glob("*.pt*")) == ["checkpoint.pt"]
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2 and state["optimizer"]["format"] == "by-name"
     assert all(not hasattr(v, "device_mesh") for v in state["model"].values())  # full tensors
     assert (run / "export" / "backbone.safetensors").is_file()
-    again = subprocess.run([sys.executable, "-m", "vidrop", "pretrain", *common,
-                            "train.max_steps=3"], env=env, capture_output=True, text=True,
-                           timeout=300)  # fmt: skip
+    again = subprocess.run(
+        [sys.executable, "-m", "vidrop", "pretrain", *common, "train.max_steps=3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming" in again.stderr and torch.load(run / "checkpoint.pt")["step"] == 3

@@ -74,8 +74,13 @@ def test_a_lemon_stage_is_sized_to_itself_and_runs_to_its_end(synth_data, tmp_pa
 
 def test_a_stage_recipe_brings_its_schedule_and_keeps_the_grown_model(synth_data, tmp_path):
     pretrain(tiny_config(synth_data["train"], "train.max_steps=1"), tmp_path / "small")
-    out = expand_run(tmp_path / "small" / "checkpoint.pt", "vit_s", tmp_path / "b",
-                     recipe="lemon_b", overrides=["data.num_workers=0"])  # fmt: skip
+    out = expand_run(
+        tmp_path / "small" / "checkpoint.pt",
+        "vit_s",
+        tmp_path / "b",
+        recipe="lemon_b",
+        overrides=["data.num_workers=0"],
+    )
     cfg = load_config(str(out / "config.yaml"), [])
     assert (cfg.optim.epochs, cfg.optim.warmup_epochs, cfg.optim.total_batch) == (6, 0.6, 512)
     assert cfg.model.embed_dim == 384 and cfg.model.num_frames == 8  # grown, on the tiny grid

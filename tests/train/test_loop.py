@@ -136,8 +136,12 @@ def test_missing_video_and_bad_config_fail_before_any_work(synth_data, tmp_path)
 def test_the_ablation_switches_train_and_resume(synth_data, tmp_path):
     """A shared head, iBOT on visible tokens and no small clips: a run trains, checkpoints and
     resumes with them."""
-    switches = ("head.shared=true", "loss.ibot_tokens=visible", "views.small_clips=0",
-                "mask.mask_prob=0.5")  # fmt: skip
+    switches = (
+        "head.shared=true",
+        "loss.ibot_tokens=visible",
+        "views.small_clips=0",
+        "mask.mask_prob=0.5",
+    )
     cfg = tiny_config(synth_data["train"], "train.max_steps=2", *switches)
     pretrain(cfg, tmp_path / "run")
     state = state_of(tmp_path / "run")

@@ -36,16 +36,28 @@ def test_epochs_are_passes_over_the_videos():
 
 def test_fractional_epochs_round_to_steps():
     assert steps_of(0.6, 468) == 281 and steps_of(6, 16) == 96
-    s = build_schedules(OptimConfig(epochs=2.5, warmup_epochs=0.5, freeze_last_layer_epochs=0.25,
-                                    warmup_teacher_temp_epochs=1), 10, 64)  # fmt: skip
+    s = build_schedules(
+        OptimConfig(
+            epochs=2.5,
+            warmup_epochs=0.5,
+            freeze_last_layer_epochs=0.25,
+            warmup_teacher_temp_epochs=1,
+        ),
+        10,
+        64,
+    )
     assert len(s.lr) == 25 and s.lr[3] < s.lr[4] == max(s.lr)  # 5 warmup steps: 0 .. peak
     # 0.25 x 10 = 2.5 frozen steps round to 2 (Python rounds halves to even)
     assert (s.last_layer_lr[:2] == 0).all() and s.last_layer_lr[2] > 0
 
 
 def test_scaled_schedule_keeps_each_share():
-    o = scale_schedule(OptimConfig(epochs=100, warmup_epochs=10, warmup_teacher_temp_epochs=30,
-                                   freeze_last_layer_epochs=1), 6)  # fmt: skip
+    o = scale_schedule(
+        OptimConfig(
+            epochs=100, warmup_epochs=10, warmup_teacher_temp_epochs=30, freeze_last_layer_epochs=1
+        ),
+        6,
+    )
     assert (o.epochs, o.warmup_epochs, o.freeze_last_layer_epochs) == (6, 0.6, 0.06)
     assert o.warmup_teacher_temp_epochs == pytest.approx(1.8)
 
@@ -57,8 +69,10 @@ def test_a_warmup_longer_than_the_run_is_a_config_error_with_the_fix():
         load_config("vit_b", ["optim.accum_steps=2"])
 
 
-@pytest.mark.parametrize("recipe", ["paper", "vit_s", "vit_b", "vit_l", "vit_h", "lemon_s",
-                                    "lemon_b", "lemon_l", "lemon_h"])  # fmt: skip
+@pytest.mark.parametrize(
+    "recipe",
+    ["paper", "vit_s", "vit_b", "vit_l", "vit_h", "lemon_s", "lemon_b", "lemon_l", "lemon_h"],
+)
 def test_paper_recipes_state_the_total_batch_and_passes(recipe):
     o = load_config(recipe).optim
     assert o.total_batch == 512 and o.epoch_length == 0  # epochs are passes over the data

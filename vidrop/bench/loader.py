@@ -10,13 +10,12 @@ pace (docs/experiments/2026-12-03-loader-augment.md)."""
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from vidrop.atomic import write_json_atomic
 from vidrop.compress.source import StoreSource
 from vidrop.config import Config, ViewsConfig, load_config
 from vidrop.data.augment import augment_batch
@@ -184,7 +183,7 @@ def bench_loader(
         results.update(_with_augment(sources, timing, on))
     _print(results)
     if json_path:
-        Path(json_path).write_text(json.dumps(results, indent=2))
+        write_json_atomic(json_path, results)
     return results
 
 

@@ -4,14 +4,13 @@ data loading (the views' augmentation and normalisation are timed, as the step d
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
+from vidrop.atomic import write_json_atomic
 from vidrop.config import Config
 from vidrop.data.batch import DeviceBatch, device_batch
 from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
@@ -100,15 +99,22 @@ def bench_step(
     times, logs = time_steps(batches, device, steps, warmup)
     median = statistics.median(times)
     result = {
-        "command": command_line(), "machine": describe_machine(device), "config": config,
-        "arch": cfg.model.arch, "batch_videos": batch, "steps_timed": steps,
-        "step_s_median": median, "step_s_all": times, "videos_per_s": batch / median,
+        "command": command_line(),
+        "machine": describe_machine(device),
+        "config": config,
+        "arch": cfg.model.arch,
+        "batch_videos": batch,
+        "steps_timed": steps,
+        "step_s_median": median,
+        "step_s_all": times,
+        "videos_per_s": batch / median,
         "student_tokens": int(logs["student_tokens"]),
         "teacher_tokens": int(logs["teacher_tokens"]),
         "precision": "bf16" if batches.runner.bf16 else "fp32",
         "peak_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30
-        if device.type == "cuda" else None,
-    }  # fmt: skip
+        if device.type == "cuda"
+        else None,
+    }
     print(f"command: {result['command']}\nmachine: {result['machine']}")
     print(
         f"{cfg.model.arch} batch {batch}: step {median:.3f} s (median of {steps}), "
@@ -116,7 +122,7 @@ def bench_step(
         f"student tokens {result['student_tokens']}, teacher tokens {result['teacher_tokens']}"
     )
     if json_out:
-        Path(json_out).write_text(json.dumps(result, indent=2))
+        write_json_atomic(json_out, result)
     return result
 
 

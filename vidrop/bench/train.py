@@ -18,11 +18,11 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from vidrop.atomic import write_json_atomic
 from vidrop.bench.flops import count_flops
 from vidrop.bench.step import WARM_STEPS, build_runner
 from vidrop.config import Config
@@ -179,7 +179,7 @@ def bench_train(
         }
     print_table(out)
     if json_path:
-        Path(json_path).write_text(json.dumps(out, indent=2))
+        write_json_atomic(json_path, out)
     return out
 
 

@@ -25,8 +25,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from vidrop.demo import demo_data
     from vidrop.eval.settings import SuiteConfig
 
-    given = [(k, v) for k, v in (("seconds", args.budget_s), ("tflop", args.budget_tflop),
-                                 ("steps", args.steps)) if v]  # fmt: skip
+    given = [
+        (k, v)
+        for k, v in (
+            ("seconds", args.budget_s),
+            ("tflop", args.budget_tflop),
+            ("steps", args.steps),
+        )
+        if v
+    ]
     if len(given) > 1:
         raise UserError("give one of --budget-s, --budget-tflop, --steps")
     out = out_folder(args.out)

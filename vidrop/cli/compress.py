@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from vidrop.atomic import write_json_atomic
 from vidrop.cli.common import UserError, command, group, out_file, out_folder, results
 
 
@@ -74,7 +74,7 @@ def cmd_stats(args: argparse.Namespace) -> None:
     s = store_stats(args.store, args.sample_videos, args.sample_frames, args.seed)
     _print_stats(s)
     if args.json:
-        Path(args.json).write_text(json.dumps(s, indent=2))
+        write_json_atomic(args.json, s)
 
 
 def _print_stats(s: dict[str, Any]) -> None:

@@ -56,10 +56,10 @@ def cmd_manifest(args: argparse.Namespace) -> None:
         "ssv2": lambda: b.read_ssv2(args.labels, args.split_file, args.root, args.allow_missing),
         "ucf101": lambda: b.read_ucf101(
             args.split_file, args.labels, args.root, args.allow_missing
-        ),  # fmt: skip
+        ),
         "hmdb51": lambda: b.read_hmdb51(
             args.split_file, args.root, args.split, args.subset, args.allow_missing
-        ),  # fmt: skip
+        ),
         "folders": lambda: b.read_folders(args.root),
     }
     m = readers[args.format]()

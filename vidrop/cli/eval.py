@@ -5,10 +5,9 @@ files written by `vidrop extract` (one extraction, many probes)."""
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
-from pathlib import Path
 
+from vidrop.atomic import write_json_atomic
 from vidrop.cli.common import (
     UserError,
     add_settings,
@@ -87,7 +86,7 @@ def split_features(args: argparse.Namespace, patch_tokens: bool):
             num_workers=args.workers,
             device=device,
             description=split,
-        )  # fmt: skip
+        )
         for split, m in (("train", args.train), ("val", args.val))
     )
 
@@ -96,7 +95,7 @@ def emit(result: dict, args: argparse.Namespace, line: str) -> None:
     """The result's line on stdout, and with --json the whole result in that file."""
     results.print(line)
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": command_line(), **result}, indent=2))
+        write_json_atomic(args.json, {"command": command_line(), **result})
 
 
 def cmd_knn(args: argparse.Namespace) -> None:
@@ -209,9 +208,16 @@ def cmd_all(args: argparse.Namespace) -> None:
     if not args.no_random_init:
         add_floors(models, metas, args.seed)
     report = run_suite(
-        models, args.train, args.val, suite_config(args), out, command_line(),
-        device=device_name(args.device), batch_size=args.batch_size, num_workers=args.workers,
-    )  # fmt: skip
+        models,
+        args.train,
+        args.val,
+        suite_config(args),
+        out,
+        command_line(),
+        device=device_name(args.device),
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+    )
     results.print(markdown_table(report))
     console.print(f"wrote {out}/eval.json, eval.md and eval.png")
 
@@ -244,17 +250,30 @@ def cmd_copydetect(args: argparse.Namespace) -> None:
     shown, device = views(args, model, meta), device_name(args.device)
     feats = {
         name: extract_features(
-            model, m, shown, batch_size=args.batch_size, num_workers=args.workers,
-            device=device, description=name,
+            model,
+            m,
+            shown,
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            device=device,
+            description=name,
         )
         for name, m in (("database", database), ("whitening", whiten))
         if m
-    }  # fmt: skip
+    }
     r = detect_copies(
-        model, queries, feats["database"], shown,
-        whitening=feats.get("whitening"), topk=args.topk, batch_size=args.batch_size,
-        num_workers=args.workers, device=device, description="queries", originals=originals,
-    )  # fmt: skip
+        model,
+        queries,
+        feats["database"],
+        shown,
+        whitening=feats.get("whitening"),
+        topk=args.topk,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        device=device,
+        description="queries",
+        originals=originals,
+    )
     skipped = f", {r.skipped_queries} skipped: undecodable" if r.skipped_queries else ""
     emit(
         {**r.summary(), "topk": args.topk, "views": shown.to_dict(), "ranks": r.ranks},

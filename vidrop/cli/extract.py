@@ -31,10 +31,15 @@ def cmd_extract(args: argparse.Namespace) -> None:
         )
         return
     feats = extract_features(
-        model, manifest, shown, patch_tokens=args.patch_tokens, batch_size=args.batch_size,
-        num_workers=args.workers, device=device,
+        model,
+        manifest,
+        shown,
+        patch_tokens=args.patch_tokens,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        device=device,
         info={"backbone": args.backbone, "random_init": args.random_init},
-    )  # fmt: skip
+    )
     path = feats.save(target)
     results.print(
         f"features of {int(feats.ok.sum())}/{len(feats)} videos x {shown.count} views -> {path}"

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vidrop.atomic import write_json_atomic, write_text_atomic
 from vidrop.compare.budget import Budget, Calibration, calibration_from, step_flops, steps_for
 from vidrop.compare.runs import (
     MethodRun,
@@ -115,11 +116,11 @@ class Comparison:
         else:
             config = folder / "run.yaml"
             folder.mkdir(parents=True, exist_ok=True)
-            config.write_text(config_yaml(cfg))
+            write_text_atomic(config, config_yaml(cfg))
             n = CALIBRATION_STEPS
             train_child(config, folder, f"calibrate {method}", n, stop=n)
             cal = calibration_from(str(folder / "metrics.jsonl"), step_flops(cfg, self.device))
-            path.write_text(json.dumps(cal.to_dict(), indent=2))
+            write_json_atomic(path, cal.to_dict())
         self.calibrations[method] = cal
         self.flops[method] = cal.flops_per_step
         return cal
@@ -154,8 +155,15 @@ class Comparison:
         folder = self.spec.runs_dir / f"{method}-s{seed}-{run_key(cfg)}"
         data = (self.train_set, self.val_set, str(self.device)) if curve else None
         label = f"{method} seed {seed} lr x{factor:g}"
-        log.info("%s: %d steps (%s budget %g%s) in %s", label, steps, budget.kind, budget.value,
-                 f", stops at {limit:g} s" if limit else "", folder)  # fmt: skip
+        log.info(
+            "%s: %d steps (%s budget %g%s) in %s",
+            label,
+            steps,
+            budget.kind,
+            budget.value,
+            f", stops at {limit:g} s" if limit else "",
+            folder,
+        )
         return train_run(cfg, folder, steps, label, data, self.flops[method])
 
     def reference(self, seed: int) -> Budget:
@@ -165,8 +173,11 @@ class Comparison:
         if seed not in self.budgets:
             steps = Budget("steps", self.recipe_steps())
             run = self.train("vidrop", seed, self.lr_factor["vidrop"], steps, curve=False)
-            value = run.seconds if self.spec.match == "seconds" else run.steps * self.flops[
-                "vidrop"] / 1e12  # fmt: skip
+            value = (
+                run.seconds
+                if self.spec.match == "seconds"
+                else run.steps * self.flops["vidrop"] / 1e12
+            )
             self.budgets[seed] = Budget(self.spec.match, value, reference="vidrop")
         return self.budgets[seed]
 
@@ -197,7 +208,7 @@ class Comparison:
                             "lr": self.cfgs[method].optim.base_lr * f,
                             "heldout_knn": scores[f],
                             "run": run.folder,
-                        }  # fmt: skip
+                        }
                     )
             best = max(sorted(scores), key=lambda f: (scores[f], -abs(f - 1.0)))
             if best == min(scores):
@@ -207,8 +218,12 @@ class Comparison:
             else:
                 break
         self.lr_factor[method] = best
-        log.info("%s: lr x%g chosen by held-out kNN (%s)", method, best,
-                 ", ".join(f"x{f:g} {a:.1f}" for f, a in sorted(scores.items())))  # fmt: skip
+        log.info(
+            "%s: lr x%g chosen by held-out kNN (%s)",
+            method,
+            best,
+            ", ".join(f"x{f:g} {a:.1f}" for f, a in sorted(scores.items())),
+        )
 
     # -- the whole comparison ---------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -280,13 +295,22 @@ class Comparison:
         if not backbones:
             self.evals[seed] = {"backbones": {}}
             return
-        pairs = tuple(("vidrop", m) for m in self.spec.methods
-                      if m != "vidrop" and m in backbones and "vidrop" in backbones)  # fmt: skip
+        pairs = tuple(
+            ("vidrop", m)
+            for m in self.spec.methods
+            if m != "vidrop" and m in backbones and "vidrop" in backbones
+        )
         report = run_suite(
-            backbones, self.spec.train, self.spec.val, self.spec.suite,
-            self.spec.out / "eval" / f"seed{seed}", self.spec.command,
-            device=str(self.device), pairs=pairs, cache=cache,
-        )  # fmt: skip
+            backbones,
+            self.spec.train,
+            self.spec.val,
+            self.spec.suite,
+            self.spec.out / "eval" / f"seed{seed}",
+            self.spec.command,
+            device=str(self.device),
+            pairs=pairs,
+            cache=cache,
+        )
         self.evals[seed] = report
 
 
@@ -294,6 +318,6 @@ def _failure(method: str, exc: BaseException, out: Path) -> str:
     """Log a method's failure (traceback to OUT/METHOD.error.txt); its one-line summary."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{method}.error.txt"
-    path.write_text("".join(traceback.format_exception(exc)))
+    write_text_atomic(path, "".join(traceback.format_exception(exc)))
     log.error("%s failed: %s (traceback in %s); the other methods go on", method, exc, path)
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -7,11 +7,11 @@ seeds; each gain has its per-seed paired intervals and the interval of the seed-
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidrop.atomic import atomic_path, write_json_atomic, write_text_atomic
 from vidrop.eval.gains import paired_gains, pooled_gains
 from vidrop.eval.suite import format_gain, headline
 from vidrop.machine import describe_machine
@@ -26,8 +26,14 @@ def method_entry(cmp: Comparison, method: str, seed: int) -> dict[str, Any]:
     """One method at one seed, in compare.json's layout."""
     ev = cmp.evals.get(seed, {}).get("backbones", {})
     if method in FLOORS:
-        return {"pretrain_seconds": 0.0, "steps": 0, "train_tflop": 0.0, "curve": [],
-                "feature": ev.get(method, {}).get("feature"), "eval": ev.get(method)}  # fmt: skip
+        return {
+            "pretrain_seconds": 0.0,
+            "steps": 0,
+            "train_tflop": 0.0,
+            "curve": [],
+            "feature": ev.get(method, {}).get("feature"),
+            "eval": ev.get(method),
+        }
     run = cmp.runs[seed][method]
     if run.error:
         return {"error": run.error}
@@ -64,8 +70,11 @@ def summary(entries: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def gain_entry(cmp: Comparison, a: str, b: str) -> dict[str, Any]:
     """a's gain over b per metric: per seed (paired interval), mean ± std, and pooled."""
-    seeds = [s for s in cmp.spec.seeds if a in cmp.evals[s]["backbones"]
-             and b in cmp.evals[s]["backbones"]]  # fmt: skip
+    seeds = [
+        s
+        for s in cmp.spec.seeds
+        if a in cmp.evals[s]["backbones"] and b in cmp.evals[s]["backbones"]
+    ]
     if not seeds:
         return {}
     results = {s: (cmp.evals[s]["backbones"][a], cmp.evals[s]["backbones"][b]) for s in seeds}
@@ -91,13 +100,18 @@ def comparisons(cmp: Comparison) -> list[tuple[str, str]]:
 
 def build_report(cmp: Comparison) -> dict[str, Any]:
     first = cmp.spec.seeds[0]
-    names = [*cmp.spec.methods, *(f for f in FLOORS if any(
-        f in cmp.evals[s]["backbones"] for s in cmp.spec.seeds))]  # fmt: skip
+    names = [
+        *cmp.spec.methods,
+        *(f for f in FLOORS if any(f in cmp.evals[s]["backbones"] for s in cmp.spec.seeds)),
+    ]
     methods = {}
     for name in names:
         entries = {s: method_entry(cmp, name, s) for s in cmp.spec.seeds}
-        methods[name] = {**entries[first], "seeds": {str(s): e for s, e in entries.items()},
-                         "summary": summary(entries)}  # fmt: skip
+        methods[name] = {
+            **entries[first],
+            "seeds": {str(s): e for s, e in entries.items()},
+            "summary": summary(entries),
+        }
     budget = cmp.spec.budget or cmp.budgets.get(first)
     return {
         "command": cmp.spec.command,
@@ -109,14 +123,14 @@ def build_report(cmp: Comparison) -> dict[str, Any]:
             "val": cmp.spec.val,
             "train_videos": cmp.videos,
             "val_videos": len(cmp.val_set),
-        },  # fmt: skip
+        },
         "seeds": list(cmp.spec.seeds),
         "budget": budget.to_dict() if budget else None,
         "budgets_per_seed": {str(s): b.to_dict() for s, b in cmp.budgets.items()},
         "lr": {
             m: {"factor": cmp.lr_factor[m], "grid": cmp.lr_grid.get(m, [])}
             for m in cmp.spec.methods
-        },  # fmt: skip
+        },
         "methods": methods,
         "gains": {f"{a} vs {b}": gain_entry(cmp, a, b) for a, b in comparisons(cmp)},
     }
@@ -134,18 +148,23 @@ def markdown(report: dict[str, Any]) -> str:
     ref = " (what ViDROP's recipe took)" if b.get("reference") else ""
     per_seed = ", ".join(f"{v['value']:.4g}" for v in report["budgets_per_seed"].values())
     lines = [
-        "# vidrop compare", "",
-        f"Command: `{report['command']}`", "",
+        "# vidrop compare",
+        "",
+        f"Command: `{report['command']}`",
+        "",
         f"Machine: {report['machine'].get('cpu')} ({report['machine'].get('cpu_cores')} cores), "
-        f"torch {report['machine'].get('torch')}, {report['machine'].get('gpu') or 'no GPU'}", "",
+        f"torch {report['machine'].get('torch')}, {report['machine'].get('gpu') or 'no GPU'}",
+        "",
         f"Data: {report['data']['train_videos']} training and {report['data']['val_videos']} val "
         f"videos; recipe {report['recipe']} {' '.join(report['overrides'])}; seeds "
         f"{', '.join(map(str, seeds))}; budget: {b.get('kind')} {b.get('value', 0):.4g}{ref}"
-        + (f" (per seed: {per_seed})" if per_seed else ""), "",
-        "## Cost", "",
+        + (f" (per seed: {per_seed})" if per_seed else ""),
+        "",
+        "## Cost",
+        "",
         "| method | feature | lr | steps | pretrain s | clips/s | TFLOP | peak GiB |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]  # fmt: skip
+    ]
     for name, e in m.items():
         if "error" in e:
             lines.append(f"| {name} | failed: {e['error']} | | | | | | |")
@@ -156,9 +175,13 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{e['peak_mem_gib']:.1f} |"
             )
     metrics = list(next((e["summary"] for e in m.values() if e.get("summary")), {}))
-    lines += ["", f"## Accuracy (mean ± std over {len(seeds)} seeds)", "",
-              "| backbone | feature | " + " | ".join(metrics) + " |",
-              "|---|---|" + "---:|" * len(metrics)]  # fmt: skip
+    lines += [
+        "",
+        f"## Accuracy (mean ± std over {len(seeds)} seeds)",
+        "",
+        "| backbone | feature | " + " | ".join(metrics) + " |",
+        "|---|---|" + "---:|" * len(metrics),
+    ]
     for name, e in m.items():
         if e.get("summary"):
             cells = [_cell(e["summary"].get(k)) for k in metrics]
@@ -174,8 +197,12 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|" + "---:|" * len(metrics),
     ]
     for pair, g in report["gains"].items():
-        cells = [f"{g[k]['mean']:+.1f} ± {g[k]['std']:.1f} {format_gain(g[k]['pooled'])}"
-                 if k in g else "" for k in metrics]  # fmt: skip
+        cells = [
+            f"{g[k]['mean']:+.1f} ± {g[k]['std']:.1f} {format_gain(g[k]['pooled'])}"
+            if k in g
+            else ""
+            for k in metrics
+        ]
         lines.append(f"| {pair} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -211,7 +238,8 @@ def plot(report: dict[str, Any], path: Path, k: str = "20") -> Path | None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    with atomic_path(path, ".tmp.png") as tmp:
+        fig.savefig(tmp, dpi=130)
     plt.close(fig)
     return path
 
@@ -220,8 +248,8 @@ def write_reports(cmp: Comparison) -> dict[str, Any]:
     report = build_report(cmp)
     out = cmp.spec.out
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(report, indent=2))
-    (out / "compare.md").write_text(markdown(report))
+    write_json_atomic(out / "compare.json", report)
+    write_text_atomic(out / "compare.md", markdown(report))
     if plot(report, out / "compare.png") is None:
         import logging
 

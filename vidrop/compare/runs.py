@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from vidrop.atomic import write_json_atomic, write_text_atomic
 from vidrop.config import Config, config_yaml
 from vidrop.data.manifest import Manifest
 from vidrop.eval.features import extract_features, views_of_backbone
@@ -94,8 +95,17 @@ def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 
     with the end of its log (folder/train.log) if it fails."""
     log = folder / "train.log"
     folder.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "vidrop", "pretrain", "--config", str(config), "--out",
-           str(folder), "train.log_every=1"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "vidrop",
+        "pretrain",
+        "--config",
+        str(config),
+        "--out",
+        str(folder),
+        "train.log_every=1",
+    ]
     cmd += [f"train.max_steps={stop}"] if stop else []
     with open(log, "a") as out, ProgressBar(total, label, unit="step") as bar:
         child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -118,8 +128,10 @@ def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
     curve's cheap view; the final table uses the comparison's clips)."""
     model, meta = load_backbone(export, with_meta=True)
     views = views_of_backbone(meta, model)
-    feats = [extract_features(model, m, views, device=device, description=f"curve {s}")
-             for s, m in (("train", train), ("val", val))]  # fmt: skip
+    feats = [
+        extract_features(model, m, views, device=device, description=f"curve {s}")
+        for s, m in (("train", train), ("val", val))
+    ]
     _, tr, va = probe_sets(*feats, "cls")  # "cls" is the mean token of a CLS-less backbone
     acc = knn_accuracy(tr.x, tr.y, va.x, va.y, KS)
     return {str(k): v for k, v in acc.items()}
@@ -152,11 +164,11 @@ def train_run(
     done, config = folder / "done.json", folder / "run.yaml"
     if not done.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        config.write_text(config_yaml(cfg))
+        write_text_atomic(config, config_yaml(cfg))
         rss = train_child(config, folder, label, steps)
         last = int(read_metrics(folder / "metrics.jsonl")[-1]["step"])  # the end, or time's up
         shutil.copytree(folder / "export", folder / "points" / str(last), dirs_exist_ok=True)
-        done.write_text(json.dumps({"peak_rss_gib": rss}))
+        write_json_atomic(done, {"peak_rss_gib": rss}, indent=None)
     records = {int(r["step"]): r for r in read_metrics(folder / "metrics.jsonl")}
     curve = score_points(folder, records, flops_per_step, curve_data)
     last = records[max(records)]
@@ -164,9 +176,14 @@ def train_run(
     window = [records[k]["clips_per_s"] for k in sorted(records)[len(records) // 2 :]]
     rss = json.loads(done.read_text())["peak_rss_gib"]
     return MethodRun(
-        str(folder), steps, int(last["step"]), float(last["seconds"]),
-        sum(window) / len(window), gpu_peak if torch.cuda.is_available() else rss, curve,
-    )  # fmt: skip
+        str(folder),
+        steps,
+        int(last["step"]),
+        float(last["seconds"]),
+        sum(window) / len(window),
+        gpu_peak if torch.cuda.is_available() else rss,
+        curve,
+    )
 
 
 def score_points(
@@ -180,11 +197,14 @@ def score_points(
     scored = json.loads(path.read_text()) if path.exists() else {}
     curve = []
     for step in sorted(int(p.name) for p in (folder / "points").iterdir()):
-        point = {"step": step, "seconds": float(records[step]["seconds"]),
-                 "tflop": step * flops_per_step / 1e12}  # fmt: skip
+        point = {
+            "step": step,
+            "seconds": float(records[step]["seconds"]),
+            "tflop": step * flops_per_step / 1e12,
+        }
         if curve_data is not None and str(step) not in scored:
             scored[str(step)] = knn_on(folder / "points" / str(step), *curve_data)
-            path.write_text(json.dumps(scored, indent=2))
+            write_json_atomic(path, scored)
         if str(step) in scored:
             point["knn"] = scored[str(step)]
         curve.append(point)

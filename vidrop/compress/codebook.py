@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from vidrop.atomic import atomic_path, write_text_atomic
 from vidrop.compress.fused_search import CENTRE, PreparedTable, available, fused_nearest
 from vidrop.compress.kmeans import nearest
 from vidrop.compress.patches import decode_codes, patchify
@@ -89,9 +90,10 @@ class Codebook:
         """Writes PATH.safetensors and PATH.json (PATH may end in either or neither)."""
         base = _base(path)
         base.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"centroids": self.centroids.cpu()}, str(base.with_suffix(".safetensors")))
+        with atomic_path(base.with_suffix(".safetensors")) as tmp:  # 0644, not safetensors' 0600
+            save_file({"centroids": self.centroids.cpu()}, str(tmp))
         meta = {"format": FORMAT, **asdict(self.meta)}
-        base.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_text_atomic(base.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
         return base
 
     @classmethod

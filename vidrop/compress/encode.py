@@ -125,21 +125,30 @@ def encode_dataset(
     todo = [s for s in mine if finished_shard(out, s) is None]
     if len(todo) < len(mine):
         log.info("%s: %d of %d shards already finished", out, len(mine) - len(todo), len(mine))
-    shards = {s: range(s * videos_per_shard, min((s + 1) * videos_per_shard, len(manifest)))
-              for s in todo}  # fmt: skip
+    shards = {
+        s: range(s * videos_per_shard, min((s + 1) * videos_per_shard, len(manifest))) for s in todo
+    }
     positions = [i for s in todo for i in shards[s]]
     paths = [manifest.entries[i].path for i in positions]
     decoded = DataLoader(
-        DecodedVideos(paths, codebook.meta.short_side, codebook.patch), batch_size=None,
-        num_workers=workers, prefetch_factor=2 if workers else None,
-    )  # fmt: skip
+        DecodedVideos(paths, codebook.meta.short_side, codebook.patch),
+        batch_size=None,
+        num_workers=workers,
+        prefetch_factor=2 if workers else None,
+    )
     start = time.perf_counter()
     frames, failed = _encode_shards(out, shards, manifest.entries, iter(decoded), codebook, start)
     complete = write_index_if_complete(out, n_shards)
     return EncodeResult(
-        out, len(todo), len(mine) - len(todo), len(positions), failed, frames,
-        time.perf_counter() - start, complete,
-    )  # fmt: skip
+        out,
+        len(todo),
+        len(mine) - len(todo),
+        len(positions),
+        failed,
+        frames,
+        time.perf_counter() - start,
+        complete,
+    )
 
 
 def _encode_shards(

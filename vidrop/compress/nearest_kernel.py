@@ -6,9 +6,18 @@ import triton.language as tl
 
 
 def nearest_kernel(
-    x_ptr, c_ptr, sq_ptr, ids_ptr, dist_ptr, N, n_codes: tl.constexpr,
-    dim: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-):  # fmt: skip
+    x_ptr,
+    c_ptr,
+    sq_ptr,
+    ids_ptr,
+    dist_ptr,
+    N,
+    n_codes: tl.constexpr,
+    dim: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < N
     offs_k = tl.arange(0, BLOCK_K)

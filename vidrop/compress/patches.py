@@ -28,13 +28,6 @@ def patchify(frames: torch.Tensor, patch: int) -> torch.Tensor:
     return x.reshape(*lead, h // patch, w // patch, patch * patch * c)
 
 
-def unpatchify(patches: torch.Tensor, patch: int) -> torch.Tensor:
-    """(..., gh, gw, p*p*3) -> (..., gh*p, gw*p, 3): the inverse of `patchify`."""
-    *lead, gh, gw, _ = patches.shape
-    x = patches.reshape(*lead, gh, gw, patch, patch, 3).movedim(-3, -4)
-    return x.reshape(*lead, gh * patch, gw * patch, 3)
-
-
 def decode_codes(codes: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Codes (..., gh, gw) (any integer dtype) -> uint8 frames (..., gh*p, gw*p, 3).
 

@@ -20,6 +20,7 @@ import json
 import logging
 from pathlib import Path
 
+from vidrop.atomic import atomic_path
 from vidrop.data.manifest import (
     VIDEO_SUFFIXES,
     Entry,
@@ -104,9 +105,12 @@ def read_ucf101(
 
 
 def read_hmdb51(
-    splits_dir: str | Path, root: str | Path, split: int = 1, subset: str = "train",
+    splits_dir: str | Path,
+    root: str | Path,
+    split: int = 1,
+    subset: str = "train",
     allow_missing: bool = False,
-) -> Manifest:  # fmt: skip
+) -> Manifest:
     code = {"train": "1", "test": "2"}[subset]
     files = sorted(Path(splits_dir).glob(f"*_test_split{split}.txt"))
     if not files:
@@ -129,7 +133,7 @@ def write_manifest(manifest: Manifest, out: str | Path) -> Path:
     """A vidrop CSV (absolute paths, labels) that every command reads."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
+    with atomic_path(out) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "label"])
         for e in manifest.entries:

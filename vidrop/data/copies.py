@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidrop.atomic import atomic_path
+from vidrop.atomic import atomic_path, write_text_atomic
 from vidrop.data.manifest import Manifest
 from vidrop.data.video import VideoError, iter_frames, probe, resize_frames, write_video
 from vidrop.progress import ProgressBar
@@ -115,5 +115,5 @@ def make_copies(
         writer.writerows(rows)
     (out / "skipped.txt").unlink(missing_ok=True)  # never a stale list from an earlier run
     if skipped:
-        (out / "skipped.txt").write_text("\n".join(skipped) + "\n")
+        write_text_atomic(out / "skipped.txt", "\n".join(skipped) + "\n")
     return Copies(out / "queries.csv", len(rows), skipped)

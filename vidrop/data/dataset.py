@@ -142,8 +142,13 @@ class ViewDataset(Dataset):
         for _ in range(self.max_retries + 1):
             try:  # a retry rewrites every clip of the slots
                 large, small = self.views_of(index, rng, slots)
-                return {"large": large, "small": small, "index": index, "skipped": skipped,
-                        "step": step}  # fmt: skip
+                return {
+                    "large": large,
+                    "small": small,
+                    "index": index,
+                    "skipped": skipped,
+                    "step": step,
+                }
             except VideoError as exc:
                 skipped.append((self.source.name(index), str(exc)))
                 index = int(rng.integers(len(self.source)))

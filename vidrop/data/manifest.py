@@ -38,18 +38,6 @@ class Manifest:
         names = {e.label for e in self.entries if e.label is not None}
         return sorted(names, key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
 
-    def label_ids(self, class_names: list[str]) -> list[int]:
-        """Labels as indices into `class_names`; a label outside it is an error naming it."""
-        index = {name: i for i, name in enumerate(class_names)}
-        unknown = sorted({e.label for e in self.entries if e.label not in index})
-        if unknown:
-            raise ManifestError(
-                f"{self.source}: labels {unknown[:5]} do not occur in the training manifest "
-                f"(known: {class_names[:10]}{'...' if len(class_names) > 10 else ''}); "
-                "remove those videos or add training videos of those classes"
-            )
-        return [index[e.label] for e in self.entries]
-
 
 def _rows(path: Path) -> list[tuple[str, str | None]]:
     text = path.read_text(encoding="utf-8-sig")

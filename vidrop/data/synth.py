@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from vidrop.atomic import atomic_path
+from vidrop.atomic import atomic_path, write_json_atomic
 from vidrop.data.video import write_video
 
 # Convex polygons in object coordinates (unit radius); a shape is their union.
@@ -255,7 +255,8 @@ def _write_one(out: Path, spec: SynthSpec, index: int, label: str) -> None:
     video, mask = out / "videos" / f"{index:05d}.mp4", out / "masks" / f"{index:05d}.npz"
     rng = np.random.default_rng([spec.seed, index])
     frames, masks = render_video(spec, label, rng, _BACKGROUNDS)
-    np.savez_compressed(mask, masks=np.packbits(masks, axis=-1), shape=np.array(masks.shape))
+    with atomic_path(mask, ".tmp.npz") as tmp:  # np.savez wants .npz
+        np.savez_compressed(tmp, masks=np.packbits(masks, axis=-1), shape=np.array(masks.shape))
     with atomic_path(video, ".tmp.mp4") as tmp:  # appears last: both files are then complete
         write_video(str(tmp), frames, spec.fps, crf=0)  # lossless: the decoded pixels are fixed
 
@@ -280,7 +281,7 @@ def make_dataset(
     todo = [(i, label) for i, label, _ in rows if not (out / "videos" / f"{i:05d}.mp4").exists()]
     _render(out, spec, todo, len(rows), progress, workers)
     for split in ("train", "val"):
-        with open(out / f"{split}.csv", "w", newline="") as f:
+        with atomic_path(out / f"{split}.csv") as tmp, open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["path", "label"])
             for i, label, s in rows:
@@ -307,7 +308,7 @@ def _claim(out: Path, spec: SynthSpec) -> None:
                 f"{old.get('render_version', 1)}, now {RENDER_VERSION}); use another --out "
                 "or delete it"
             )
-    meta_path.write_text(json.dumps(meta, indent=2))
+    write_json_atomic(meta_path, meta)
 
 
 def _render(

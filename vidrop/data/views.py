@@ -56,12 +56,6 @@ def random_resized_box(
     return CropBox((height - h) // 2, (width - w) // 2, h, w)
 
 
-def center_box(height: int, width: int) -> CropBox:
-    """The largest centred square."""
-    s = min(height, width)
-    return CropBox((height - s) // 2, (width - s) // 2, s, s)
-
-
 def resize_uint8(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, C, *size), antialiased bilinear.
 

@@ -149,10 +149,12 @@ def pooler_scores(
 ) -> torch.Tensor:
     """(len(videos), C) view-averaged probabilities."""
     n = len(videos) * data.views
-    logits = torch.cat([
-        probe(data.batch(torch.arange(i, min(i + chunk, n)), videos, device))
-        for i in range(0, n, chunk)
-    ])  # fmt: skip
+    logits = torch.cat(
+        [
+            probe(data.batch(torch.arange(i, min(i + chunk, n)), videos, device))
+            for i in range(0, n, chunk)
+        ]
+    )
     return average_views(logits.unflatten(0, (len(videos), data.views)))
 
 

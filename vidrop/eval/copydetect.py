@@ -149,8 +149,9 @@ def copy_detection(
     if not db_ok:
         raise EvalError("no database video could be decoded")
     target, searched, skipped = _targets(queries, database, [_keys(o) for o in originals])
-    sim = _similarity(video_descriptors(queries)[searched], video_descriptors(database)[db_ok],
-                      whitening)  # fmt: skip
+    sim = _similarity(
+        video_descriptors(queries)[searched], video_descriptors(database)[db_ok], whitening
+    )
     top = sim.topk(min(topk, len(db_ok)), dim=1)
     rows = zip(top.indices.tolist(), searched, strict=True)
     hits = [[db_ok[j] in target[q] for j in row] for row, q in rows]
@@ -176,9 +177,11 @@ def copy_detection(
         ranks=ranks,
         scored=[queries.paths[q] for q, _ in with_original],
         aps=aps,
-        pairs={queries.paths[q]: (row, hit, len(target[q]))
-               for q, row, hit in zip(searched, top.values.tolist(), hits, strict=True)},
-    )  # fmt: skip
+        pairs={
+            queries.paths[q]: (row, hit, len(target[q]))
+            for q, row, hit in zip(searched, top.values.tolist(), hits, strict=True)
+        },
+    )
 
 
 def _similarity(q_x: torch.Tensor, db_x: torch.Tensor, whitening: Features | None) -> torch.Tensor:
@@ -249,9 +252,14 @@ def detect_copies(
     database features. Their originals: `originals`, or else each query's label (the original's
     file name or path, empty for a distractor)."""
     q = extract_features(
-        backbone, queries, views, batch_size=batch_size, num_workers=num_workers,
-        device=device, description=description,
-    )  # fmt: skip
+        backbone,
+        queries,
+        views,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        device=device,
+        description=description,
+    )
     if originals is None:
         originals = [e.label for e in queries.entries]
     return copy_detection(q, database, originals, whitening, topk)

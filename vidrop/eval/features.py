@@ -117,9 +117,17 @@ class Features:
             raise EvalError(f"{path} is not a vidrop features file; make one with vidrop extract")
         t = load_file(str(path))
         return cls(
-            t["cls"], t["mean"], t.get("patch"), t["ok"], t["short"], index["paths"],
-            index["labels"], EvalViews(**index["views"]), index["info"], t.get("gem"),
-        )  # fmt: skip
+            t["cls"],
+            t["mean"],
+            t.get("patch"),
+            t["ok"],
+            t["short"],
+            index["paths"],
+            index["labels"],
+            EvalViews(**index["views"]),
+            index["info"],
+            t.get("gem"),
+        )
 
 
 class ViewsDataset(Dataset):
@@ -173,27 +181,50 @@ def extract_features(
         batch_size=batch_size,
         num_workers=default_workers() if num_workers is None else num_workers,
     )
-    cls, mean, gem_, ok, short = [], [], [], [], []
     tokens = TokenSink(len(manifest), token_file) if patch_tokens else None
     with ProgressBar(len(manifest), description, unit="video") as bar:
-        for clips, good, is_short_ in loader:
-            b = clips.shape[0]
-            x = normalize(clips.flatten(0, 1).to(dev))  # (B * V, 3, T, S, S)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                out = backbone.forward_features(x)
-            cls.append(out["cls"].float().cpu().unflatten(0, (b, views.count)))
-            mean.append(out["patch"].float().mean(1).cpu().unflatten(0, (b, views.count)))
-            gem_.append(gem(out["patch"]).cpu().unflatten(0, (b, views.count)))
-            if tokens is not None:
-                tokens.add(out["patch"].half().cpu().unflatten(0, (b, views.count)))
-            ok.append(good)
-            short.append(is_short_)
-            bar.update(b)
+        parts = _forward(backbone, loader, views.count, dev, tokens, bar)
+    cat = {k: torch.cat(v) for k, v in parts.items()}
     return Features(
-        torch.cat(cls), torch.cat(mean), tokens.result() if tokens else None,
-        torch.cat(ok).bool(), torch.cat(short).bool(), manifest.paths,
-        [e.label for e in manifest.entries], views, dict(info or {}), torch.cat(gem_),
-    )  # fmt: skip
+        cat["cls"],
+        cat["mean"],
+        tokens.result() if tokens else None,
+        cat["ok"].bool(),
+        cat["short"].bool(),
+        manifest.paths,
+        [e.label for e in manifest.entries],
+        views,
+        dict(info or {}),
+        cat["gem"],
+    )
+
+
+def _forward(
+    backbone: VideoViT,
+    loader: DataLoader,
+    n_views: int,
+    dev: torch.device,
+    tokens: TokenSink | None,
+    bar: ProgressBar,
+) -> dict[str, list[torch.Tensor]]:
+    """Every batch through the backbone: each video's per-view CLS, mean and GeM features (and
+    patch tokens into `tokens`), with whether it decoded and whether it was short."""
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("cls", "mean", "gem", "ok", "short")}
+    for clips, good, short in loader:
+        b = clips.shape[0]
+        x = normalize(clips.flatten(0, 1).to(dev))  # (B * V, 3, T, S, S)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            out = backbone.forward_features(x)
+        per_view = (b, n_views)
+        parts["cls"].append(out["cls"].float().cpu().unflatten(0, per_view))
+        parts["mean"].append(out["patch"].float().mean(1).cpu().unflatten(0, per_view))
+        parts["gem"].append(gem(out["patch"]).cpu().unflatten(0, per_view))
+        if tokens is not None:
+            tokens.add(out["patch"].half().cpu().unflatten(0, per_view))
+        parts["ok"].append(good)
+        parts["short"].append(short)
+        bar.update(b)
+    return parts
 
 
 class TokenSink:

@@ -117,8 +117,11 @@ def uap_gain(
         uaps = []
         for scores, hits, true in data:
             n_true = int(true[idx].sum())
-            uaps.append(micro_average_precision(scores[idx].flatten(), hits[idx].flatten(),
-                                                n_true) if n_true else 0.0)  # fmt: skip
+            uaps.append(
+                micro_average_precision(scores[idx].flatten(), hits[idx].flatten(), n_true)
+                if n_true
+                else 0.0
+            )
         ours, theirs = uaps[: len(results)], uaps[len(results) :]
         return 100.0 * (sum(ours) / len(ours) - sum(theirs) / len(theirs))
 

@@ -65,6 +65,6 @@ def lowshot(
                 statistics.pstdev(knn),
                 lin,
                 knn,
-            )  # fmt: skip
+            )
         )
     return rows

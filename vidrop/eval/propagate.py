@@ -64,10 +64,12 @@ def _chunk_tokens(
     gh, gw = h // p, w // p  # the token grid of a frame
     clips = frames.view(t // chunk, chunk, h, w, 3).permute(0, 4, 1, 2, 3)
     group = max(1, max_tokens // (chunk // cfg.tubelet * gh * gw))
-    tokens = torch.cat([
-        backbone.forward_features(normalize(clips[i : i + group].to(device)))["patch"].float()
-        for i in range(0, len(clips), group)
-    ])  # fmt: skip
+    tokens = torch.cat(
+        [
+            backbone.forward_features(normalize(clips[i : i + group].to(device)))["patch"].float()
+            for i in range(0, len(clips), group)
+        ]
+    )
     return tokens.reshape(t // cfg.tubelet, gh, gw, -1)
 
 

@@ -9,14 +9,13 @@ a snippet converts to seconds as start_frame / fps.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vidrop.atomic import atomic_path
+from vidrop.atomic import atomic_path, write_json_atomic
 from vidrop.data.manifest import Manifest, ManifestError
 from vidrop.data.sampling import clip_frames, clip_span
 from vidrop.data.video import VideoError, iter_frames, probe
@@ -74,8 +73,13 @@ def extract_snippets(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     backbone.eval().to(device)
-    index: dict = {"views": views.to_dict(), "step": step, "feature": feature, "videos": {},
-                   "failed": {}}  # fmt: skip
+    index: dict = {
+        "views": views.to_dict(),
+        "step": step,
+        "feature": feature,
+        "videos": {},
+        "failed": {},
+    }
     with ProgressBar(len(manifest), "snippets", unit="video") as bar:
         for path in manifest.paths:
             target = out / f"{Path(path).stem}.npy"
@@ -86,13 +90,15 @@ def extract_snippets(
                     with atomic_path(target, ".tmp.npy") as tmp:  # np.save wants .npy
                         np.save(tmp, feats)
                 index["videos"][path] = {
-                    "file": target.name, "snippets": int(np.load(target, mmap_mode="r").shape[0]),
-                    "fps": info.fps, "frames": info.frames,
+                    "file": target.name,
+                    "snippets": int(np.load(target, mmap_mode="r").shape[0]),
+                    "fps": info.fps,
+                    "frames": info.frames,
                     "span": clip_span(views.frames, views.stride),
-                }  # fmt: skip
+                }
             except VideoError as exc:
                 log.warning("snippets: skipped %s (%s)", path, exc)
                 index["failed"][path] = str(exc)
             bar.update(1)
-    (out / "index.json").write_text(json.dumps(index, indent=2))
+    write_json_atomic(out / "index.json", index)
     return index

@@ -23,8 +23,13 @@ class Interval:
     level: float
 
     def to_dict(self) -> dict:
-        return {"gain": self.value, "low": self.low, "high": self.high, "items": self.items,
-                "level": self.level}  # fmt: skip
+        return {
+            "gain": self.value,
+            "low": self.low,
+            "high": self.high,
+            "items": self.items,
+            "level": self.level,
+        }
 
 
 def _weighted_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

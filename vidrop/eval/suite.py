@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 import torch
 
-from vidrop.atomic import write_bytes_atomic
+from vidrop.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.attentive import attentive_probe
 from vidrop.eval.copydetect import detect_copies
@@ -91,9 +91,17 @@ def probe_features(
     preds["linear"] = out["linear"].pop("predictions")
     if cfg.lowshot_fractions:
         rows = lowshot(
-            tr, va, n, lin.lr, lin.wd, cfg.lowshot_fractions, cfg.lowshot_seeds, cfg.linear,
-            k=20, device=device,
-        )  # fmt: skip
+            tr,
+            va,
+            n,
+            lin.lr,
+            lin.wd,
+            cfg.lowshot_fractions,
+            cfg.lowshot_seeds,
+            cfg.linear,
+            k=20,
+            device=device,
+        )
         out["lowshot"] = [asdict(r) for r in rows]
     if cfg.attentive is not None and train.patch is not None:
         _, tr_p, va_p = probe_sets(train, val, "patch")
@@ -123,8 +131,12 @@ def propagation_results(backbone: VideoViT, cfg: SuiteConfig, device: str, name:
     res["per_sequence"] = {
         name: {"jf": s["jf"], "objects": len(s["j"])} for name, s in r.per_sequence.items()
     }
-    return {**res, "config": asdict(cfg.propagation), "source": cfg.propagate,
-            "seconds": time.perf_counter() - t}  # fmt: skip
+    return {
+        **res,
+        "config": asdict(cfg.propagation),
+        "source": cfg.propagate,
+        "seconds": time.perf_counter() - t,
+    }
 
 
 def copy_results(
@@ -141,13 +153,25 @@ def copy_results(
     """Copy detection of cfg.copies among the val videos, whitening fitted on the train videos."""
     t = time.perf_counter()
     r = detect_copies(
-        backbone, read_manifest(cfg.copies), feats[1], views, whitening=feats[0],
-        topk=cfg.copy_topk, batch_size=batch_size, num_workers=num_workers, device=device,
+        backbone,
+        read_manifest(cfg.copies),
+        feats[1],
+        views,
+        whitening=feats[0],
+        topk=cfg.copy_topk,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        device=device,
         description=f"{name} copies",
-    )  # fmt: skip
-    return {**r.summary(), "source": cfg.copies, "topk": cfg.copy_topk,
-            "per_query": r.per_query(), "per_query_pairs": r.pairs,
-            "seconds": time.perf_counter() - t}  # fmt: skip
+    )
+    return {
+        **r.summary(),
+        "source": cfg.copies,
+        "topk": cfg.copy_topk,
+        "per_query": r.per_query(),
+        "per_query_pairs": r.pairs,
+        "seconds": time.perf_counter() - t,
+    }
 
 
 @dataclass
@@ -176,8 +200,14 @@ def _token_files(name: str, gib: float, limit: float, folder: Path | None) -> di
     if folder is None:
         raise EvalError(f"{gib:.1f} GiB of patch tokens need a folder to stream them from")
     folder.mkdir(parents=True, exist_ok=True)
-    log.info("%s: %.1f GiB of patch tokens, above the %.1f GiB held in memory: written to %s "
-             "and read from there", name, gib, limit, folder)  # fmt: skip
+    log.info(
+        "%s: %.1f GiB of patch tokens, above the %.1f GiB held in memory: written to %s "
+        "and read from there",
+        name,
+        gib,
+        limit,
+        folder,
+    )
     return {s: folder / f"{name}-{s}.npy" for s in ("train", "val")}
 
 
@@ -201,24 +231,26 @@ def evaluate_backbone(
     want_tokens = cfg.attentive is not None
     gib = token_gib(model, views, sum(len(m) for m in manifests)) if want_tokens else 0.0
     files = _token_files(name, gib, cfg.max_token_gib, token_dir)
+    extract = {"batch_size": batch_size, "num_workers": num_workers, "device": device}
     feats = [
         extract_features(
-            model, m, views, patch_tokens=want_tokens, batch_size=batch_size,
-            num_workers=num_workers, device=device, description=f"{name} {split}",
+            model,
+            m,
+            views,
+            patch_tokens=want_tokens,
             token_file=files.get(split),
+            description=f"{name} {split}",
+            **extract,
         )
         for split, m in zip(("train", "val"), manifests, strict=True)
-    ]  # fmt: skip
+    ]
     feature = feature_of(model, backbone.feature)
     result = {
         "extract_s": time.perf_counter() - t,
         **probe_features(*feats, cfg, feature, device),
     }
     if cfg.copies:
-        result["copy_detection"] = copy_results(
-            model, cfg, feats, views, device=device, batch_size=batch_size,
-            num_workers=num_workers, name=name,
-        )  # fmt: skip
+        result["copy_detection"] = copy_results(model, cfg, feats, views, name=name, **extract)
     for f in feats:
         f.patch = None  # drop the maps before their files go
     for path in files.values():
@@ -330,8 +362,8 @@ def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     js, md = out / "eval.json", out / "eval.md"
-    js.write_text(json.dumps(report, indent=2))
-    md.write_text(markdown_table(report))
+    write_json_atomic(js, report)
+    write_text_atomic(md, markdown_table(report))
     rows = {name: headline(r) for name, r in report["backbones"].items()}
     try_plot(plot_eval, rows, report, out / "eval.png")
     return js, md
@@ -396,10 +428,17 @@ def run_suite(
     }
     for name, backbone in backbones.items():
         report["backbones"][name] = _evaluated(
-            name, backbone, (cache or {}).get(name), train_csv, val_csv, cfg,
-            device=device, batch_size=batch_size, num_workers=num_workers,
+            name,
+            backbone,
+            (cache or {}).get(name),
+            train_csv,
+            val_csv,
+            cfg,
+            device=device,
+            batch_size=batch_size,
+            num_workers=num_workers,
             token_dir=Path(out) / "tokens",
-        )  # fmt: skip
+        )
     report["gains"], report["pairs"] = _gains(report["backbones"], report["floors"], pairs)
     write_report(report, out)
     return report

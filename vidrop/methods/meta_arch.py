@@ -119,8 +119,12 @@ class ViDROP(nn.Module):
         loss = cfg.dino_weight * dino + cfg.ibot_weight * ibot + cfg.koleo_weight * koleo
         with torch.no_grad():
             feats = F.normalize(s["cls"].float(), dim=-1)
-            terms = {"dino_global_loss": dino_global, "dino_local_loss": dino_local,
-                     "ibot_loss": ibot, "koleo_loss": koleo}  # fmt: skip
+            terms = {
+                "dino_global_loss": dino_global,
+                "dino_local_loss": dino_local,
+                "ibot_loss": ibot,
+                "koleo_loss": koleo,
+            }
             logs = {
                 "loss": loss.detach(),
                 **{k: v.detach() for k, v in terms.items()},

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from vidrop import dist
+from vidrop.atomic import atomic_files
 from vidrop.config import Config, ConfigError, DecoderConfig, OptimConfig
 from vidrop.data.batch import DeviceBatch
 from vidrop.data.views import clip_major
@@ -166,5 +167,6 @@ class VideoMAEMethod(Method):
         if dist.is_main():
             encoder = model.videomae
             encoder.config.vidrop_eval = meta.get("eval")
-            encoder.save_pretrained(out)
+            with atomic_files(out) as tmp:
+                encoder.save_pretrained(tmp)
         return out

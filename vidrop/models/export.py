@@ -126,9 +126,13 @@ def _refuse_if(why: list[str], name: str) -> None:
 
 
 def _write_hf(
-    backbone: VideoViT, dst: ViTConfig, fmt: Any, out_dir: str | Path,
-    eval_views: dict[str, Any] | None, name: str,
-) -> Path:  # fmt: skip
+    backbone: VideoViT,
+    dst: ViTConfig,
+    fmt: Any,
+    out_dir: str | Path,
+    eval_views: dict[str, Any] | None,
+    name: str,
+) -> Path:
     """Convert to `dst` exactly, check the function, write `fmt`'s tensors and config.json."""
     plain = VideoViT(dst).eval()
     source = {k: v.detach().cpu().float() for k, v in backbone.state_dict().items()}

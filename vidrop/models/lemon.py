@@ -155,13 +155,18 @@ def identity_block(p: str, dst: ViTConfig, g: torch.Generator) -> Tensors:
     """A new pre-norm block that maps x to x: zero attention projection and zero fc2."""
     dd, hidden = dst.embed_dim, int(dst.embed_dim * dst.mlp_ratio)
     out: Tensors = {
-        f"{p}norm1.weight": torch.ones(dd), f"{p}norm1.bias": torch.zeros(dd),
-        f"{p}norm2.weight": torch.ones(dd), f"{p}norm2.bias": torch.zeros(dd),
+        f"{p}norm1.weight": torch.ones(dd),
+        f"{p}norm1.bias": torch.zeros(dd),
+        f"{p}norm2.weight": torch.ones(dd),
+        f"{p}norm2.bias": torch.zeros(dd),
         f"{p}attn.qkv.weight": _rand((3 * dd, dd), g),
-        f"{p}attn.proj.weight": torch.zeros(dd, dd), f"{p}attn.proj.bias": torch.zeros(dd),
-        f"{p}mlp.fc1.weight": _rand((hidden, dd), g), f"{p}mlp.fc1.bias": torch.zeros(hidden),
-        f"{p}mlp.fc2.weight": torch.zeros(dd, hidden), f"{p}mlp.fc2.bias": torch.zeros(dd),
-    }  # fmt: skip
+        f"{p}attn.proj.weight": torch.zeros(dd, dd),
+        f"{p}attn.proj.bias": torch.zeros(dd),
+        f"{p}mlp.fc1.weight": _rand((hidden, dd), g),
+        f"{p}mlp.fc1.bias": torch.zeros(hidden),
+        f"{p}mlp.fc2.weight": torch.zeros(dd, hidden),
+        f"{p}mlp.fc2.bias": torch.zeros(dd),
+    }
     if dst.qkv_bias == "qkv":
         out[f"{p}attn.qkv.bias"] = torch.zeros(3 * dd)
     elif dst.qkv_bias == "qv":
@@ -185,7 +190,7 @@ def expand_backbone(sd: Tensors, src: ViTConfig, dst: ViTConfig, seed: int = 0) 
         "patch_embed.proj.bias": widen_bias_mean(sd["patch_embed.proj.bias"], dd),
         "pos_embed": widen_tokens(sd["pos_embed"], dd),
         "mask_token": widen_tokens(sd["mask_token"], dd),
-    }  # fmt: skip
+    }
     if "cls_token" in sd:
         out["cls_token"] = widen_tokens(sd["cls_token"], dd)
     if "norm.weight" in sd:

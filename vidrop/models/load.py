@@ -33,8 +33,16 @@ Tensors = dict[str, torch.Tensor]
 # Parts of other people's checkpoints that a backbone never uses: pretraining decoders and
 # predictors, classifier heads and the norm of their pooled feature. Any other tensor the reader
 # does not take stops the load with its name (a weight dropped silently damages a run).
-UNUSED_PARTS = ("decoder.", "encoder_to_decoder.", "mask_token", "fc_norm.", "classifier.", "head.",
-                "predictor.", "pooler.")  # fmt: skip
+UNUSED_PARTS = (
+    "decoder.",
+    "encoder_to_decoder.",
+    "mask_token",
+    "fc_norm.",
+    "classifier.",
+    "head.",
+    "predictor.",
+    "pooler.",
+)
 
 
 class _Tracked(dict):
@@ -153,8 +161,10 @@ def shape_mismatches(state: Tensors, own: Tensors) -> list[tuple[str, tuple, tup
 
 
 # HF model_type -> (format name, reader module, the prefix of the base model in task models)
-HF_FORMATS = {"videomae": ("hf-videomae", videomae, "videomae."),
-              "vjepa2": ("hf-vjepa2", vjepa2, "vjepa2.")}  # fmt: skip
+HF_FORMATS = {
+    "videomae": ("hf-videomae", videomae, "videomae."),
+    "vjepa2": ("hf-vjepa2", vjepa2, "vjepa2."),
+}
 
 
 def _read_hf(

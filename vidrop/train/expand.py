@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from vidrop.config import from_dict, load_config, merge, parse_overrides
+from vidrop.config import from_dict, load_config, merge, parse_overrides, save_config
 from vidrop.models.lemon import expand_backbone, expand_head, grown_config
 from vidrop.models.vit import ARCHS, ViTConfig
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -101,7 +100,7 @@ def expand_run(
     new["config"] = stage_config(new["config"], dst, recipe, overrides, epochs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(new["config"], sort_keys=False))
+    save_config(from_dict(new["config"]), out / "config.yaml")
     save_checkpoint(
         out / CHECKPOINT_NAME, {k: v for k, v in new.items() if k not in ("format", "version")}
     )

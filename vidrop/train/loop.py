@@ -129,15 +129,21 @@ class Trainer:
         trained = sum(p.numel() for g in self.optimizer.param_groups for p in g["params"])
         log.info(
             "%s %s in %s on %s: %.1fM trained parameters, from step %d of %d",
-            self.cfg.train.method, self.cfg.model.arch, self.out, self.device, trained / 1e6,
-            self.step, self.stop_step,
-        )  # fmt: skip
+            self.cfg.train.method,
+            self.cfg.model.arch,
+            self.out,
+            self.device,
+            trained / 1e6,
+            self.step,
+            self.stop_step,
+        )
         log.info("%s", self.sizing.describe())
         if self.stop_step < self.total_steps:
             log.warning(
                 "train.max_steps=%d stops the run before its schedule ends (%d steps)",
-                self.stop_step, self.total_steps,
-            )  # fmt: skip
+                self.stop_step,
+                self.total_steps,
+            )
 
     # -- state -------------------------------------------------------------------------------
     def _resume_or_start(self) -> None:

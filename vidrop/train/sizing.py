@@ -89,9 +89,15 @@ def size_run(o: OptimConfig, videos: int | None, world: int = 1) -> RunSizing:
         )
     length = o.epoch_length or (None if videos is None else videos // total_batch)
     return RunSizing(
-        o.batch_size, world, accum, videos, length, o.epochs, o.warmup_epochs,
+        o.batch_size,
+        world,
+        accum,
+        videos,
+        length,
+        o.epochs,
+        o.warmup_epochs,
         o.warmup_teacher_temp_epochs,
-    )  # fmt: skip
+    )
 
 
 def scale_schedule(o: OptimConfig, epochs: float) -> OptimConfig:

@@ -200,12 +200,22 @@ def config_from_original(sd: Tensors, num_frames: int = 16, img_size: int = 224)
     heads = {384: 6, 768: 12, 1024: 16, 1280: 16}.get(dim, max(1, dim // 64))
     hidden = sd[f"{prefix}blocks.0.mlp.fc1.weight"].shape[0]
     return ViTConfig(
-        arch=_arch_for(dim, depth, heads), embed_dim=dim, depth=depth, num_heads=heads,
-        mlp_ratio=hidden / dim, patch_size=patch, tubelet=tubelet, num_frames=num_frames,
-        img_size=img_size, in_chans=w.shape[1],
+        arch=_arch_for(dim, depth, heads),
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
+        mlp_ratio=hidden / dim,
+        patch_size=patch,
+        tubelet=tubelet,
+        num_frames=num_frames,
+        img_size=img_size,
+        in_chans=w.shape[1],
         qkv_bias="qv" if f"{prefix}blocks.0.attn.q_bias" in sd else "none",
-        drop_path=0.0, cls_token=False, final_norm=f"{prefix}norm.weight" in sd, norm_eps=1e-6,
-    )  # fmt: skip
+        drop_path=0.0,
+        cls_token=False,
+        final_norm=f"{prefix}norm.weight" in sd,
+        norm_eps=1e-6,
+    )
 
 
 def _with_fixed_parts(out: Tensors, c: ViTConfig) -> Tensors:

@@ -15,29 +15,6 @@ from vidrop.models.vit import ViTConfig
 Tensors = dict[str, torch.Tensor]
 
 
-def sincos_1d(dim: int, pos: torch.Tensor) -> torch.Tensor:
-    """(M,) positions -> (M, dim): [sin(pos * w_k), cos(pos * w_k)], w_k = 10000^(-k / (dim/2))."""
-    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0))
-    out = pos.double().reshape(-1, 1) * omega
-    return torch.cat([out.sin(), out.cos()], dim=1)
-
-
-def sincos_3d(
-    dim: int, grid_size: int, grid_depth: int, uniform_power: bool = False
-) -> torch.Tensor:
-    """V-JEPA's table (1, depth*size*size, dim), t-major: [time | height | width] parts of
-    dim/2, dim/4, dim/4 (or 2*ceil(dim/6) each with uniform_power), cut to dim."""
-    d, h, w = torch.meshgrid(
-        torch.arange(grid_depth), torch.arange(grid_size), torch.arange(grid_size), indexing="ij"
-    )
-    if uniform_power:
-        dt = dh = dw = int(math.ceil(dim / 6) * 2)
-    else:
-        dt, dh, dw = dim // 2, dim // 4, dim // 4
-    table = torch.cat([sincos_1d(dt, d), sincos_1d(dh, h), sincos_1d(dw, w)], dim=1)[:, :dim]
-    return table.float().unsqueeze(0)
-
-
 def encoder_state(ckpt: dict) -> Tensors:
     """The backbone tensors of a V-JEPA checkpoint, prefixes removed."""
     sd = ckpt.get("target_encoder") or ckpt.get("encoder")
@@ -60,12 +37,22 @@ def config_from_vjepa(sd: Tensors, num_frames: int = 16) -> ViTConfig:
     per_frame = sd["pos_embed"].shape[1] // (num_frames // tubelet)
     img = int(round(math.sqrt(per_frame))) * patch
     return ViTConfig(
-        arch=_arch_for(dim, depth, heads), embed_dim=dim, depth=depth, num_heads=heads,
-        mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] / dim, patch_size=patch,
-        tubelet=tubelet, num_frames=num_frames, img_size=img, in_chans=in_chans,
-        qkv_bias="qkv" if "blocks.0.attn.qkv.bias" in sd else "none", drop_path=0.0,
-        cls_token=False, final_norm="norm.weight" in sd, norm_eps=1e-6,
-    )  # fmt: skip
+        arch=_arch_for(dim, depth, heads),
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
+        mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] / dim,
+        patch_size=patch,
+        tubelet=tubelet,
+        num_frames=num_frames,
+        img_size=img,
+        in_chans=in_chans,
+        qkv_bias="qkv" if "blocks.0.attn.qkv.bias" in sd else "none",
+        drop_path=0.0,
+        cls_token=False,
+        final_norm="norm.weight" in sd,
+        norm_eps=1e-6,
+    )
 
 
 def state_from_vjepa(sd: Tensors, cfg: ViTConfig) -> Tensors:
@@ -73,8 +60,3 @@ def state_from_vjepa(sd: Tensors, cfg: ViTConfig) -> Tensors:
     out["pos_embed"] = sd["pos_embed"].reshape(1, -1, cfg.resolved().embed_dim)
     out["mask_token"] = torch.zeros(1, 1, cfg.resolved().embed_dim)
     return out
-
-
-def state_to_vjepa(ours: Tensors, prefix: str = "module.backbone.") -> Tensors:
-    """Ours -> V-JEPA encoder keys (CLS and mask tokens have no place there)."""
-    return {prefix + k: v for k, v in ours.items() if k not in ("cls_token", "mask_token")}

@@ -31,13 +31,23 @@ def config_from_hf(hf: dict[str, Any]) -> ViTConfig:
     if not isinstance(patch, int):
         raise ValueError(f"V-JEPA 2 with a non-square patch_size {patch} is not supported")
     return ViTConfig(
-        arch=_arch_for(dim, depth, heads), embed_dim=dim, depth=depth, num_heads=heads,
-        mlp_ratio=float(hf.get("mlp_ratio", 4.0)), patch_size=patch,
-        tubelet=hf.get("tubelet_size", 2), num_frames=hf.get("frames_per_clip", 64),
-        img_size=hf.get("crop_size", 256), in_chans=hf.get("in_chans", 3),
-        qkv_bias="qkv" if hf.get("qkv_bias", True) else "none", drop_path=0.0, cls_token=False,
-        final_norm=True, norm_eps=hf.get("layer_norm_eps", 1e-6), pos_embed="rope3d",
-    )  # fmt: skip
+        arch=_arch_for(dim, depth, heads),
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
+        mlp_ratio=float(hf.get("mlp_ratio", 4.0)),
+        patch_size=patch,
+        tubelet=hf.get("tubelet_size", 2),
+        num_frames=hf.get("frames_per_clip", 64),
+        img_size=hf.get("crop_size", 256),
+        in_chans=hf.get("in_chans", 3),
+        qkv_bias="qkv" if hf.get("qkv_bias", True) else "none",
+        drop_path=0.0,
+        cls_token=False,
+        final_norm=True,
+        norm_eps=hf.get("layer_norm_eps", 1e-6),
+        pos_embed="rope3d",
+    )
 
 
 def hf_config_from(cfg: ViTConfig) -> dict[str, Any]:
@@ -65,8 +75,13 @@ def hf_config_from(cfg: ViTConfig) -> dict[str, Any]:
 def _pairs(i: int) -> list[tuple[str, str]]:
     """(our key, V-JEPA 2's key) of block i, apart from the split attention projections."""
     b, h = f"blocks.{i}.", LAYER.format(i=i)
-    names = [("norm1", "norm1"), ("attn.proj", "attention.proj"), ("norm2", "norm2"),
-             ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2")]  # fmt: skip
+    names = [
+        ("norm1", "norm1"),
+        ("attn.proj", "attention.proj"),
+        ("norm2", "norm2"),
+        ("mlp.fc1", "mlp.fc1"),
+        ("mlp.fc2", "mlp.fc2"),
+    ]
     return [(f"{b}{o}.{p}", f"{h}{t}.{p}") for o, t in names for p in ("weight", "bias")]
 
 
