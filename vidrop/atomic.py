@@ -2,9 +2,8 @@
 
 Every file a run depends on (checkpoints, exports, feature caches, store records) is written to a
 temporary sibling, flushed to disk, then renamed over the target: a crash or a full disk leaves the
-previous file untouched. Without this wrapper a full disk surfaced as whatever the writing library
-raised (torch.save: `RuntimeError: [enforce fail at inline_container.cc] . unexpected pos`), which
-names neither the file nor the cause, and the half-written temporary stayed behind.
+previous file untouched, and the error names the file, the cause and the free space (a writing
+library's own error need not: docs/experiments/2026-12-07-implementation-measurements.md).
 """
 
 from __future__ import annotations

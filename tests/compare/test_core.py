@@ -10,6 +10,7 @@ import torch
 from vidrop.cli import main
 from vidrop.compare import Budget, CompareSpec, run_compare
 from vidrop.compare.budget import Calibration, steps_for
+from vidrop.config import ConfigError
 from vidrop.eval.settings import LinearConfig, SuiteConfig
 
 transformers = pytest.importorskip("transformers")  # VideoMAE is transformers' own
@@ -131,13 +132,13 @@ def test_a_seconds_budget_stops_each_method_within_one_step(eval_data, tmp_path,
 
 @pytest.mark.slow
 def test_a_failing_method_leaves_the_others_results(eval_data, tmp_path):
-    # transformers' VideoMAE has no key bias: its run fails, ViDROP's does not
+    # a 96-wide decoder cannot have 7 heads: transformers refuses to build it in VideoMAE's run
     s = spec(eval_data, tmp_path, budget=Budget("steps", 2), methods=("vidrop", "videomae"))
-    s.overrides = [*TINY, "model.qkv_bias=qkv"]
+    s.overrides = [*TINY, "videomae:decoder.heads=7"]
     report = run_compare(s)
     assert (
         "error" in report["methods"]["videomae"]
-        and "qkv" in (tmp_path / "videomae.error.txt").read_text()
+        and "heads" in (tmp_path / "videomae.error.txt").read_text()
     )
     assert report["methods"]["vidrop"]["eval"]["knn"]["20"] >= 0
     assert "failed" in (tmp_path / "compare.md").read_text()
@@ -152,6 +153,15 @@ def test_seconds_become_steps_from_the_measured_timings():
     assert steps_for(Budget("steps", 7), None) == 7
     with pytest.raises(ValueError):
         Budget("hours", 1)
+
+
+def test_a_setting_a_method_cannot_train_stops_before_any_work(eval_data, tmp_path):
+    # transformers' VideoMAE has no key bias: refused when the comparison starts, not hours in
+    s = spec(eval_data, tmp_path, budget=Budget("steps", 2), methods=("vidrop", "videomae"))
+    s.overrides = [*TINY, "model.qkv_bias=qkv"]
+    with pytest.raises(ConfigError, match="qkv_bias"):
+        run_compare(s)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_cli_needs_data_and_one_budget(tmp_path, capsys):

@@ -70,8 +70,8 @@ def measure(
         sync_device(device)
         times.append((time.perf_counter() - t) / steps)
     median = statistics.median(times)
-    # FLOPs counted after the timing: a compiled model first stepped under FlopCounterMode (a
-    # dispatch mode) then ran no faster than eager
+    # FLOPs counted after the timing: a compiled model stepped first under FlopCounterMode (a
+    # dispatch mode) can lose its compiled speed
     flops, _ = count_flops(lambda: step(warmup + windows * steps))
     peak = PEAK_TFLOPS.get(_card(device))
     return {

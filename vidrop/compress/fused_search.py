@@ -2,9 +2,9 @@
 
 Why: the plain search (`kmeans.nearest`) writes a (rows, K) distance block to GPU memory and reads
 it back for the argmin: at K=65536 that is ~400 MB per 240x320 frame, so memory bandwidth caps it
-near 5,000 frames/s on an H100/H200. Here each program keeps a block of patches on chip, streams
-the codebook through tensor cores and keeps a running (min, argmin) per patch: the distances never
-leave the chip.
+(docs/experiments/2026-12-07-implementation-measurements.md). Here each program keeps a block of
+patches on chip, streams the codebook through tensor cores and keeps a running (min, argmin) per
+patch: the distances never leave the chip.
 
 Exact, not approximate: pixels and table entries are integers 0..255, centred to -128..127 they
 are exact in fp16, each product is exact in fp32 and a 300-term sum stays below 2**24, so every

@@ -14,7 +14,7 @@ import torch
 
 @contextmanager
 def tensor_float32(enabled: bool) -> Iterator[None]:
-    """TF32 matmuls inside the block (CUDA only; ~8x the fp32 rate on H100/H200).
+    """TF32 matmuls inside the block (CUDA only; tensor cores, several times the fp32 rate).
 
     For patch search it loses nothing that matters: pixel values 0..255 are exact in TF32's
     10-bit mantissa, integer (uint8 table) centroids too, and products accumulate in fp32."""

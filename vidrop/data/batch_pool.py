@@ -1,10 +1,10 @@
 """Shared-memory batch buffers that loader workers reuse once the main process hands them back.
 
 A loader worker's batch reaches the main process in shared memory. A fresh segment for every
-batch pays a page fault and a zero-fill on each of its pages: on the paper's views from a code
-store that was a third of a worker's time (14.3 against 9.5 ms per video on one core, 2-core
-machine). So each worker keeps the segments it lent, and reuses one as soon as the main process
-says it is done with that batch (`give_back`). A batch never given back is never reused: code
+batch pays a page fault and a zero-fill on each of its pages, a large share of a worker's time
+(docs/experiments/2026-12-07-implementation-measurements.md). So each worker keeps the segments
+it lent, and reuses one as soon as the main process says it is done with that batch
+(`give_back`). A batch never given back is never reused: code
 that keeps batches, or knows nothing of the pool, stays correct and only pays for fresh segments.
 
 Tokens carry the worker's pid: a restarted worker (DataLoader without persistent workers) never

@@ -2,8 +2,8 @@
 
 A worker builds every sample in fresh multi-megabyte buffers (decoded frames, resized views).
 glibc hands blocks that large to mmap and returns them to the kernel on free, so every sample
-page-faults and zero-fills its memory again: on the paper's views from a code store that cost
-more than the decoding itself (57 -> 92 videos/s on one core once freed blocks were kept).
+page-faults and zero-fills its memory again, which can cost more than the decoding itself
+(docs/experiments/2026-12-07-implementation-measurements.md).
 Raising the mmap and trim thresholds makes free() keep the blocks for the next sample.
 """
 

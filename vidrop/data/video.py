@@ -43,8 +43,7 @@ def _rgb(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
 
     One reformatter per opened video keeps one swscale context for all its frames; PyAV's
     per-frame conversion builds a new one each time, which for small frames costs about as much
-    as the decoding itself (64x64 on the 2-core CI machine: 0.57 ms per frame decoded and
-    converted, 0.31 ms with one reformatter, 0.26 ms decoding alone)."""
+    as the decoding itself (docs/experiments/2026-12-07-implementation-measurements.md)."""
     return reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 

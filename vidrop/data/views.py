@@ -59,8 +59,9 @@ def random_resized_box(
 def resize_uint8(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, C, *size), antialiased bilinear.
 
-    On the CPU torch's native uint8 kernel runs (about 15x faster than going through float, and
-    within 1 grey level of it); elsewhere the float path."""
+    On the CPU torch's native uint8 kernel runs (much faster than going through float, within 1
+    grey level of it: docs/experiments/2026-12-07-implementation-measurements.md); elsewhere the
+    float path."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     if x.device.type == "cpu":
@@ -86,7 +87,7 @@ def crop_resize(
     The resize leaves (T, size, size, 3) memory. Into an `out` laid out channels-last
     (`views_buffer`, the training loaders' slots) the flip happens in a plain copy with the
     channels left in place; otherwise the flip and the move of channels first happen in one copy
-    (numpy's strided copy on the CPU: about 2x faster than torch's for uint8)."""
+    (numpy's strided copy: faster than torch's for uint8 on the CPU)."""
     x = resize_uint8(crop(frames, box).permute(0, 3, 1, 2), (size, size)).permute(1, 0, 2, 3)
     if x.device.type != "cpu":
         x = x.flip(-1) if flip else x
