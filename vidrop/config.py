@@ -164,6 +164,10 @@ class TrainConfig:
     seed: int = 0  # seed of the initial weights and every random draw
     max_steps: int = 0  # stop early (0 = epochs * epoch_length); the schedules keep their length
     max_seconds: float = 0  # stop once the training loop has run this long (0 = no limit)
+    # lay the schedule over this many training-loop seconds: its length is re-planned from the
+    # measured pace at 10, 25, 50, 75, 90 and 95% of the run, which stops once they are spent
+    # (0: the schedule's own steps). optim.epochs is the first plan.
+    budget_seconds: float = 0
     log_every: int = 10  # steps between metrics.jsonl lines
     checkpoint_every: int = 500  # steps; a final checkpoint is always written
     # every metrics.jsonl scalar also as TensorBoard events in RUN/tb (`vidrop[tensorboard]`)
@@ -376,6 +380,7 @@ def validate(cfg: Config) -> None:
     _check(0.0 <= cfg.model.drop_path < 1.0, "model.drop_path must be in [0, 1)")
     _check(cfg.loss.student_temp > 0, "loss.student_temp must be > 0")
     _check(t.max_seconds >= 0, "train.max_seconds must be >= 0 (0: no limit)")
+    _check(t.budget_seconds >= 0, "train.budget_seconds must be >= 0 (0: no budget)")
     _check(t.export_every >= 0, "train.export_every must be >= 0 (0: never)")
     _check(
         t.log_every >= 1 and t.checkpoint_every >= 1,

@@ -59,6 +59,12 @@ class ProgressBar:
             )
         return self
 
+    def set_total(self, total: int) -> None:
+        """The work grew or shrank (a run re-planned to its seconds budget)."""
+        self.total = total
+        if self._progress is not None:
+            self._progress.update(self._task, total=total)
+
     def start_at(self, done: int) -> None:
         """Resume display from `done` (rate and ETA count only the new work)."""
         self.done = self._start_done = done

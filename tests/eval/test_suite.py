@@ -13,7 +13,7 @@ from vidrop.eval.views import EvalViews
 from vidrop.models.vit import VideoViT, ViTConfig
 
 
-def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
+def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path, capfd):
     torch.manual_seed(0)
     cfg = ViTConfig(arch="vit_t", depth=1, num_frames=4, img_size=64)
     models = {"a": VideoViT(cfg).eval(), "b": VideoViT(cfg).eval()}
@@ -64,6 +64,15 @@ def test_suite_writes_every_metric_for_every_backbone(eval_data, tmp_path):
         )
     assert "Gains in points, each with its 95% paired bootstrap interval" in table
     assert "| a | b | " + format_gain(gains["a"]["kNN k=10"]) in table
+    # every probe shows its progress to the end (plain lines off a terminal): never silent
+    err = capfd.readouterr().err
+    for line in (
+        "a linear probe: 10/10 ",
+        "a low-shot: 2/2 ",
+        "a attentive probe: 2/2 ",
+        "b linear probe: 10/10 ",
+    ):
+        assert line in err, line
 
 
 def test_a_floor_that_is_not_evaluated_is_refused(eval_data, tmp_path):

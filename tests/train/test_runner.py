@@ -29,3 +29,54 @@ def test_videomae_compiles_in_pretrain_and_trains_as_eager(synth_data, tmp_path)
         losses[compile_] = [r["loss"] for r in read_metrics(result.metrics)]
     assert losses[True] == pytest.approx(losses[False], rel=1e-4)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0
+
+
+class SimulatedClock:
+    """The training loop's clock: the first call starts it, each later one is one more step that
+    took `cost(step)` seconds (a pace that drifts as the run goes)."""
+
+    def __init__(self, cost):
+        self.cost, self.steps, self.now = cost, -1, 0.0
+
+    def __call__(self) -> float:
+        if self.steps >= 0:
+            self.now += self.cost(self.steps)
+        self.steps += 1
+        return self.now
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["vidrop", "dense", "videomae"])
+@pytest.mark.parametrize(
+    ("first_plan", "cost"),
+    [
+        (12, lambda s: 0.5 if s < 20 else 0.35),  # planned too few steps, then the pace quickens
+        (90, lambda s: 0.4 if s < 10 else 0.6),  # planned too many, then the pace slows
+    ],
+)
+def test_a_seconds_budget_is_spent_to_97_percent_whatever_the_pace(
+    synth_data, tmp_path, method, first_plan, cost
+):
+    """train.budget_seconds=20: the schedule is re-planned from the measured pace and the run
+    ends after spending at least 97% of the seconds, at most one step past them."""
+    budget = 20.0
+    epochs = first_plan / 3  # 12 videos, batch 4: 3 steps an epoch
+    cfg = tiny_config(
+        synth_data["train"],
+        f"train.method={method}",
+        "model.depth=1",
+        f"train.budget_seconds={budget}",
+        f"train.max_seconds={budget}",
+        f"optim.epochs={epochs}",
+        "optim.warmup_epochs=0.3",
+        "optim.warmup_teacher_temp_epochs=0.3",
+        "optim.freeze_last_layer_epochs=0",
+    )
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.clock = SimulatedClock(cost)
+    result = trainer.run()
+    rows = read_metrics(result.metrics)
+    assert 0.97 * budget <= result.seconds <= budget + 0.6
+    assert rows[-1]["step"] == result.step and rows[-1]["seconds"] == pytest.approx(result.seconds)
+    assert trainer.total_steps != first_plan  # the plan followed the pace...
+    assert trainer.total_steps - 2 <= result.step <= trainer.total_steps  # ...to the seconds' end

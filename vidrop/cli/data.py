@@ -21,8 +21,10 @@ NEEDS = {
 def cmd_synth(args: argparse.Namespace) -> None:
     from vidrop.data.synth import SynthSpec, make_dataset
 
-    spec = SynthSpec(videos=args.videos, seed=args.seed, size=args.size, frames=args.frames)
     try:
+        spec = SynthSpec.of_family(
+            args.family, videos=args.videos, seed=args.seed, size=args.size, frames=args.frames
+        )
         spec.check()
     except ValueError as exc:
         raise UserError(str(exc)) from exc
@@ -75,6 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of the scenes")
     s.add_argument("--size", type=int, default=64, help="frame side, pixels (even)")
     s.add_argument("--frames", type=int, default=32, help="frames per video")
+    s.add_argument(
+        "--family",
+        default="shapes",
+        choices=["shapes", "glyphs"],
+        help="shapes: the demo's (shapes rising, falling, spinning, pulsing over photos); glyphs: "
+        "other shapes orbiting, zigzagging, growing, shaking over textures",
+    )
     cp = command(data, "copies", "edited copies of videos: copy-detection queries", cmd_copies)
     cp.add_argument("--data", required=True, help="manifest of the originals (the database)")
     cp.add_argument("--out", required=True, help="output folder (videos/, queries.csv)")

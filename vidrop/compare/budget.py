@@ -3,9 +3,10 @@ many steps of a method it buys.
 
 A method's cost is measured, not assumed: `calibrate` trains it for a few steps on the real data
 (the loop's own clock: data loading, first-pass decoding and the step itself) and counts one
-step's FLOPs. Seconds are then turned into steps from those timings, and the run also carries the
-seconds as a hard limit (`train.max_seconds`), so it stops within one step of its budget even if
-the calibration was optimistic.
+step's FLOPs. Seconds are then turned into a first plan of steps from those timings; the run
+re-plans its schedule from its own measured pace as it goes (`train.budget_seconds`) and stops
+when the seconds are spent, so it uses its whole budget whether the calibration was optimistic or
+not.
 """
 
 from __future__ import annotations
@@ -18,25 +19,10 @@ import torch
 
 from vidrop.bench.flops import count_flops
 from vidrop.bench.step import build_runner
+from vidrop.compare.spec import Budget
 from vidrop.config import Config
 from vidrop.train.metrics import read_metrics
 from vidrop.train.sizing import accumulation
-
-KINDS = ("steps", "seconds", "tflop")
-
-
-@dataclass(frozen=True)
-class Budget:
-    kind: str  # steps | seconds | tflop
-    value: float
-    reference: str = ""  # "vidrop": the value is what ViDROP's recipe took (seconds or TFLOP)
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS or not self.value > 0:
-            raise ValueError(f"a budget is a positive number of {KINDS}, got {self}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -49,10 +35,11 @@ class Calibration:
 
     @property
     def step_seconds(self) -> float:
-        """Seconds a step once running: the median step of the calibration's second half (its
-        first steps also start the loader and decode videos the cache then keeps)."""
+        """Seconds a step once running: the median step of the calibration's last 24 steps, or
+        of its second half when shorter (its first steps also start the loader and decode
+        videos the cache then keeps)."""
         steps = [b - a for a, b in zip(self.seconds, self.seconds[1:], strict=False)]
-        return statistics.median(steps[len(steps) // 2 :])
+        return statistics.median(steps[-min(24, max(1, len(steps) // 2)) :])
 
     def to_dict(self) -> dict:
         return {**asdict(self), "step_seconds": self.step_seconds}

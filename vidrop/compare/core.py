@@ -1,16 +1,17 @@
-"""`vidrop compare`: ViDROP, the dense student and VideoMAE pretrain the same encoder on the same
-videos for the same compute, then every backbone (and random init, read the way each method's
-backbone is read) goes through the same frozen suite.
+"""`vidrop compare`: several methods (ViDROP, the dense student, VideoMAE, one's own) pretrain the
+same encoder on the same videos for the same compute, then every backbone (and random init, read
+the way each method's backbone is read) goes through the same frozen suite.
 
 The order of work, each step resumable:
-1. each method's cost is calibrated (seconds and FLOPs of a step) when the budget is not steps;
-2. with `lr_grid`, each method's learning rate is chosen the same way: a grid of factors of its
-   recipe's lr, scored by kNN on held-out TRAINING videos (never val), widened while the best
-   factor is at an edge;
-3. every method trains for each seed at its chosen lr and budget, scored by kNN on the val videos
-   at `curve` points along the way;
-4. `eval all` of every backbone of every seed, with paired gains; compare.json, .md and .png.
-Without a budget ViDROP trains its recipe and the others get the seconds (or TFLOP) it took.
+1. the budget: the one given (steps, training seconds or counted TFLOP), or what the reference
+   method's recipe costs at each seed;
+2. each method's cost (seconds and FLOPs of a step of each config it trains) when the budget is
+   not in steps;
+3. tuning, the same for every method (vidrop.compare.tuning): the same trials, each a share of
+   the budget, scored on held-out TRAINING videos, never val;
+4. every method trains the full budget at its chosen settings for each seed, scored by kNN on
+   the val videos at `curve` points along the way;
+5. `eval all` of every backbone of every seed, with paired gains; compare.json, .md and .png.
 """
 
 from __future__ import annotations
@@ -19,239 +20,217 @@ import hashlib
 import json
 import logging
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from vidrop.atomic import write_json_atomic, write_text_atomic
-from vidrop.compare.budget import Budget, Calibration, calibration_from, step_flops, steps_for
+from vidrop.compare.budget import Calibration, calibration_from, step_flops, steps_for
+from vidrop.compare.report import FLOOR, write_reports
 from vidrop.compare.runs import (
     MethodRun,
     export_every,
-    heldout_knn,
     run_key,
     sized,
     train_child,
     train_run,
 )
-from vidrop.config import Config, ConfigError, config_yaml
+from vidrop.compare.spec import Budget, CompareSpec
+from vidrop.compare.tuning import Trial, choose, heldout_scores, trials
+from vidrop.config import Config, ConfigError, config_yaml, load_config, split_overrides
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.features import views_of_backbone
-from vidrop.eval.settings import SuiteConfig
 from vidrop.eval.suite import SuiteBackbone, run_suite
 from vidrop.machine import resolve_device
 from vidrop.methods import get_method, resolve_config
 from vidrop.models.load import load_backbone
-from vidrop.models.vit import VideoViT
 from vidrop.train.build import export_initial
 from vidrop.train.sizing import size_run
 
 log = logging.getLogger("vidrop")
 
-METHODS = ("vidrop", "dense", "videomae")
-CALIBRATION_STEPS = 24  # per method, in a scratch run (its first steps decode, later ones cache)
-MAX_WIDENINGS = 2  # an lr grid whose best factor is at an edge is widened at most this often
-FLOOR = {"cls": "random_init", "mean": "random_init_mean"}  # a feature's random-init row
-
-
-@dataclass
-class CompareSpec:
-    """What `vidrop compare` was asked."""
-
-    train: str
-    val: str
-    out: Path
-    methods: tuple[str, ...] = METHODS
-    budget: Budget | None = None  # None: ViDROP's recipe, the others matched in `match`
-    match: str = "seconds"  # seconds | tflop
-    recipe: str = "tiny"
-    overrides: list[str] = field(default_factory=list)
-    seeds: tuple[int, ...] = (0,)
-    curve: int = 0  # kNN on val at this many points along each budget
-    lr_grid: tuple[float, ...] = ()  # factors of each method's recipe lr; () keeps the recipe's
-    clips: int = 1
-    crops: int = 1
-    suite: SuiteConfig = field(default_factory=SuiteConfig)
-    runs: Path | None = None  # run folders (default OUT/runs); may be shared by comparisons
-    command: str = "vidrop compare"
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.runs or self.out / "runs"
+# steps timed per config past its first epoch (whose steps decode videos the cache then keeps)
+CALIBRATION_STEPS = 24
 
 
 class Comparison:
-    """The state of one comparison: configs, calibrations, budgets, runs and their results."""
+    """The state of one comparison: configs, budgets, costs, tuning, runs and their results."""
 
     def __init__(self, spec: CompareSpec) -> None:
-        if "vidrop" not in spec.methods:
-            raise ConfigError("--methods must include vidrop: every gain is ViDROP's")
+        if spec.reference not in spec.methods:
+            raise ConfigError(f"--methods must include {spec.reference}: every gain is its own")
+        if not 0 < spec.trial_share <= 1:
+            raise ConfigError("a tuning trial's share of the budget must be in (0, 1]")
         self.spec = spec
         self.device = resolve_device("auto")
         overrides = [f"data.train={spec.train}", *spec.overrides]
         # every method's config checked (transformers installed for videomae) before any work
         self.cfgs = {m: resolve_config(spec.recipe, overrides, method=m) for m in spec.methods}
-        self.base = self.cfgs["vidrop"]
+        self.base = load_config(spec.recipe, split_overrides(overrides)[0])  # ViDROP's recipe
         self.train_set, self.val_set = read_manifest(spec.train), read_manifest(spec.val)
+        both = set(self.train_set.paths) & set(self.val_set.paths)
+        if both:
+            raise ConfigError(
+                f"{len(both)} videos are both training and val videos (first: {min(both)}); a "
+                "comparison needs disjoint sets"
+            )
         self.videos = len(self.train_set)
-        self.calibrations: dict[str, Calibration] = {}
-        self.lr_factor = {m: 1.0 for m in spec.methods}
-        self.lr_grid: dict[str, list[dict[str, Any]]] = {}
-        self.runs: dict[int, dict[str, MethodRun]] = {}
+        self.calibrations: dict[str, Calibration] = {}  # by run_key of a config
+        self.flops: dict[str, float] = {}  # by run_key of a config
         self.budgets: dict[int, Budget] = {}
-        self.flops: dict[str, float] = {}
+        self.tuning: dict[str, list[dict[str, Any]]] = {}
+        self.chosen: dict[str, Trial | None] = dict.fromkeys(spec.methods)
+        self.runs: dict[int, dict[str, MethodRun]] = {}
         self.evals: dict[int, dict[str, Any]] = {}
 
     # -- costs ------------------------------------------------------------------------------
-    def calibrate(self, method: str) -> Calibration:
-        """Seconds of the method's first steps on the real data, and one step's FLOPs."""
-        if method in self.calibrations:
-            return self.calibrations[method]
-        cfg = sized(self.cfgs[method], 10 * CALIBRATION_STEPS, self.videos)
-        folder = self.spec.runs_dir / f"calibrate-{method}-{run_key(cfg)}"
+    def flops_of(self, cfg: Config) -> float:
+        """FLOPs of one optimizer step of `cfg` (counted once per config)."""
+        key = run_key(cfg)
+        if key not in self.flops:
+            self.flops[key] = step_flops(cfg, self.device)
+        return self.flops[key]
+
+    def calibrate(self, method: str, cfg: Config) -> Calibration:
+        """Seconds of `cfg`'s first steps on the real data, and one step's FLOPs."""
+        key = run_key(cfg)
+        if key in self.calibrations:
+            return self.calibrations[key]
+        folder = self.spec.runs_dir / f"calibrate-{method}-{key}"
         path = folder / "calibration.json"
         if path.exists():
             saved = json.loads(path.read_text())
             cal = Calibration(tuple(saved["seconds"]), saved["flops_per_step"])
         else:
-            config = folder / "run.yaml"
+            n = size_run(cfg.optim, self.videos).epoch_length + CALIBRATION_STEPS
+            scratch = sized(cfg, 10 * n, self.videos)
             folder.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(config, config_yaml(cfg))
-            n = CALIBRATION_STEPS
-            train_child(config, folder, f"calibrate {method}", n, stop=n)
-            cal = calibration_from(str(folder / "metrics.jsonl"), step_flops(cfg, self.device))
+            write_text_atomic(folder / "run.yaml", config_yaml(scratch))
+            train_child(folder / "run.yaml", folder, f"calibrate {method}", n, stop=n)
+            cal = calibration_from(str(folder / "metrics.jsonl"), self.flops_of(cfg))
             write_json_atomic(path, cal.to_dict())
-        self.calibrations[method] = cal
-        self.flops[method] = cal.flops_per_step
+        self.calibrations[key] = cal
         return cal
 
-    def steps_and_limit(self, method: str, budget: Budget) -> tuple[int, float]:
-        """(steps, train.max_seconds) of a method under `budget`."""
-        cal = None if budget.kind == "steps" else self.calibrate(method)
-        if budget.kind == "steps" and method not in self.flops:
-            self.flops[method] = step_flops(self.cfgs[method], self.device)
-        return steps_for(budget, cal), budget.value if budget.kind == "seconds" else 0.0
-
-    def recipe_steps(self) -> int:
-        return size_run(self.base.optim, self.videos).total_steps
-
-    # -- training ---------------------------------------------------------------------------
-    def run_config(self, method: str, seed: int, factor: float, steps: int, limit: float) -> Config:
-        cfg = self.cfgs[method]
-        points = export_every(steps, self.spec.curve)
-        cfg = replace(
-            cfg,
-            optim=replace(cfg.optim, base_lr=cfg.optim.base_lr * factor),
-            train=replace(cfg.train, seed=seed, max_seconds=limit, export_every=points),
-        )
-        return sized(cfg, steps, self.videos)
-
-    def train(
-        self, method: str, seed: int, factor: float, budget: Budget, curve: bool
-    ) -> MethodRun:
-        """Train (or find trained) one method at one seed and lr factor under `budget`."""
-        steps, limit = self.steps_and_limit(method, budget)
-        cfg = self.run_config(method, seed, factor, steps, limit)
-        folder = self.spec.runs_dir / f"{method}-s{seed}-{run_key(cfg)}"
-        data = (self.train_set, self.val_set, str(self.device)) if curve else None
-        label = f"{method} seed {seed} lr x{factor:g}"
-        log.info(
-            "%s: %d steps (%s budget %g%s) in %s",
-            label,
-            steps,
-            budget.kind,
-            budget.value,
-            f", stops at {limit:g} s" if limit else "",
-            folder,
-        )
-        return train_run(cfg, folder, steps, label, data, self.flops[method])
-
-    def reference(self, seed: int) -> Budget:
-        """This seed's budget: the one given, or what ViDROP's recipe took at this seed."""
+    # -- budgets ----------------------------------------------------------------------------
+    def budget(self, seed: int) -> Budget:
+        """This seed's budget: the one given, or what the reference's recipe costs: its steps
+        times a step's counted FLOPs, or the seconds it took at this seed (trained by its own
+        steps)."""
         if self.spec.budget is not None:
             return self.spec.budget
         if seed not in self.budgets:
-            steps = Budget("steps", self.recipe_steps())
-            run = self.train("vidrop", seed, self.lr_factor["vidrop"], steps, curve=False)
-            value = (
-                run.seconds
-                if self.spec.match == "seconds"
-                else run.steps * self.flops["vidrop"] / 1e12
-            )
-            self.budgets[seed] = Budget(self.spec.match, value, reference="vidrop")
+            ref = self.spec.reference
+            recipe = self.cfgs[ref]
+            steps = size_run(recipe.optim, self.videos).total_steps
+            if self.spec.match == "tflop":
+                value = steps * self.flops_of(recipe) / 1e12
+            else:
+                label = f"{ref} recipe seed {seed}"
+                value = self.train(ref, recipe, seed, Budget("steps", steps), label).seconds
+            self.budgets[seed] = Budget(self.spec.match, value, reference=ref)
         return self.budgets[seed]
 
-    def budget_for(self, method: str, seed: int) -> Budget:
-        """ViDROP's own recipe when it is the reference; otherwise the seed's budget."""
-        if method == "vidrop" and self.spec.budget is None:
-            return Budget("steps", self.recipe_steps())
-        return self.reference(seed)
+    def trial_budget(self) -> Budget:
+        """A tuning trial's budget: the same share of the first seed's budget for everyone."""
+        b = self.budget(self.spec.seeds[0])
+        value = b.value * self.spec.trial_share
+        return Budget(b.kind, max(1, round(value)) if b.kind == "steps" else value, b.reference)
 
-    # -- learning rates ---------------------------------------------------------------------
-    def choose_lr(self, method: str) -> None:
-        """The lr factor with the best held-out kNN on the training videos, the grid widened
-        (by the grid's own ratio) while the best factor is at an edge."""
-        factors = sorted(self.spec.lr_grid)
-        if not factors:
-            return
-        seed, scores = self.spec.seeds[0], {}
-        ratio = factors[-1] / factors[-2] if len(factors) > 1 else 3.0
-        for _ in range(MAX_WIDENINGS + 1):
-            for f in factors:
-                if f not in scores:
-                    run = self.train(method, seed, f, self.budget_for(method, seed), curve=False)
-                    export = Path(run.folder) / "export"
-                    scores[f] = heldout_knn(export, self.train_set, str(self.device))
-                    self.lr_grid.setdefault(method, []).append(
-                        {
-                            "factor": f,
-                            "lr": self.cfgs[method].optim.base_lr * f,
-                            "heldout_knn": scores[f],
-                            "run": run.folder,
-                        }
-                    )
-            best = max(sorted(scores), key=lambda f: (scores[f], -abs(f - 1.0)))
-            if best == min(scores):
-                factors = [best / ratio]
-            elif best == max(scores):
-                factors = [best * ratio]
-            else:
-                break
-        self.lr_factor[method] = best
-        log.info(
-            "%s: lr x%g chosen by held-out kNN (%s)",
-            method,
-            best,
-            ", ".join(f"x{f:g} {a:.1f}" for f, a in sorted(scores.items())),
+    def run_config(
+        self, method: str, cfg: Config, seed: int, budget: Budget, curve: bool
+    ) -> Config:
+        """`cfg` sized to what `budget` buys it, at `seed`: a seconds budget is also the run's
+        train.budget_seconds (its schedule follows the measured pace) and hard limit."""
+        cal = None  # what a step costs: its seconds (measured) only for a seconds budget
+        if budget.kind == "seconds":
+            cal = self.calibrate(method, cfg)
+        elif budget.kind == "tflop":
+            cal = Calibration((), self.flops_of(cfg))
+        steps = steps_for(budget, cal)
+        seconds = budget.value if budget.kind == "seconds" else 0.0
+        points = export_every(steps, self.spec.curve) if curve else 0
+        train = replace(
+            cfg.train, seed=seed, max_seconds=seconds, budget_seconds=seconds, export_every=points
         )
+        return sized(replace(cfg, train=train), steps, self.videos)
+
+    # -- training ---------------------------------------------------------------------------
+    def train(
+        self, method: str, cfg: Config, seed: int, budget: Budget, label: str, curve: bool = False
+    ) -> MethodRun:
+        """Train (or find trained) `cfg` of `method` at `seed` under `budget`."""
+        run_cfg = self.run_config(method, cfg, seed, budget, curve)
+        folder = self.spec.runs_dir / f"{method}-s{seed}-{run_key(run_cfg)}"
+        steps = size_run(run_cfg.optim, self.videos).total_steps
+        data = (self.train_set, self.val_set, str(self.device)) if curve else None
+        log.info(
+            "%s: %d steps (%s budget %g) in %s", label, steps, budget.kind, budget.value, folder
+        )
+        return train_run(run_cfg, folder, steps, label, data, self.flops_of(cfg))
+
+    def tune(self, method: str) -> None:
+        """Every trial of `method` at the trial budget (the first seed), scored on held-out
+        training videos; the best one's settings are the method's for the final runs."""
+        if not self.spec.lrs:
+            return
+        cfg, m = self.cfgs[method], get_method(method)
+        seed, budget = self.spec.seeds[0], self.trial_budget()
+        results: list[tuple[Trial, dict[str, float] | None]] = []
+        todo = trials(self.spec.lrs, m.knob_settings(cfg, self.base))
+        for i, trial in enumerate(todo, 1):
+            label = f"{method} trial {i}/{len(todo)}: lr {trial.lr:g} {trial.settings}"
+            try:
+                run = self.train(method, trial.apply(cfg), seed, budget, label)
+                scores: dict[str, float] | None = self.heldout(run, label)
+            except Exception as exc:  # noqa: BLE001 - a failed trial is recorded, never chosen
+                error = _failure(f"{method}-trial{i}", exc, self.spec.out)
+                run, scores = MethodRun("", 0, error=error), None
+            results.append((trial, scores))
+            entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
+            self.tuning.setdefault(method, []).append(entry)
+        self.chosen[method] = choose(results)
+        log.info("%s: chose %s by held-out kNN + linear", method, self.chosen[method])
+
+    def heldout(self, run: MethodRun, label: str) -> dict[str, float]:
+        """A run's held-out scores (cached beside it)."""
+        path = Path(run.folder) / "heldout.json"
+        if not path.exists():
+            log.info("%s: held-out kNN and linear on the training videos", label)
+            scores = heldout_scores(Path(run.folder) / "export", self.train_set, str(self.device))
+            write_json_atomic(path, scores)
+        return json.loads(path.read_text())
+
+    def final_config(self, method: str) -> Config:
+        """The config the method's final runs train: its recipe, tuned."""
+        chosen = self.chosen[method]
+        return chosen.apply(self.cfgs[method]) if chosen else self.cfgs[method]
 
     # -- the whole comparison ---------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Every step of the comparison (each resumable); returns compare.json's content."""
         errors: dict[str, str] = {}
-        for method in self.spec.methods:  # ViDROP first: in reference mode it sets the budget
+        for method in self.spec.methods:
             try:
-                self.choose_lr(method)
+                self.tune(method)
             except Exception as exc:  # noqa: BLE001 - one method's failure is reported, not fatal
                 errors[method] = _failure(method, exc, self.spec.out)
         for seed in self.spec.seeds:
             self.runs[seed] = {}
             for method in self.spec.methods:
-                if method in errors:
-                    self.runs[seed][method] = MethodRun("", 0, error=errors[method])
-                    continue
-                try:
-                    budget = self.budget_for(method, seed)
-                    self.runs[seed][method] = self.train(
-                        method, seed, self.lr_factor[method], budget, curve=True
-                    )
-                except Exception as exc:  # noqa: BLE001
-                    error = _failure(method, exc, self.spec.out)
-                    self.runs[seed][method] = MethodRun("", 0, error=error)
+                self.runs[seed][method] = self.final_run(method, seed, errors)
             self.evaluate(seed)
-        from vidrop.compare.report import write_reports
-
         return write_reports(self)
+
+    def final_run(self, method: str, seed: int, errors: dict[str, str]) -> MethodRun:
+        if method in errors:
+            return MethodRun("", 0, error=errors[method])
+        try:
+            label = f"{method} seed {seed}"
+            budget = self.budget(seed)
+            return self.train(method, self.final_config(method), seed, budget, label, curve=True)
+        except Exception as exc:  # noqa: BLE001
+            return MethodRun("", 0, error=_failure(method, exc, self.spec.out))
 
     # -- evaluation -------------------------------------------------------------------------
     def suite_key(self) -> str:
@@ -260,27 +239,31 @@ class Comparison:
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
     def backbones(self, seed: int) -> tuple[dict[str, SuiteBackbone], dict[str, Path]]:
-        """The seed's trained backbones and their random-init floors, with cache files."""
+        """The seed's trained backbones (each method's default part, and with all_parts the
+        others as METHOD:PART) and their random-init floors, with cache files."""
         out, cache = {}, {}
         for method, run in self.runs[seed].items():
             if run.error:
                 continue
-            model, meta = load_backbone(Path(run.folder) / "export", with_meta=True)
-            floor = FLOOR[get_method(method).feature]
-            views = views_of_backbone(meta, model, self.spec.clips, self.spec.crops)
-            out[method] = SuiteBackbone(model, views, "cls", floor)
-            cache[method] = Path(run.folder) / f"eval-{self.suite_key()}.json"
-        floors = {b.floor for b in out.values()}
-        for name in sorted(floors):
+            m, folder = get_method(method), Path(run.folder)
+            parts = m.parts if self.spec.all_parts else m.parts[:1]
+            for i, part in enumerate(parts):
+                name = method if i == 0 else f"{method}:{part}"
+                source = folder / "export" if i == 0 else folder / "checkpoint.pt"
+                model, meta = load_backbone(source, part=part, with_meta=True)
+                views = views_of_backbone(meta, model, self.spec.clips, self.spec.crops)
+                out[name] = SuiteBackbone(model, views, "cls", FLOOR[m.feature])
+                cache[name] = folder / f"eval-{part}-{self.suite_key()}.json"
+        for name in sorted({b.floor for b in out.values() if b.floor}):
             folder, model, meta = self.floor(name, seed)
             views = views_of_backbone(meta, model, self.spec.clips, self.spec.crops)
             out[name] = SuiteBackbone(model, views, "cls")
             cache[name] = folder / f"eval-{self.suite_key()}.json"
         return out, cache
 
-    def floor(self, name: str, seed: int) -> tuple[Path, VideoViT, dict]:
-        """Random init as each method starts, read as the method's backbone is: the first
-        method (in --methods order) read by that feature, at its initial weights."""
+    def floor(self, name: str, seed: int) -> tuple[Path, Any, dict]:
+        """Random init as a method starts, read as its backbone is: the first method (in
+        --methods order) read by that feature, at its initial weights."""
         feature = next(f for f, n in FLOOR.items() if n == name)
         method = next(m for m in self.spec.methods if get_method(m).feature == feature)
         cfg = replace(self.cfgs[method], train=replace(self.cfgs[method].train, seed=seed))
@@ -295,23 +278,22 @@ class Comparison:
         if not backbones:
             self.evals[seed] = {"backbones": {}}
             return
-        pairs = tuple(
-            ("vidrop", m)
-            for m in self.spec.methods
-            if m != "vidrop" and m in backbones and "vidrop" in backbones
-        )
-        report = run_suite(
+        ref = self.spec.reference
+        others = [b for b in backbones if b != ref and b not in FLOOR.values()]
+        pairs = tuple((ref, b) for b in others) if ref in backbones else ()
+        s, out = self.spec, self.spec.out / "eval" / f"seed{seed}"
+        device = str(self.device)
+        self.evals[seed] = run_suite(
             backbones,
-            self.spec.train,
-            self.spec.val,
-            self.spec.suite,
-            self.spec.out / "eval" / f"seed{seed}",
-            self.spec.command,
-            device=str(self.device),
+            s.train,
+            s.val,
+            s.suite,
+            out,
+            s.command,
+            device=device,
             pairs=pairs,
             cache=cache,
         )
-        self.evals[seed] = report
 
 
 def _failure(method: str, exc: BaseException, out: Path) -> str:

@@ -1,8 +1,10 @@
 """compare.json, compare.md and compare.png of a finished comparison.
 
-Every method's cost (steps, training seconds, clips/s, counted TFLOP, peak memory) stands beside
-its accuracies, so an unequal budget cannot hide; accuracies are the mean ± std over the training
-seeds; each gain has its per-seed paired intervals and the interval of the seed-averaged gain.
+Every method's recipe as trained (peak and final lr, warmup, its drop or mask ratio, the tokens of
+a large clip its encoder sees), its tuning trials and its cost (steps, training seconds, clips/s,
+counted TFLOP, peak memory) stand beside its accuracies, so neither an unequal budget nor an
+untuned peer can hide; accuracies are the mean ± std over the training seeds; each gain has its
+per-seed paired intervals and the interval of the seed-averaged gain.
 """
 
 from __future__ import annotations
@@ -12,47 +14,89 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidrop.atomic import atomic_path, write_json_atomic, write_text_atomic
+from vidrop.compare.tuning import at_edge, peak_lr, selection_score
+from vidrop.config import Config
 from vidrop.eval.gains import paired_gains, pooled_gains
 from vidrop.eval.suite import format_gain, headline
 from vidrop.machine import describe_machine
+from vidrop.methods import get_method
+from vidrop.tokens import TokenGrid
 
 if TYPE_CHECKING:
     from vidrop.compare.core import Comparison
 
-FLOORS = ("random_init", "random_init_mean")
+FLOOR = {"cls": "random_init", "mean": "random_init_mean"}  # a feature's random-init row
+FLOORS = tuple(FLOOR.values())
 
 
-def method_entry(cmp: Comparison, method: str, seed: int) -> dict[str, Any]:
-    """One method at one seed, in compare.json's layout."""
+def recipe_as_trained(cmp: Comparison, method: str) -> dict[str, Any]:
+    """What a method's final runs trained: lr schedule, the knob and the encoder's tokens."""
+    cfg = cmp.final_config(method)
+    o, m = cfg.optim, get_method(method)
+    chosen = cmp.chosen[method]
+    return {
+        "peak_lr": peak_lr(cfg),
+        "min_lr": o.min_lr,
+        "warmup_share": o.warmup_epochs / o.epochs,
+        # the encoder's blocks and patch embedding train at these multiples of the peak lr
+        "layerwise_decay": o.layerwise_decay,
+        "patch_embed_lr_mult": o.patch_embed_lr_mult,
+        "weight_decay": [o.weight_decay, o.weight_decay_end],
+        "betas": [o.beta1, o.beta2],
+        "drop_ratio": cfg.mask.drop_ratio,
+        "drop_pattern": cfg.mask.drop_pattern,
+        "mask_prob": cfg.mask.mask_prob,
+        "mask_ratio": list(cfg.mask.mask_ratio),
+        "visible_tokens": visible_tokens(cfg, method),
+        "clip_tokens": clip_grid(cfg).numel,
+        "knob": m.knob,
+        "settings": chosen.settings if chosen else {},
+        "tuned": chosen is not None,
+    }
+
+
+def clip_grid(cfg: Config) -> TokenGrid:
+    v, mo = cfg.views, cfg.model
+    return TokenGrid.of_clip(v.large_frames, v.large_size, mo.tubelet, mo.patch_size)
+
+
+def visible_tokens(cfg: Config, method: str) -> int:
+    """Tokens of a large clip the trained encoder sees (kept; masked ones count: they are in its
+    sequence as the mask token)."""
+    spec = get_method(method).plan_spec(cfg, 0)
+    return int(spec.draw(1, 0).keep.shape[1]) if spec is not None else clip_grid(cfg).numel
+
+
+def method_entry(cmp: Comparison, name: str, seed: int) -> dict[str, Any]:
+    """One backbone (a method's, a METHOD:PART, or a floor) at one seed, in compare.json."""
     ev = cmp.evals.get(seed, {}).get("backbones", {})
-    if method in FLOORS:
-        return {
-            "pretrain_seconds": 0.0,
-            "steps": 0,
-            "train_tflop": 0.0,
-            "curve": [],
-            "feature": ev.get(method, {}).get("feature"),
-            "eval": ev.get(method),
-        }
+    evaluated = {"feature": ev.get(name, {}).get("feature"), "eval": ev.get(name)}
+    if name in FLOORS:
+        return {"pretrain_seconds": 0.0, "steps": 0, "train_tflop": 0.0, "curve": [], **evaluated}
+    method, _, part = name.partition(":")
     run = cmp.runs[seed][method]
     if run.error:
         return {"error": run.error}
-    budget = cmp.budget_for(method, seed)
+    flops = cmp.flops_of(cmp.final_config(method))
+    budget = cmp.budget(seed)
+    used = run.seconds / budget.value if budget.kind == "seconds" else None
     return {
         "pretrain_seconds": run.seconds,
         "steps": run.steps,
         "steps_planned": run.steps_planned,
-        "train_tflop": run.steps * cmp.flops[method] / 1e12,
-        "tflop_per_step": cmp.flops[method] / 1e12,
+        "train_tflop": run.steps * flops / 1e12,
+        "tflop_per_step": flops / 1e12,
         "clips_per_s": run.clips_per_s,
         "peak_mem_gib": run.peak_mem_gib,
-        "lr": cmp.cfgs[method].optim.base_lr * cmp.lr_factor[method],
-        "lr_factor": cmp.lr_factor[method],
+        **recipe_as_trained(cmp, method),
+        "lr": recipe_as_trained(cmp, method)["peak_lr"],
         "budget": budget.to_dict(),
+        "budget_used": used,  # share of a seconds budget the run spent (None: not seconds)
+        "part": part or get_method(method).parts[0],
         "backbone": str(Path(run.folder) / "export"),
-        "feature": ev.get(method, {}).get("feature"),
-        "eval": ev.get(method),
+        **evaluated,
         "curve": run.curve,
+        "tuning": cmp.tuning.get(method, []),
     }
 
 
@@ -92,47 +136,56 @@ def gain_entry(cmp: Comparison, a: str, b: str) -> dict[str, Any]:
     return out
 
 
-def comparisons(cmp: Comparison) -> list[tuple[str, str]]:
-    methods = [m for m in cmp.spec.methods if m != "vidrop"]
-    floors = {m: "random_init" if m != "videomae" else "random_init_mean" for m in cmp.spec.methods}
-    return [("vidrop", m) for m in methods] + [(m, floors[m]) for m in cmp.spec.methods]
+def comparisons(cmp: Comparison, names: list[str]) -> list[tuple[str, str]]:
+    """The reference against every other backbone, and every backbone against its floor."""
+    ref = cmp.spec.reference
+    trained = [n for n in names if n not in FLOORS]
+    floors = {n: FLOOR[get_method(n.partition(":")[0]).feature] for n in trained}
+    return [(ref, n) for n in trained if n != ref] + [(n, floors[n]) for n in trained]
+
+
+def backbone_names(cmp: Comparison) -> list[str]:
+    """Every evaluated backbone, the methods in --methods order first, then floors."""
+    seen = [n for s in cmp.spec.seeds for n in cmp.evals.get(s, {}).get("backbones", {})]
+    trained = [*cmp.spec.methods, *(n for n in dict.fromkeys(seen) if ":" in n)]  # then PARTs
+    return [*trained, *(f for f in FLOORS if f in seen)]
 
 
 def build_report(cmp: Comparison) -> dict[str, Any]:
-    first = cmp.spec.seeds[0]
-    names = [
-        *cmp.spec.methods,
-        *(f for f in FLOORS if any(f in cmp.evals[s]["backbones"] for s in cmp.spec.seeds)),
-    ]
+    s, first = cmp.spec, cmp.spec.seeds[0]
+    names = backbone_names(cmp)
     methods = {}
     for name in names:
-        entries = {s: method_entry(cmp, name, s) for s in cmp.spec.seeds}
+        entries = {seed: method_entry(cmp, name, seed) for seed in s.seeds}
         methods[name] = {
             **entries[first],
-            "seeds": {str(s): e for s, e in entries.items()},
+            "seeds": {str(seed): e for seed, e in entries.items()},
             "summary": summary(entries),
         }
-    budget = cmp.spec.budget or cmp.budgets.get(first)
     return {
-        "command": cmp.spec.command,
+        "command": s.command,
         "machine": describe_machine(),
-        "recipe": cmp.spec.recipe,
-        "overrides": cmp.spec.overrides,
+        "recipe": s.recipe,
+        "overrides": s.overrides,
+        "reference": s.reference,
         "data": {
-            "train": cmp.spec.train,
-            "val": cmp.spec.val,
+            "train": s.train,
+            "val": s.val,
             "train_videos": cmp.videos,
             "val_videos": len(cmp.val_set),
         },
-        "seeds": list(cmp.spec.seeds),
-        "budget": budget.to_dict() if budget else None,
-        "budgets_per_seed": {str(s): b.to_dict() for s, b in cmp.budgets.items()},
-        "lr": {
-            m: {"factor": cmp.lr_factor[m], "grid": cmp.lr_grid.get(m, [])}
-            for m in cmp.spec.methods
+        "seeds": list(s.seeds),
+        "budget": cmp.budget(first).to_dict(),
+        "budgets_per_seed": {str(seed): cmp.budget(seed).to_dict() for seed in s.seeds},
+        "tuning": {
+            "lrs": list(s.lrs),
+            "trial_share": s.trial_share,
+            "trial_budget": cmp.trial_budget().to_dict() if s.lrs else None,
+            "score": "mean of kNN (k=20) and linear top-1 on a held-out fifth of the training "
+            "videos",
         },
         "methods": methods,
-        "gains": {f"{a} vs {b}": gain_entry(cmp, a, b) for a, b in comparisons(cmp)},
+        "gains": {f"{a} vs {b}": gain_entry(cmp, a, b) for a, b in comparisons(cmp, names)},
     }
 
 
@@ -142,56 +195,137 @@ def _cell(s: dict[str, Any] | None) -> str:
     return f"{s['mean']:.1f} ± {s['std']:.1f}" if len(s["values"]) > 1 else f"{s['mean']:.1f}"
 
 
-def markdown(report: dict[str, Any]) -> str:
-    m, seeds = report["methods"], report["seeds"]
-    b = report["budget"] or {}
-    ref = " (what ViDROP's recipe took)" if b.get("reference") else ""
+def _header(report: dict[str, Any]) -> list[str]:
+    b, mach = report["budget"] or {}, report["machine"]
+    ref = f" (what {report['reference']}'s recipe took)" if b.get("reference") else ""
     per_seed = ", ".join(f"{v['value']:.4g}" for v in report["budgets_per_seed"].values())
-    lines = [
+    t = report["tuning"]
+    tuning = "No tuning: every method trained its recipe as given (not a fair verdict)."
+    if t["lrs"]:
+        tb = t["trial_budget"]
+        counts = {n: len(e["tuning"]) for n, e in report["methods"].items() if e.get("tuning")}
+        tuning = (
+            f"Tuning, the same for every method: peak lr in {', '.join(f'{x:g}' for x in t['lrs'])}"
+            f" (each cosine down to 1% of it) x the 2 settings of the method's knob, each trial "
+            f"{t['trial_share']:g} of the budget ({tb['kind']} {tb['value']:.4g}), chosen by the "
+            f"{t['score']}. Trials: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + "."
+        )
+    return [
         "# vidrop compare",
         "",
         f"Command: `{report['command']}`",
         "",
-        f"Machine: {report['machine'].get('cpu')} ({report['machine'].get('cpu_cores')} cores), "
-        f"torch {report['machine'].get('torch')}, {report['machine'].get('gpu') or 'no GPU'}",
+        f"Machine: {mach.get('cpu')} ({mach.get('cpu_cores')} cores), torch {mach.get('torch')}, "
+        f"{mach.get('gpu') or 'no GPU'}",
         "",
         f"Data: {report['data']['train_videos']} training and {report['data']['val_videos']} val "
         f"videos; recipe {report['recipe']} {' '.join(report['overrides'])}; seeds "
-        f"{', '.join(map(str, seeds))}; budget: {b.get('kind')} {b.get('value', 0):.4g}{ref}"
-        + (f" (per seed: {per_seed})" if per_seed else ""),
+        f"{', '.join(map(str, report['seeds']))}; budget: {b.get('kind')} "
+        f"{b.get('value', 0):.4g}{ref} (per seed: {per_seed})",
+        "",
+        tuning,
+    ]
+
+
+def _recipes(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Recipes as trained",
+        "",
+        "Peak lr: of the head and top block; ViDROP's and dense's lower blocks take the layer "
+        "decay per block below the top, the patch embedding that times its own factor.",
+        "",
+        "| method | part | feature | peak lr | min lr | warmup | layer decay, patch-embed x | "
+        "drop | masked | visible tokens | knob setting |",
+        "|---|---|---|---:|---:|---:|---|---|---|---:|---|",
+    ]
+    for name, e in report["methods"].items():
+        if name in FLOORS or "error" in e:
+            continue
+        lo, hi = e["mask_ratio"]
+        masked = f"{e['mask_prob']:g} of clips x {lo:g}-{hi:g}" if e["mask_prob"] else "none"
+        knob = ", ".join(f"{k}={v}" for k, v in e["settings"].items()) or "(untuned)"
+        lines.append(
+            f"| {name} | {e['part']} | {e['feature']} | {e['peak_lr']:.3g} | {e['min_lr']:.3g} | "
+            f"{e['warmup_share']:.0%} | {e['layerwise_decay']:g}, {e['patch_embed_lr_mult']:g} | "
+            f"{e['drop_ratio']:g} {e['drop_pattern']} | {masked} | "
+            f"{e['visible_tokens']} of {e['clip_tokens']} | {knob} |"
+        )
+    return lines
+
+
+def _tuning(report: dict[str, Any]) -> list[str]:
+    lines = ["", "## Tuning trials (held-out training videos)", ""]
+    lines += [
+        "| method | peak lr | knob setting | steps | kNN | linear | score |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    lrs = tuple(report["tuning"]["lrs"])
+    for name, e in report["methods"].items():
+        for t in e.get("tuning", []) if ":" not in name else []:
+            lines.append(_trial_row(name, e, t, lrs))
+    return lines
+
+
+def _trial_row(name: str, e: dict[str, Any], t: dict[str, Any], lrs: tuple[float, ...]) -> str:
+    h = t["heldout"]
+    knob = ", ".join(f"{k}={v}" for k, v in t["settings"].items())
+    cells = f"{h['knn']:.1f} | {h['linear']:.1f} | {selection_score(h):.1f}" if h else "failed | |"
+    mark = ""
+    if t["settings"] == e["settings"] and t["lr"] == e["peak_lr"]:
+        mark = " **chosen**" + (" (at the grid's edge)" if at_edge(t["lr"], lrs) else "")
+    return f"| {name} | {t['lr']:g} | {knob} | {t['steps']} | {cells}{mark} |"
+
+
+def _costs(report: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "## Cost",
         "",
-        "| method | feature | lr | steps | pretrain s | clips/s | TFLOP | peak GiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "Seed 0's run; the share of a seconds budget is the least any seed's run spent.",
+        "",
+        "| method | steps | pretrain s | share of budget s | clips/s | TFLOP | peak GiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, e in m.items():
+    for name, e in report["methods"].items():
+        if name in FLOORS or ":" in name:
+            continue
         if "error" in e:
-            lines.append(f"| {name} | failed: {e['error']} | | | | | | |")
-        elif name not in FLOORS:
-            lines.append(
-                f"| {name} | {e['feature']} | {e['lr']:.3g} | {e['steps']} | "
-                f"{e['pretrain_seconds']:.0f} | {e['clips_per_s']:.0f} | {e['train_tflop']:.3g} | "
-                f"{e['peak_mem_gib']:.1f} |"
-            )
-    metrics = list(next((e["summary"] for e in m.values() if e.get("summary")), {}))
-    lines += [
+            lines.append(f"| {name} | failed: {e['error']} | | | | | |")
+            continue
+        used = [s["budget_used"] for s in e["seeds"].values() if s.get("budget_used") is not None]
+        share = f"{min(used):.1%}" + (" (under 97%)" if min(used) < 0.97 else "") if used else ""
+        lines.append(
+            f"| {name} | {e['steps']} | {e['pretrain_seconds']:.0f} | {share} | "
+            f"{e['clips_per_s']:.0f} | {e['train_tflop']:.3g} | {e['peak_mem_gib']:.1f} |"
+        )
+    return lines
+
+
+def _accuracy(report: dict[str, Any], metrics: list[str]) -> list[str]:
+    seeds = report["seeds"]
+    lines = [
         "",
         f"## Accuracy (mean ± std over {len(seeds)} seeds)",
         "",
-        "| backbone | feature | " + " | ".join(metrics) + " |",
-        "|---|---|" + "---:|" * len(metrics),
+        "| backbone | part | feature | " + " | ".join(metrics) + " |",
+        "|---|---|---|" + "---:|" * len(metrics),
     ]
-    for name, e in m.items():
+    for name, e in report["methods"].items():
         if e.get("summary"):
             cells = [_cell(e["summary"].get(k)) for k in metrics]
-            lines.append(f"| {name} | {e.get('feature')} | " + " | ".join(cells) + " |")
-    lines += [
+            row = f"| {name} | {e.get('part', '')} | {e.get('feature')} | "
+            lines.append(row + " | ".join(cells) + " |")
+    return lines
+
+
+def _gains(report: dict[str, Any], metrics: list[str]) -> list[str]:
+    lines = [
         "",
         "## Gains in points",
         "",
-        "Mean ± std over the seeds, then the 95% paired bootstrap interval of the "
-        "seed-averaged gain over the val videos (val-sample noise only).",
+        "Mean ± std over the seeds, then the 95% paired bootstrap interval of the seed-averaged "
+        "gain over the val videos (val-sample noise only).",
         "",
         "| comparison | " + " | ".join(metrics) + " |",
         "|---|" + "---:|" * len(metrics),
@@ -204,6 +338,16 @@ def markdown(report: dict[str, Any]) -> str:
             for k in metrics
         ]
         lines.append(f"| {pair} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["methods"]
+    metrics = list(next((e["summary"] for e in m.values() if e.get("summary")), {}))
+    lines = _header(report) + _recipes(report)
+    if report["tuning"]["lrs"]:
+        lines += _tuning(report)
+    lines += _costs(report) + _accuracy(report, metrics) + _gains(report, metrics)
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,6 @@ from vidrop.data.manifest import Manifest
 from vidrop.eval.features import extract_features, views_of_backbone
 from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
-from vidrop.eval.probe import stratified_holdout
 from vidrop.models.load import load_backbone
 from vidrop.progress import ProgressBar
 from vidrop.train.metrics import read_metrics
@@ -135,18 +134,6 @@ def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
     _, tr, va = probe_sets(*feats, "cls")  # "cls" is the mean token of a CLS-less backbone
     acc = knn_accuracy(tr.x, tr.y, va.x, va.y, KS)
     return {str(k): v for k, v in acc.items()}
-
-
-def heldout_knn(export: Path, train: Manifest, device: str, share: float = 0.2) -> float:
-    """kNN top-1 (k = 20) of a run's export on a stratified held-out share of the TRAINING
-    videos, the rest the neighbours: what chooses a learning rate, never the val videos."""
-    model, meta = load_backbone(export, with_meta=True)
-    views = views_of_backbone(meta, model)
-    feats = extract_features(model, train, views, device=device, description="held-out kNN")
-    _, tr, _ = probe_sets(feats, feats, "cls")
-    fit, held = stratified_holdout(tr.y, share, seed=0)
-    acc = knn_accuracy(tr.x[fit], tr.y[fit], tr.x[held], tr.y[held], (20,))
-    return acc[20]
 
 
 def train_run(

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from vidrop.atomic import atomic_path, write_json_atomic
+from vidrop.data import synth_glyphs
 from vidrop.data.video import write_video
 
 # Convex polygons in object coordinates (unit radius); a shape is their union.
@@ -57,6 +58,25 @@ MOTIONS = ("rise", "fall", "spin", "pulse")
 RENDER_VERSION = 2  # 2: no per-video hue jitter, the object placed anew at each scene cut
 
 
+@dataclass(frozen=True)
+class Family:
+    """A synthetic family: its shapes and their hues, its motions (`pose`), and its camera shots
+    (`shot`: background and distractors); `wraps` are the motions that keep their own height at
+    a scene cut (they wrap around vertically)."""
+
+    shapes: dict[str, list[list[tuple[float, float]]]]
+    hues: dict[str, tuple[int, int, int]]
+    motions: tuple[str, ...]
+    pose: Callable[[str, int, dict[str, float], int], tuple[float, float, float, float]]
+    shot: Callable[[np.random.Generator, list[np.ndarray], int], dict[str, Any]]
+    wraps: tuple[str, ...] = ()
+    photos: bool = False  # its shots cut windows of scikit-learn's sample photos
+
+
+def _glyph_shot(rng: np.random.Generator, _photos: list[np.ndarray], size: int) -> dict[str, Any]:
+    return synth_glyphs.shot(rng, size)
+
+
 @dataclass
 class SynthSpec:
     videos: int = 720
@@ -68,6 +88,13 @@ class SynthSpec:
     val_fraction: float = 0.25
     shapes: list[str] = field(default_factory=lambda: list(SHAPES))
     motions: list[str] = field(default_factory=lambda: list(MOTIONS))
+    family: str = "shapes"  # the demo's; `glyphs` (vidrop.data.synth_glyphs) is the other
+
+    @classmethod
+    def of_family(cls, family: str, **kw: Any) -> SynthSpec:
+        """A spec of `family` with all its shapes and motions (12 classes each)."""
+        f = family_of(family)
+        return cls(shapes=list(f.shapes), motions=list(f.motions), family=family, **kw)
 
     def classes(self) -> list[str]:
         return [f"{s}_{m}" for s in self.shapes for m in self.motions]
@@ -77,11 +104,15 @@ class SynthSpec:
             raise ValueError(f"--size must be even and >= 32, got {self.size}")
         if self.frames < 2:
             raise ValueError(f"--frames must be >= 2, got {self.frames}")
-        unknown = [s for s in self.shapes if s not in SHAPES] + [
-            m for m in self.motions if m not in MOTIONS
+        f = family_of(self.family)
+        unknown = [s for s in self.shapes if s not in f.shapes] + [
+            m for m in self.motions if m not in f.motions
         ]
         if unknown:
-            raise ValueError(f"unknown shapes/motions {unknown}; known: {list(SHAPES)}, {MOTIONS}")
+            raise ValueError(
+                f"unknown shapes/motions {unknown} of family {self.family}; known: "
+                f"{list(f.shapes)}, {list(f.motions)}"
+            )
         if self.videos < 2 * len(self.classes()):
             raise ValueError(
                 f"--videos {self.videos} is too few for {len(self.classes())} classes "
@@ -117,6 +148,12 @@ def _coverage(size: int, polys: list[np.ndarray], cx: float, cy: float, angle: f
 def _disk(size: int, cx: float, cy: float, r: float) -> np.ndarray:
     s = np.arange(size, dtype=np.float32) + 0.5
     d = np.hypot(s[None, :] - cx, s[:, None] - cy)
+    return np.clip(r + 0.5 - d, 0.0, 1.0)
+
+
+def _square(size: int, cx: float, cy: float, r: float) -> np.ndarray:
+    s = np.arange(size, dtype=np.float32) + 0.5
+    d = np.maximum(np.abs(s[None, :] - cx), np.abs(s[:, None] - cy))
     return np.clip(r + 0.5 - d, 0.0, 1.0)
 
 
@@ -193,9 +230,10 @@ def render_video(
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 frames (T, S, S, 3) and bool object masks (T, S, S) of one video of class `label`."""
     shape, motion = label.split("_")
+    f = family_of(spec.family)
     size, k = spec.size, spec.size / 64.0
-    polys = [np.asarray(p, dtype=np.float32) for p in SHAPES[shape]]
-    color = np.asarray(HUES[shape], dtype=np.float32)  # no per-video jitter: see the docstring
+    polys = [np.asarray(p, dtype=np.float32) for p in f.shapes[shape]]
+    color = np.asarray(f.hues[shape], dtype=np.float32)  # no per-video jitter: see the docstring
     p = _object_params(rng, size, k)
     margin = 1.5 * p["r"]
     # Scene cuts: every `shot_frames` frames (from a random phase) the camera shows another part
@@ -210,18 +248,19 @@ def render_video(
     for t in range(spec.frames):
         n = (t + phase) // cut_len
         if n not in shots:
-            shots[n] = _shot(rng, backgrounds, size)
+            shots[n] = f.shot(rng, backgrounds, size)
             x, y = rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)
             moves[n] = (x - p["x0"], y - p["y0"])
         shot = shots[n]
         oy, ox = _bounce(shot["origin"] + shot["pan"] * t, shot["limit"]).astype(int)[::-1]
         img = shot["bg"][oy : oy + size, ox : ox + size].copy()
         for d in shot["distractors"]:
-            cov = _disk(size, *(d["pos"] + d["vel"] * t) % size, d["r"])[..., None]
+            draw = _square if d.get("square") else _disk
+            cov = draw(size, *(d["pos"] + d["vel"] * t) % size, d["r"])[..., None]
             img = img * (1 - cov) + d["color"] * cov
-        cx, cy, angle, scale = _pose(motion, t, p, size)
+        cx, cy, angle, scale = f.pose(motion, t, p, size)
         cx += moves[n][0]
-        if motion not in ("rise", "fall"):  # those wrap around vertically: their height is theirs
+        if motion not in f.wraps:  # those wrap around vertically: their height is theirs
             cy += moves[n][1]
         cov = _coverage(size, polys, cx, cy, angle, scale)
         img = img * (1 - cov[..., None]) + color * cov[..., None]
@@ -229,6 +268,20 @@ def render_video(
         frames[t] = np.clip(img, 0, 255).astype(np.uint8)
         masks[t] = cov > 0.5
     return frames, masks
+
+
+FAMILIES: dict[str, Family] = {
+    "shapes": Family(SHAPES, HUES, MOTIONS, _pose, _shot, wraps=("rise", "fall"), photos=True),
+    "glyphs": Family(
+        synth_glyphs.SHAPES, synth_glyphs.HUES, synth_glyphs.MOTIONS, synth_glyphs.pose, _glyph_shot
+    ),
+}
+
+
+def family_of(name: str) -> Family:
+    if name not in FAMILIES:
+        raise ValueError(f"unknown synthetic family {name!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
 
 
 def _splits(spec: SynthSpec) -> list[tuple[int, str, str]]:
@@ -250,7 +303,7 @@ _BACKGROUNDS: list[np.ndarray] = []
 
 def _write_one(out: Path, spec: SynthSpec, index: int, label: str) -> None:
     """Render and write video `index` and its masks; the video appears last, atomically."""
-    if not _BACKGROUNDS:
+    if not _BACKGROUNDS and family_of(spec.family).photos:
         _BACKGROUNDS.extend(_backgrounds())
     video, mask = out / "videos" / f"{index:05d}.mp4", out / "masks" / f"{index:05d}.npz"
     rng = np.random.default_rng([spec.seed, index])
@@ -297,7 +350,8 @@ def _claim(out: Path, spec: SynthSpec) -> None:
     meta_path = out / "synth.json"
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
-        if old.get("spec") != meta["spec"]:
+        old.setdefault("spec", {}).setdefault("family", "shapes")  # written before families
+        if old["spec"] != meta["spec"]:
             raise FileExistsError(
                 f"{out} already holds a synthetic dataset made with other settings; "
                 "use another --out"

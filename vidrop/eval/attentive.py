@@ -11,6 +11,7 @@ converged and its result moves with its seed (docs/experiments/2026-11-27-attent
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -116,9 +117,10 @@ def train_pooler(
     lr: float,
     cfg: AttentiveConfig,
     device: str = "cpu",
+    tick: Callable[[int], None] | None = None,
 ) -> AttentivePooler:
     """AdamW, cosine schedule; every view of the `videos` (positions in `data`) a sample, labels
-    `y` of those videos."""
+    `y` of those videos; `tick(1)` after each epoch."""
     torch.manual_seed(cfg.seed)
     probe = AttentivePooler(data.tokens.shape[-1], n_classes, cfg.heads).to(device)
     opt = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=cfg.weight_decay)
@@ -140,6 +142,8 @@ def train_pooler(
             loss.backward()
             opt.step()
             sched.step()
+        if tick is not None:
+            tick(1)
     return probe.eval()
 
 
@@ -164,6 +168,7 @@ def attentive_probe(
     n_classes: int,
     cfg: AttentiveConfig = AttentiveConfig(),
     device: str = "cpu",
+    tick: Callable[[int], None] | None = None,
 ) -> AttentiveResult:
     """One probe per learning rate on most training videos; the best on the held-out rest is tested
     on val, standardised with the statistics it was trained with. The sets' tokens may be
@@ -175,7 +180,7 @@ def attentive_probe(
     tr.standardise_with(fit)
     va.mean, va.std = tr.mean, tr.std
     y = train.y
-    probes = [train_pooler(tr, fit, y[fit], n_classes, lr, cfg, device) for lr in cfg.lrs]
+    probes = [train_pooler(tr, fit, y[fit], n_classes, lr, cfg, device, tick) for lr in cfg.lrs]
     held_acc = [
         topk_accuracy(pooler_scores(p, tr, held, device), y[held].to(device)) for p in probes
     ]

@@ -7,7 +7,7 @@ has, a class whose training videos all failed to decode, a manifest without labe
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -34,6 +34,12 @@ class LabelledSet:
 
     def row_index(self) -> torch.Tensor:
         return torch.arange(len(self.y)) if self.rows is None else self.rows
+
+    def subset(self, rows: torch.Tensor) -> LabelledSet:
+        """These rows of a pooled-feature set (their videos, labels and paths)."""
+        return replace(
+            self, x=self.x[rows], y=self.y[rows], paths=[self.paths[i] for i in rows.tolist()]
+        )
 
 
 def class_names(train: Features) -> list[str]:

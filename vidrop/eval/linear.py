@@ -10,6 +10,7 @@ again on all training videos and tested once on val: val never chooses a hyperpa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -41,9 +42,11 @@ def train_heads(
     lrs: torch.Tensor,
     wds: torch.Tensor,
     cfg: LinearConfig,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """H linear heads (W (H, D, C), b (H, C)) on samples x (S, D), y (S,), head h with lr lrs[h]
-    and weight decay wds[h]: SGD with momentum and a cosine schedule, minibatches shared."""
+    and weight decay wds[h]: SGD with momentum and a cosine schedule, minibatches shared;
+    `tick(1)` after each epoch (progress)."""
     h, d = len(lrs), x.shape[1]
     g = torch.Generator().manual_seed(cfg.seed)
     w = torch.zeros(h, d, n_classes, device=x.device, requires_grad=True)
@@ -71,7 +74,15 @@ def train_heads(
                     buf.mul_(cfg.momentum).add_(grad)
                     p.sub_(scale * lr * buf)
             step += 1
+        if tick is not None:
+            tick(1)
     return w.detach(), b.detach()
+
+
+def linear_epochs(cfg: LinearConfig) -> int:
+    """Training epochs of one `linear_probe`: the grid's (when there is one to choose), then
+    the chosen setting's on all the training videos."""
+    return cfg.epochs * (2 if len(cfg.lrs) * len(cfg.wds) > 1 else 1)
 
 
 def head_logits(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -85,8 +96,10 @@ def linear_probe(
     n_classes: int,
     cfg: LinearConfig = LinearConfig(),
     device: str = "cpu",
+    tick: Callable[[int], None] | None = None,
 ) -> LinearResult:
-    """Choose (lr, wd) on held-out training videos, retrain on all of them, test on val."""
+    """Choose (lr, wd) on held-out training videos, retrain on all of them, test on val;
+    `tick(1)` after each training epoch (`linear_epochs` of them)."""
     grid = [(lr, wd) for lr in cfg.lrs for wd in cfg.wds]
     lrs = torch.tensor([g[0] for g in grid])
     wds = torch.tensor([g[1] for g in grid])
@@ -96,20 +109,18 @@ def linear_probe(
         mean, std = standardizer(x[rows])
         xs = ((x[rows] - mean) / std).flatten(0, 1)
         ys = y[rows].repeat_interleave(x.shape[1])
-        w, b = train_heads(xs, ys, n_classes, lr, wd, cfg)
+        w, b = train_heads(xs, ys, n_classes, lr, wd, cfg, tick)
         return w, b, mean, std
 
     held_acc = [float("nan")]  # a single setting needs no choosing (low-shot)
-    best = 0
     if len(grid) > 1:
         fit, held = (i.to(device) for i in stratified_holdout(train.y, cfg.holdout, cfg.seed))
         if len(held) == 0:
             raise EvalError("choosing (lr, wd) needs at least 2 training videos in some class")
         w, b, mean, std = fit_heads(fit, lrs, wds)
         probs = average_views(head_logits(w, b, (x[held] - mean) / std).flatten(0, 1))
-        probs = probs.unflatten(0, (len(grid), len(held)))
-        held_acc = [topk_accuracy(p, y[held]) for p in probs]
-        best = max(range(len(grid)), key=lambda i: held_acc[i])  # first best on ties: smallest lr
+        held_acc = [topk_accuracy(p, y[held]) for p in probs.unflatten(0, (len(grid), len(held)))]
+    best = max(range(len(grid)), key=lambda i: held_acc[i])  # first best on ties: smallest lr
     all_rows = torch.arange(len(x), device=device)
     w, b, mean, std = fit_heads(all_rows, lrs[best : best + 1], wds[best : best + 1])
     scores = average_views(head_logits(w, b, (val.x.to(device) - mean) / std)[0])

@@ -8,6 +8,7 @@ probe uses the (lr, wd) the full-label probe chose (pass them in), the usual low
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from vidrop.eval.knn import knn_accuracy
@@ -29,10 +30,6 @@ class LowShotRow:
     knn_runs: list[float]
 
 
-def _subset(s: LabelledSet, rows) -> LabelledSet:
-    return replace(s, x=s.x[rows], y=s.y[rows], paths=[s.paths[i] for i in rows.tolist()])
-
-
 def lowshot(
     train: LabelledSet,
     val: LabelledSet,
@@ -44,16 +41,21 @@ def lowshot(
     linear: LinearConfig | None = None,
     k: int = 20,
     device: str = "cpu",
+    tick: Callable[[int], None] | None = None,
 ) -> list[LowShotRow]:
+    """Per fraction, per seed: a linear probe at (lr, wd) and kNN on that share of each class's
+    training videos; `tick(1)` after each of the fractions x seeds probes."""
     cfg = replace(linear or LinearConfig(), lrs=(lr,), wds=(wd,))
     rows = []
     for frac in fractions:
         lin, knn, n = [], [], 0
         for seed in seeds:
-            sub = _subset(train, per_class_subset(train.y, frac, seed))
+            sub = train.subset(per_class_subset(train.y, frac, seed))
             n = len(sub.y)
             lin.append(linear_probe(sub, val, n_classes, replace(cfg, seed=seed), device).top1)
             knn.append(knn_accuracy(sub.x, sub.y, val.x, val.y, (k,))[k])
+            if tick is not None:
+                tick(1)
         rows.append(
             LowShotRow(
                 frac,

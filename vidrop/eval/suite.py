@@ -18,22 +18,24 @@ import torch
 
 from vidrop.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from vidrop.data.manifest import read_manifest
-from vidrop.eval.attentive import attentive_probe
+from vidrop.eval.attentive import attentive_probe, probe_epochs
 from vidrop.eval.copydetect import detect_copies
 from vidrop.eval.errors import EvalError
 from vidrop.eval.features import Features, extract_features
 from vidrop.eval.gains import paired_gains
 from vidrop.eval.knn import knn_predictions
 from vidrop.eval.labels import probe_sets
-from vidrop.eval.linear import linear_probe
+from vidrop.eval.linear import linear_epochs, linear_probe
 from vidrop.eval.lowshot import lowshot
+from vidrop.eval.probe import stratified_holdout
 from vidrop.eval.propagate import evaluate_propagation
 from vidrop.eval.sequences import davis_names, davis_sequences, synth_sequences
-from vidrop.eval.settings import SuiteConfig
+from vidrop.eval.settings import AttentiveConfig, SuiteConfig
 from vidrop.eval.views import EvalViews
 from vidrop.machine import describe_machine
 from vidrop.models.vit import VideoViT
 from vidrop.plots import plot_eval, try_plot
+from vidrop.progress import ProgressBar
 
 log = logging.getLogger("vidrop")
 
@@ -67,10 +69,27 @@ class BackboneReport(TypedDict, total=False):
     probe_s: float
 
 
+def attentive_results(
+    train: Features, val: Features, n: int, a: AttentiveConfig, device: str, label: str
+) -> dict[str, Any]:
+    """The attentive probe on the patch tokens, with its progress bar (epochs of every lr)."""
+    _, tr_p, va_p = probe_sets(train, val, "patch")
+    fit, _ = stratified_holdout(tr_p.y, a.holdout, a.seed)  # as the probe splits them
+    epochs = probe_epochs(len(fit) * tr_p.x.shape[1], a) * len(a.lrs)
+    with ProgressBar(epochs, f"{label}attentive probe", unit="epoch") as bar:
+        return asdict(attentive_probe(tr_p, va_p, n, a, device, tick=bar.update))
+
+
 def probe_features(
-    train: Features, val: Features, cfg: SuiteConfig, feature: str, device: str = "cpu"
+    train: Features,
+    val: Features,
+    cfg: SuiteConfig,
+    feature: str,
+    device: str = "cpu",
+    name: str = "",
 ) -> BackboneReport:
-    """kNN, linear, attentive and low-shot results of one backbone's `feature` (cls, mean...)."""
+    """kNN, linear, attentive and low-shot results of one backbone's `feature` (cls, mean...),
+    each probe with its own progress bar (`name`: the backbone's, in their descriptions)."""
     classes, tr, va = probe_sets(train, val, feature)
     n = len(classes)
     out: BackboneReport = {
@@ -86,26 +105,21 @@ def probe_features(
     knn = knn_predictions(tr.x, tr.y, va.x, cfg.ks, cfg.temp, n)
     out["knn"] = {str(k): float((p == va.y).float().mean() * 100) for k, p in knn.items()}
     preds = {f"kNN k={k}": p.tolist() for k, p in knn.items()}
-    lin = linear_probe(tr, va, n, cfg.linear, device)
+    label = f"{name} " if name else ""
+    with ProgressBar(linear_epochs(cfg.linear), f"{label}linear probe", unit="epoch") as bar:
+        lin = linear_probe(tr, va, n, cfg.linear, device, tick=bar.update)
     out["linear"] = asdict(lin)
     preds["linear"] = out["linear"].pop("predictions")
     if cfg.lowshot_fractions:
-        rows = lowshot(
-            tr,
-            va,
-            n,
-            lin.lr,
-            lin.wd,
-            cfg.lowshot_fractions,
-            cfg.lowshot_seeds,
-            cfg.linear,
-            k=20,
-            device=device,
-        )
+        n_probes = len(cfg.lowshot_fractions) * len(cfg.lowshot_seeds)
+        with ProgressBar(n_probes, f"{label}low-shot", unit="probe") as bar:
+            fractions, seeds = cfg.lowshot_fractions, cfg.lowshot_seeds
+            rows = lowshot(
+                tr, va, n, lin.lr, lin.wd, fractions, seeds, cfg.linear, 20, device, bar.update
+            )
         out["lowshot"] = [asdict(r) for r in rows]
     if cfg.attentive is not None and train.patch is not None:
-        _, tr_p, va_p = probe_sets(train, val, "patch")
-        out["attentive"] = asdict(attentive_probe(tr_p, va_p, n, cfg.attentive, device))
+        out["attentive"] = attentive_results(train, val, n, cfg.attentive, device, label)
         preds["attentive"] = out["attentive"].pop("predictions")
     out["probe_s"] = time.perf_counter() - t
     # what paired gains between backbones need (vidrop.eval.gains)
@@ -247,7 +261,7 @@ def evaluate_backbone(
     feature = feature_of(model, backbone.feature)
     result = {
         "extract_s": time.perf_counter() - t,
-        **probe_features(*feats, cfg, feature, device),
+        **probe_features(*feats, cfg, feature, device, name),
     }
     if cfg.copies:
         result["copy_detection"] = copy_results(model, cfg, feats, views, name=name, **extract)

@@ -82,9 +82,10 @@ class Method(ABC):
         encoder, views, data and budget, with the method's own settings."""
         return cfg
 
-    def knob_settings(self, cfg: Config) -> list[dict[str, Any]]:
-        """The values of `knob` that tuning tries, as overrides on the method's recipe (each a
-        {"section.key": value} dict); the recipe's own value first."""
+    def knob_settings(self, cfg: Config, base: Config) -> list[dict[str, Any]]:
+        """The settings of `knob` that tuning tries on the method's config `cfg` (derived from
+        the base recipe `base`), each a {"section.key": value} dict, `cfg`'s own first: two
+        for every built-in method, so each gets the same number of trials."""
         return [{}]
 
     def check(self, cfg: Config) -> None:  # noqa: B027 - most methods accept any settings

@@ -41,10 +41,13 @@ from vidrop.train.metrics import MetricsLog, read_metrics
 from vidrop.train.result import RunResult
 from vidrop.train.runner import StepRunner
 from vidrop.train.schedules import build_schedules
-from vidrop.train.sizing import size_run
+from vidrop.train.sizing import scale_schedule, size_run
 from vidrop.train.stream import BatchStream
 
 log = logging.getLogger("vidrop")
+
+# train.budget_seconds: shares of the planned run at which its length is re-planned from the pace
+REPLAN_AT = (0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 
 def _config_differences(old: dict, new: dict) -> list[str]:
@@ -77,6 +80,7 @@ class Trainer:
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         self.device = resolve_device(cfg.train.device)
+        self.clock = time.perf_counter  # the training loop's seconds (a test may simulate them)
         dist.init_from_env(self.device.type)  # under torchrun: join the process group
         self.rank, self.world = dist.rank(), dist.world_size()
 
@@ -96,9 +100,19 @@ class Trainer:
         self.accum = self.sizing.accum
         self.global_batch = self.sizing.total_batch
         self.epoch_length = self.sizing.epoch_length
-        self.total_steps = self.sizing.total_steps
-        self.stop_step = min(cfg.train.max_steps or self.total_steps, self.total_steps)
-        self.schedules = build_schedules(cfg.optim, self.epoch_length, self.global_batch)
+        self.set_plan(self.sizing.total_steps)
+
+    def set_plan(self, total_steps: int) -> None:
+        """The schedules laid out over `total_steps` steps (the recipe's, or a re-plan of
+        train.budget_seconds: warmups keep their share), and where the run stops."""
+        optim = self.cfg.optim
+        if total_steps != self.sizing.total_steps:
+            optim = scale_schedule(optim, total_steps / self.epoch_length)
+        self.total_steps = total_steps
+        self.stop_step = min(self.cfg.train.max_steps or total_steps, total_steps)
+        self.schedules = build_schedules(optim, self.epoch_length, self.global_batch)
+        if hasattr(self, "runner"):
+            self.runner.schedules = self.schedules
 
     def _model(self) -> None:
         """Method, model and optimizer (from train.init on a fresh run), the resumed state."""
@@ -161,6 +175,8 @@ class Trainer:
                     raise ConfigError(f"{ckpt_path}: {exc}") from exc
             self.step = int(state["step"])
             self.train_seconds = float(state.get("train_seconds", 0.0))
+            if self.cfg.train.budget_seconds and "planned_steps" in state:
+                self.set_plan(int(state["planned_steps"]))
             self.skipped = dict(state.get("skipped", {}))
             resumed = self.step
             log.info("resuming %s from step %d", self.out, self.step)
@@ -187,6 +203,7 @@ class Trainer:
                 "config": self.cfg.to_dict(),
                 "skipped": self.skipped,
                 "train_seconds": self.train_seconds,
+                "planned_steps": self.total_steps,
             },
         )
 
@@ -223,17 +240,20 @@ class Trainer:
             log.info("%s is already trained to step %d", self.out, self.step)
             return self.result()
         self._window = (time.perf_counter(), 0)  # (start, videos) of the logging window
-        loop_start, seconds_before = time.perf_counter(), self.train_seconds
+        loop_start, seconds_before = self.clock(), self.train_seconds
+        self._pace_mark = (self.step, self.train_seconds)
         batches = iter(self.stream())
         try:
             with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
                 while self.step < self.stop_step and not self._out_of_time():
                     logs = self._train_step(batches)
-                    self.train_seconds = seconds_before + time.perf_counter() - loop_start
+                    self.train_seconds = seconds_before + self.clock() - loop_start
                     self._log(logs, bar)
                     bar.update(1)
                     self._keep()
+                    if self._replan():
+                        bar.set_total(self.stop_step)
         except KeyboardInterrupt:
             log.warning("interrupted at step %d: saving a checkpoint to resume from", self.step)
             self.checkpoint()
@@ -293,14 +313,53 @@ class Trainer:
         if t.export_every and self.step % t.export_every == 0:
             self.export(self.out / "points" / str(self.step))
 
+    def _replan(self) -> bool:
+        """train.budget_seconds: at each re-plan point, the run's length from the pace of the
+        steps since the last one (rank 0's clock, so every rank plans alike); whether it moved.
+        In a run of several epochs the first pass (videos decoded, caches filling) sets no pace:
+        its points are skipped and the pace is measured from its end."""
+        budget = self.cfg.train.budget_seconds
+        if not budget:
+            return False
+        first_pass = self.total_steps > 2 * self.epoch_length and self.step <= self.epoch_length
+        if first_pass:
+            if self.step == self.epoch_length:
+                self._pace_mark = (self.step, self.train_seconds)
+            return False
+        points = {round(f * self.total_steps) for f in REPLAN_AT}
+        if self.step not in points or self.step <= self._pace_mark[0]:
+            return False
+        done, seconds = self._pace_mark
+        pace = (self.train_seconds - seconds) / (self.step - done)
+        self._pace_mark = (self.step, self.train_seconds)
+        left = max(0.0, budget - self.train_seconds)
+        planned = float(self.step + max(1, round(left / pace))) if dist.is_main() else 0.0
+        total = int(dist.all_reduce_max(torch.tensor(planned, device=self.device)).item())
+        if total == self.total_steps:
+            return False
+        log.info(
+            "step %d: %.3f s a step, %.0f of %.0f s left: the schedule now ends at step %d "
+            "(was %d)",
+            self.step,
+            pace,
+            left,
+            budget,
+            total,
+            self.total_steps,
+        )
+        self.set_plan(total)
+        return True
+
     def _out_of_time(self) -> bool:
-        """train.max_seconds reached (decided on rank 0's clock, so every rank stops alike)."""
-        limit = self.cfg.train.max_seconds
+        """train.max_seconds or train.budget_seconds reached (decided on rank 0's clock, so
+        every rank stops alike)."""
+        t = self.cfg.train
+        limit = min((s for s in (t.max_seconds, t.budget_seconds) if s), default=0.0)
         if not limit:
             return False
         over = torch.tensor(float(self.train_seconds >= limit), device=self.device)
         if dist.all_reduce_max(over).item() > 0:
-            log.info("train.max_seconds=%g reached at step %d", limit, self.step)
+            log.info("the run's %g seconds are spent at step %d", limit, self.step)
             return True
         return False
 

@@ -1,0 +1,115 @@
+"""How `vidrop compare` tunes every method alike: the same trials (a log grid of peak learning
+rates times the settings of the one knob the method's own paper ablates), each a short run of the
+same share of the budget, scored on held-out TRAINING videos by a score neutral between feature
+kinds (the mean of kNN and linear top-1), never on val videos; the best trial's settings then
+train the full budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vidrop.config import Config, with_overrides
+from vidrop.data.manifest import Manifest
+from vidrop.eval.features import extract_features, views_of_backbone
+from vidrop.eval.knn import knn_accuracy
+from vidrop.eval.labels import probe_sets
+from vidrop.eval.linear import linear_epochs, linear_probe
+from vidrop.eval.probe import stratified_holdout
+from vidrop.eval.settings import LinearConfig
+from vidrop.models.load import load_backbone
+from vidrop.progress import ProgressBar
+from vidrop.train.schedules import scaled_lr
+from vidrop.train.sizing import accumulation
+
+MIN_LR_SHARE = 0.01  # every trial's (and final run's) cosine ends at this share of its peak
+HELDOUT_SHARE = 0.2  # of each class's training videos, scored with the rest as the reference set
+HELDOUT_K = 20
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One tuning trial of a method: its peak lr and its knob's setting."""
+
+    lr: float
+    settings: dict[str, Any] = field(default_factory=dict)  # {"section.key": value}
+
+    def overrides(self) -> list[str]:
+        """The trial on the method's recipe: the peak lr as given (no batch scaling), a cosine
+        down to MIN_LR_SHARE of it (the same shape for every method), the knob."""
+        knob = [f"{k}={_yaml_value(v)}" for k, v in self.settings.items()]
+        lr = [f"optim.base_lr={self.lr!r}", "optim.lr_scaling=none"]
+        return [*lr, f"optim.min_lr={self.lr * MIN_LR_SHARE!r}", *knob]
+
+    def apply(self, cfg: Config) -> Config:
+        return with_overrides(cfg, self.overrides())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lr": self.lr, "settings": self.settings}
+
+
+def _yaml_value(value: Any) -> str:
+    """`value` as the override text that parses back to it ([0.1, 0.5], 0.75, true)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")
+
+
+def trials(lrs: tuple[float, ...], knob_settings: list[dict[str, Any]]) -> list[Trial]:
+    """Every (lr, knob setting) pair, the knob's first (the recipe's own) setting first."""
+    return [Trial(lr, dict(s)) for s in knob_settings for lr in sorted(lrs)]
+
+
+def selection_score(heldout: dict[str, float]) -> float:
+    """What chooses a trial: the mean of held-out kNN and linear top-1 (neither feature kind's
+    favourite protocol alone)."""
+    return (heldout["knn"] + heldout["linear"]) / 2
+
+
+def choose(results: list[tuple[Trial, dict[str, float] | None]]) -> Trial:
+    """The trial with the best selection score (a failed trial: None, never chosen); ties go to
+    the method's own knob setting (its first), then to the lr nearest the grid's geometric
+    middle: the same rule for every method, whatever its recipe's lr."""
+    scored = [(t, h) for t, h in results if h is not None]
+    if not scored:
+        raise RuntimeError("every tuning trial failed; see their runs' train.log")
+    order = {id(t): i for i, (t, _) in enumerate(results)}
+    lrs = [t.lr for t, _ in results]
+    middle = math.sqrt(min(lrs) * max(lrs))
+
+    def key(item: tuple[Trial, dict[str, float]]) -> tuple[float, int, float]:
+        t, h = item
+        own = int(t.settings == results[0][0].settings)
+        return (selection_score(h), own, -abs(math.log(t.lr / middle)))
+
+    return max(sorted(scored, key=lambda x: order[id(x[0])]), key=key)[0]
+
+
+def at_edge(lr: float, lrs: tuple[float, ...]) -> bool:
+    """`lr` is the grid's smallest or largest: a wider grid might have done better."""
+    return len(lrs) > 1 and lr in (min(lrs), max(lrs))
+
+
+def peak_lr(cfg: Config) -> float:
+    """The learning rate a config's schedule peaks at (its base lr after batch scaling)."""
+    return scaled_lr(cfg.optim, cfg.optim.batch_size * accumulation(cfg.optim, world=1))
+
+
+def heldout_scores(export: Path, train: Manifest, device: str) -> dict[str, float]:
+    """kNN (k = 20) and linear top-1 of a backbone on a stratified held-out share of the
+    TRAINING videos, the rest its reference set (one clip a video, the feature its method is
+    read by); the linear probe chooses its own lr and weight decay inside that rest."""
+    model, meta = load_backbone(export, with_meta=True)
+    views = views_of_backbone(meta, model)
+    feats = extract_features(model, train, views, device=device, description="held-out")
+    classes, tr, _ = probe_sets(feats, feats, "cls")  # "cls": the mean token without a CLS
+    fit, held = stratified_holdout(tr.y, HELDOUT_SHARE, seed=0)
+    knn = knn_accuracy(tr.x[fit], tr.y[fit], tr.x[held], tr.y[held], (HELDOUT_K,))[HELDOUT_K]
+    with ProgressBar(linear_epochs(LinearConfig()), "held-out linear probe", unit="epoch") as bar:
+        lin = linear_probe(
+            tr.subset(fit), tr.subset(held), len(classes), device=device, tick=bar.update
+        )
+    return {"knn": knn, "linear": lin.top1}
