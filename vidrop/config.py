@@ -54,6 +54,9 @@ class DataConfig:
     cache_mb: int = 0  # keep decoded videos in RAM, per loader worker (small datasets only)
     store: str = ""  # a code store (`vidrop compress encode`): train from it, not from data.train
     decode_on: Literal["auto", "worker", "device"] = "auto"  # store codes to pixels (auto: GPU)
+    # check each video's stored codes (CRC32, codes below k) where they are read; a changed
+    # video is skipped and named like an unreadable one
+    verify_store: bool = True
 
 
 @dataclass

@@ -36,11 +36,12 @@ def field_notes() -> dict[str, dict[str, str]]:
         fields = {}
         for item in node.body:
             if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                above, n = [], item.lineno - 1
+                above: list[str] = []
+                n = item.lineno - 1
                 while n >= 1 and lines[n - 1].strip().startswith("#"):
                     above.insert(0, comments[n])
                     n -= 1
-                own = comments.get(item.end_lineno, "")
+                own = comments.get(item.end_lineno or item.lineno, "")
                 fields[item.target.id] = " ".join([*above, own]).strip()
         notes[node.name] = fields
     return notes

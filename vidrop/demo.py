@@ -111,7 +111,9 @@ def run_demo(
         "classes": ev["backbones"]["vidrop"]["classes"],
         "results": rows,
         "gain_points": {
-            c: v - rows["random_init"][c] for c, v in rows["vidrop"].items() if isinstance(v, float)
+            c: v - float(rows["random_init"][c])
+            for c, v in rows["vidrop"].items()
+            if isinstance(v, float)
         },
         "gain_intervals": ev["gains"]["vidrop"],
         "eval": str(out / "eval.json"),

@@ -1,7 +1,9 @@
 from vidrop.bench.loader import bench_loader
 
 
-def test_bench_loader_times_both_sources_on_identical_views(synth_data, code_store, tmp_path):
+def test_bench_loader_times_both_sources_on_identical_views(
+    synth_data, code_store, tmp_path, capsys
+):
     r = bench_loader(
         synth_data["train"],
         str(code_store),
@@ -18,6 +20,11 @@ def test_bench_loader_times_both_sources_on_identical_views(synth_data, code_sto
     # the tiny recipe's views: 2 large and 4 small clips per video, 3 videos each
     assert r["pyav"]["clips"] == r["store"]["clips"] == 3 * (2 + 4)
     assert (tmp_path / "b.json").exists()
+    # the store's integrity checks timed on and off, alternated twice, in the same run
+    c = r["integrity"]
+    assert [len(c["clips_per_s"][k]) for k in ("checked", "unchecked")] == [2, 2]
+    assert all(x > 0 for k in ("checked", "unchecked") for x in c["clips_per_s"][k])
+    assert "store with its integrity checks" in capsys.readouterr().out
 
 
 def test_bench_loader_with_augment_times_loaders_augment_and_both(synth_data, code_store, capsys):

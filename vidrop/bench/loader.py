@@ -49,6 +49,9 @@ def _augment(batch: LoadedBatch, device: torch.device, seed: int) -> None:
     sync_device(device)
 
 
+Timing = tuple[Config, int, int, float]  # the run's config, videos, batch, min_seconds
+
+
 def _time_source(
     source: ClipSource,
     cfg: Config,
@@ -118,7 +121,7 @@ def _time_augment(
 
 
 def _with_augment(
-    sources: dict[str, ClipSource], timing: tuple, device: torch.device
+    sources: dict[str, ClipSource], timing: Timing, device: torch.device
 ) -> dict[str, Any]:
     """The augmentations alone on `device`, then each loader with them, as training runs them."""
     cfg, _, batch, min_seconds = timing
@@ -162,19 +165,15 @@ def bench_loader(
         "machine": describe_machine(),
         "data": data,
         "store": store,
-        "views": {
-            "large": f"{views.large_clips} x {views.large_frames}x{views.large_size}",
-            "small": f"{views.small_clips} x {views.small_frames}x{views.small_size}",
-            "stride": views.frame_stride,
-            "augment": views.augment,
-        },
+        "views": _described(views),
         "workers": workers,
         "batch": batch,
         "min_seconds": min_seconds,
     }
-    timing = (cfg, videos, batch, min_seconds)
+    timing: Timing = (cfg, videos, batch, min_seconds)
     for name, source in sources.items():
         results[name] = _time_source(source, *timing)
+    results["integrity"] = _time_checks(store, timing)
     same = all(results["pyav"][k] == results["store"][k] for k in ("large", "small"))
     results["same_shapes_and_dtype"] = same
     results["speedup"] = results["store"]["clips_per_s"] / results["pyav"]["clips_per_s"]
@@ -185,6 +184,36 @@ def bench_loader(
     if json_path:
         write_json_atomic(json_path, results)
     return results
+
+
+def _described(views: ViewsConfig) -> dict[str, Any]:
+    return {
+        "large": f"{views.large_clips} x {views.large_frames}x{views.large_size}",
+        "small": f"{views.small_clips} x {views.small_frames}x{views.small_size}",
+        "stride": views.frame_stride,
+        "augment": views.augment,
+    }
+
+
+def _time_checks(store: str, timing: Timing, rounds: int = 2) -> dict[str, Any]:
+    """The store loader with its integrity checks (each video's CRC32 and code range where it is
+    read: data.verify_store) against without, alternated `rounds` times in this run; the cost
+    as a share of the unchecked clips/s."""
+    sources = {
+        "checked": StoreSource(store, decode_on_device=False, verify=True),
+        "unchecked": StoreSource(store, decode_on_device=False, verify=False),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in sources}
+    for _ in range(rounds):
+        for name, source in sources.items():
+            rates[name].append(_time_source(source, *timing)["clips_per_s"])
+    mean = {name: sum(r) / len(r) for name, r in rates.items()}
+    return {
+        "clips_per_s": rates,
+        "checked_clips_per_s": mean["checked"],
+        "unchecked_clips_per_s": mean["unchecked"],
+        "cost": 1 - mean["checked"] / mean["unchecked"],
+    }
 
 
 def _sources(data: str, store: str) -> dict[str, ClipSource]:
@@ -214,6 +243,12 @@ def _print(r: dict[str, Any]) -> None:
     results.print(
         f"store / pyav: {r['speedup']:.1f}x; same shapes and dtype: {r['same_shapes_and_dtype']}; "
         f"workers: {r['workers']}, {r['batch']} videos per batch; augment: {r['views']['augment']}"
+    )
+    c = r["integrity"]
+    results.print(
+        f"store with its integrity checks {c['checked_clips_per_s']:.1f} clips/s, without "
+        f"{c['unchecked_clips_per_s']:.1f} (alternated {len(c['clips_per_s']['checked'])} times): "
+        f"the checks cost {c['cost']:.1%}"
     )
     if "augment" in r:
         a = r["augment"]

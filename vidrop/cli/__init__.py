@@ -8,12 +8,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from vidrop import __version__
 from vidrop.cli import bench, compare, compress, data, demo, eval, extract, plot, train, viz
 from vidrop.cli.common import Formatter, is_override, use_plugins
 from vidrop.progress import console
+from vidrop.stops import Stopped
 
 GROUPS = (demo, data, train, compare, eval, extract, viz, compress, plot, bench)
 
@@ -31,7 +32,7 @@ class Parser(argparse.ArgumentParser):
         # no prefixes: `--out` must never quietly mean `--out-file`
         super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         takes_overrides = any(c in self.argv for c in OVERRIDE_COMMANDS)
         hints = (self.get_default("override_hints") or {}) if takes_overrides else {}
         for flag, override in hints.items():
@@ -110,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to resume")
         return 130
+    except Stopped as exc:  # SIGTERM / SIGUSR1, after the run saved its state
+        console.print(f"{exc}", markup=False)
+        return exc.exit_code
     return 0
 
 

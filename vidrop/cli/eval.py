@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from vidrop.atomic import write_json_atomic
 from vidrop.cli.common import (
@@ -24,6 +25,9 @@ from vidrop.cli.common import (
 from vidrop.eval.settings import AttentiveConfig, LinearConfig, PropagationConfig, SuiteConfig
 from vidrop.machine import command_line
 from vidrop.progress import console
+
+if TYPE_CHECKING:  # imported where used: `vidrop --help` loads no torch
+    from vidrop.eval.features import Features
 
 PROPAGATION_FLAGS = ("topk", "context", "radius", "temperature")  # eval propagate only
 SHARED_PROPAGATION_FLAGS = ("short_side", "shifts", "per_frame")  # also eval all
@@ -62,7 +66,7 @@ def views(args: argparse.Namespace, model, meta: dict, name: str = ""):
     )
 
 
-def split_features(args: argparse.Namespace, patch_tokens: bool):
+def split_features(args: argparse.Namespace, patch_tokens: bool) -> tuple[Features, Features]:
     """(train, val) Features from --train-features/--val-features or --backbone + manifests."""
     from vidrop.data.manifest import read_manifest
     from vidrop.eval.features import Features, extract_features
@@ -76,7 +80,7 @@ def split_features(args: argparse.Namespace, patch_tokens: bool):
     model, meta = load(args)
     shown = views(args, model, meta)
     device = device_name(args.device)
-    return tuple(
+    train, val = (
         extract_features(
             model,
             read_manifest(m),
@@ -89,6 +93,7 @@ def split_features(args: argparse.Namespace, patch_tokens: bool):
         )
         for split, m in (("train", args.train), ("val", args.val))
     )
+    return train, val
 
 
 def emit(result: dict, args: argparse.Namespace, line: str) -> None:

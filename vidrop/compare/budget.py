@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 
 import torch
 
@@ -66,7 +67,7 @@ def step_flops(cfg: Config, device: torch.device, steps: tuple[int, ...] = (50, 
     accum = accumulation(cfg.optim, world=1)
     cfg = replace(cfg, train=replace(cfg.train, compile=False))
     batches = build_runner(cfg, cfg.optim.batch_size, device, max(steps) + 1, accum)
-    counts = [count_flops(lambda s=s: batches.run(s))[0] for s in steps]
+    counts = [count_flops(partial(batches.run, s))[0] for s in steps]
     return sum(counts) / len(counts)
 
 

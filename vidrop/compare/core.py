@@ -44,6 +44,7 @@ from vidrop.eval.suite import SuiteBackbone, run_suite
 from vidrop.machine import resolve_device
 from vidrop.methods import get_method, resolve_config
 from vidrop.models.load import load_backbone
+from vidrop.runlock import FolderLock
 from vidrop.train.build import export_initial
 from vidrop.train.sizing import size_run
 
@@ -102,7 +103,7 @@ class Comparison:
             saved = json.loads(path.read_text())
             cal = Calibration(tuple(saved["seconds"]), saved["flops_per_step"])
         else:
-            n = size_run(cfg.optim, self.videos).epoch_length + CALIBRATION_STEPS
+            n = (size_run(cfg.optim, self.videos).epoch_length or 0) + CALIBRATION_STEPS
             scratch = sized(cfg, 10 * n, self.videos)
             folder.mkdir(parents=True, exist_ok=True)
             write_text_atomic(folder / "run.yaml", config_yaml(scratch))
@@ -208,7 +209,12 @@ class Comparison:
 
     # -- the whole comparison ---------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        """Every step of the comparison (each resumable); returns compare.json's content."""
+        """Every step of the comparison (each resumable), holding OUT's lock; returns
+        compare.json's content."""
+        with FolderLock(self.spec.out, self.spec.command):
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         errors: dict[str, str] = {}
         for method in self.spec.methods:
             try:

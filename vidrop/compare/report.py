@@ -105,7 +105,7 @@ def summary(entries: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     rows = [headline(e["eval"]) for e in entries.values() if e.get("eval")]
     out = {}
     for metric in rows[0] if rows else []:
-        values = [r[metric] for r in rows if isinstance(r.get(metric), float)]
+        values = [float(r[metric]) for r in rows if isinstance(r.get(metric), float)]
         if values:
             std = statistics.stdev(values) if len(values) > 1 else 0.0
             out[metric] = {"mean": statistics.fmean(values), "std": std, "values": values}
@@ -362,7 +362,7 @@ def plot(report: dict[str, Any], path: Path, k: str = "20") -> Path | None:
     except ImportError:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    colours: dict[str, str] = {}
+    colours: dict[str, Any] = {}  # a method's line colour, the same for every seed
     first = str(report["seeds"][0])
     for name, e in report["methods"].items():
         for seed, entry in e["seeds"].items():
@@ -375,8 +375,8 @@ def plot(report: dict[str, Any], path: Path, k: str = "20") -> Path | None:
             if curve:
                 xs, ys = [p["tflop"] for p in curve], [p["knn"][k] for p in curve]
                 label = name if name not in colours else None
-                line = ax.plot(xs, ys, marker="o", ms=3, color=colours.get(name), label=label)
-                colours[name] = line[0].get_color()
+                drawn = ax.plot(xs, ys, marker="o", ms=3, color=colours.get(name), label=label)
+                colours[name] = drawn[0].get_color()
     ax.set_xlabel("training compute (TFLOP, counted)")
     ax.set_ylabel(f"kNN top-1 on val, k={k} (%)")
     ax.legend(fontsize=8)

@@ -31,6 +31,7 @@ from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
 from vidrop.models.load import load_backbone
 from vidrop.progress import ProgressBar
+from vidrop.stops import Stopped, StopRequests
 from vidrop.train.metrics import read_metrics
 from vidrop.train.sizing import scale_schedule, size_run
 
@@ -41,6 +42,7 @@ def sized(cfg: Config, steps: int, videos: int) -> Config:
     """`cfg` with a schedule of exactly `steps` optimizer steps on `videos` training videos, its
     warmups keeping their share (`scale_schedule`)."""
     length = size_run(cfg.optim, videos).epoch_length
+    assert length is not None  # the videos are counted
     return replace(cfg, optim=scale_schedule(cfg.optim, steps / length))
 
 
@@ -90,8 +92,10 @@ def _last_step(metrics: Path) -> int:
 def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 0) -> float:
     """`vidrop pretrain` of `config` in a child process (it resumes from the folder's
     checkpoint), to the end of its schedule or its time limit, or to step `stop`; a progress
-    bar follows its metrics.jsonl. Returns the child's peak RSS in GiB; raises RuntimeError
-    with the end of its log (folder/train.log) if it fails."""
+    bar follows its metrics.jsonl. SIGTERM or SIGUSR1 sent to this process goes on to the child,
+    which checkpoints and stops; then Stopped is raised here (the comparison resumes when run
+    again). Returns the child's peak RSS in GiB; raises RuntimeError with the end of its log
+    (folder/train.log) if it fails."""
     log = folder / "train.log"
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -106,17 +110,26 @@ def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 
         "train.log_every=1",
     ]
     cmd += [f"train.max_steps={stop}"] if stop else []
+    stops = StopRequests()
     with open(log, "a") as out, ProgressBar(total, label, unit="step") as bar:
         child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         result: dict[str, Any] = {}
         waiter = threading.Thread(target=lambda: result.update(done=os.wait4(child.pid, 0)))
         waiter.start()
         bar.start_at(_last_step(folder / "metrics.jsonl"))
-        while waiter.is_alive():
-            waiter.join(1.0)
-            bar.update(_last_step(folder / "metrics.jsonl") - bar.done)
+        with stops.listening():
+            passed = None
+            while waiter.is_alive():
+                waiter.join(1.0)
+                bar.update(_last_step(folder / "metrics.jsonl") - bar.done)
+                if stops.signum is not None and passed is None:
+                    passed = stops.signum
+                    child.send_signal(passed)  # the child saves its state, then exits
         _, status, usage = result["done"]
         child.returncode = os.waitstatus_to_exitcode(status)
+    if stops.signum is not None and child.returncode == 128 + stops.signum:
+        saved = f"{label}: stopped with its state saved in {folder}; run the same command to resume"
+        raise Stopped(stops.signum, saved)
     if child.returncode != 0:
         raise RuntimeError(f"exit code {child.returncode}; the end of {log}:\n{_tail(log)}")
     return usage.ru_maxrss / 2**20  # KiB on Linux
@@ -127,11 +140,11 @@ def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
     curve's cheap view; the final table uses the comparison's clips)."""
     model, meta = load_backbone(export, with_meta=True)
     views = views_of_backbone(meta, model)
-    feats = [
+    train_f, val_f = (
         extract_features(model, m, views, device=device, description=f"curve {s}")
         for s, m in (("train", train), ("val", val))
-    ]
-    _, tr, va = probe_sets(*feats, "cls")  # "cls" is the mean token of a CLS-less backbone
+    )
+    _, tr, va = probe_sets(train_f, val_f, "cls")  # "cls" is the mean token of a CLS-less backbone
     acc = knn_accuracy(tr.x, tr.y, va.x, va.y, KS)
     return {str(k): v for k, v in acc.items()}
 
@@ -153,8 +166,8 @@ def train_run(
         folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(config, config_yaml(cfg))
         rss = train_child(config, folder, label, steps)
-        last = int(read_metrics(folder / "metrics.jsonl")[-1]["step"])  # the end, or time's up
-        shutil.copytree(folder / "export", folder / "points" / str(last), dirs_exist_ok=True)
+        end = int(read_metrics(folder / "metrics.jsonl")[-1]["step"])  # the end, or time's up
+        shutil.copytree(folder / "export", folder / "points" / str(end), dirs_exist_ok=True)
         write_json_atomic(done, {"peak_rss_gib": rss}, indent=None)
     records = {int(r["step"]): r for r in read_metrics(folder / "metrics.jsonl")}
     curve = score_points(folder, records, flops_per_step, curve_data)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,9 @@ from vidrop.compress.store import (
 )
 from vidrop.data.manifest import read_manifest
 from vidrop.data.video import VideoError, iter_frames, probe, resize_frames
-from vidrop.machine import resolve_device
+from vidrop.machine import command_line, resolve_device
 from vidrop.progress import ProgressBar
+from vidrop.runlock import FolderLock
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,22 @@ def encode_dataset(
     device: str = "auto",
     root: str | None = None,
 ) -> EncodeResult:
-    out = Path(out)
+    """Encode every video of `data` into the store `out` (resuming shard by shard), holding the
+    store folder's lock (rank 0 under torchrun, where every rank encodes its own shards)."""
+    rank = int(os.environ.get("RANK", 0))
+    with FolderLock(out, command_line()) if rank == 0 else nullcontext():
+        return _encode(data, codebook_path, Path(out), videos_per_shard, workers, device, root)
+
+
+def _encode(
+    data: str | Path,
+    codebook_path: str | Path,
+    out: Path,
+    videos_per_shard: int,
+    workers: int,
+    device: str,
+    root: str | None,
+) -> EncodeResult:
     manifest = read_manifest(data, root)  # every missing file reported before any work
     codebook = Codebook.load(codebook_path)
     dev = resolve_device(device, "--device")

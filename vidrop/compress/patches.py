@@ -12,10 +12,11 @@ import torch
 def storage_size(height: int, width: int, short_side: int, patch: int) -> tuple[int, int]:
     """(H, W) of stored frames: the short side scaled to `short_side` (0 keeps it), then both
     sides rounded to the nearest multiple of the patch (the aspect moves by under one patch)."""
+    h, w = float(height), float(width)
     if short_side:
-        scale = short_side / min(height, width)
-        height, width = height * scale, width * scale
-    return (max(patch, round(height / patch) * patch), max(patch, round(width / patch) * patch))
+        scale = short_side / min(h, w)
+        h, w = h * scale, w * scale
+    return (max(patch, round(h / patch) * patch), max(patch, round(w / patch) * patch))
 
 
 def patchify(frames: torch.Tensor, patch: int) -> torch.Tensor:

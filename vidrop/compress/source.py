@@ -53,6 +53,7 @@ class CodeBlock:
             return PendingView(torch.from_numpy(codes.astype(np.int32)), rel, size, flip)
         table = self.table
         if flip:  # mirror the codes' columns and every patch: the lookup yields mirrored pixels
+            assert self.mirrored is not None  # made wherever workers decode
             codes, table = codes[..., ::-1], self.mirrored
             rel = CropBox(rel.top, (c1 - c0) * p - rel.left - rel.width, rel.height, rel.width)
         pixels = decode_codes(torch.from_numpy(codes.astype(np.int32)), table)
@@ -61,10 +62,13 @@ class CodeBlock:
 
 class StoreSource:
     """A code store (`vidrop compress encode`): frames come from memory-mapped codes and a
-    codebook lookup, only for the patches a crop covers."""
+    codebook lookup, only for the patches a crop covers. With `verify` (data.verify_store) each
+    video's codes are checked where they are read (CodeStore.checked_codes): a changed video is
+    skipped and named like an unreadable one."""
 
-    def __init__(self, store: str, decode_on_device: bool = False) -> None:
+    def __init__(self, store: str, decode_on_device: bool = False, verify: bool = True) -> None:
         self.store = CodeStore(store)
+        self.verify = verify
         self.table = self.store.codebook.table
         # flipped views decode from mirrored codes and patches: no flip pass over the pixels
         # (on the device the flip is free: the table is only needed where workers decode)
@@ -81,6 +85,5 @@ class StoreSource:
         return self.store.videos[index].frames
 
     def load(self, index: int, frames: np.ndarray) -> CodeBlock:
-        return CodeBlock(
-            self.store.codes(index), self.table, self.mirrored, self.store.patch, self.on_device
-        )
+        codes = self.store.checked_codes(index) if self.verify else self.store.codes(index)
+        return CodeBlock(codes, self.table, self.mirrored, self.store.patch, self.on_device)

@@ -6,12 +6,19 @@ Layout of STORE/:
   shards/shard-00007.codes              raw little-endian uint16, videos one after another,
                                         each (frames, gh, gw) in C order: memory-mappable
   shards/shard-00007.json               the shard's videos (offset, frames, fps, grid, label,
-                                        source path, or the reason it failed) and its sha256;
-                                        written last, so its presence marks the shard finished
+                                        source path, the CRC32 of its codes, or the reason it
+                                        failed) and its sha256; written last, so its presence
+                                        marks the shard finished
   index.json                            all shards' videos in manifest order, written at the end
 
 A video's place never depends on which process encoded it: shard s holds manifest videos
 [s * videos_per_shard, (s + 1) * videos_per_shard), so a stopped encode resumes shard by shard.
+
+Reading checks what it reads: opening a store checks every shard's size (a truncated or missing
+shard is one error naming it), and `checked_codes` checks a video's codes against their CRC32
+(stores written before it: the shard's sha256, once per process) and the codebook's size, so a
+changed video is refused where it is read, as an unreadable video is, and no code >= k ever
+reaches a table lookup.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,7 @@ import numpy as np
 
 from vidrop.atomic import write_bytes_atomic
 from vidrop.compress.codebook import Codebook
+from vidrop.data.video import VideoError
 from vidrop.errors import VidropError
 
 FORMAT = "vidrop-store/1"
@@ -49,6 +58,7 @@ class VideoEntry:
     grid: tuple[int, int] = (0, 0)  # (gh, gw) patches per frame
     source_bytes: int = 0
     error: str = ""  # why the video could not be encoded ("" when it was)
+    crc32: int | None = None  # of its codes' bytes (None: a store written before the check)
 
     @property
     def ok(self) -> bool:
@@ -103,6 +113,7 @@ class StoreWriter:
         entry.shard, entry.offset = self.shard, self.offset
         if codes is not None:
             data = np.ascontiguousarray(codes, dtype=CODE_DTYPE)
+            entry.crc32 = zlib.crc32(data.data)
             self.file.write(data.tobytes())
             self.offset += data.size
         self.videos.append(entry)
@@ -143,7 +154,7 @@ def finished_shard(root: Path, shard: int) -> ShardRecord | None:
 class CodeStore:
     """Read side: the index, memory-mapped shards, and the codebook."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, check_sizes: bool = True) -> None:
         self.root = Path(root)
         meta_path, index_path = self.root / "store.json", self.root / "index.json"
         if not meta_path.exists():
@@ -165,7 +176,24 @@ class CodeStore:
         self.videos.sort(key=lambda v: v.index)
         self.failed = [v for r in self.shards.values() for v in r.videos if not v.ok]
         self.codebook = Codebook.load(self.root / "codebook")
-        self._maps: dict[int, np.memmap] = {}
+        self._maps: dict[int, np.ndarray] = {}
+        self._sound_shards: set[int] = set()  # shards whose sha256 this process has checked
+        if check_sizes:
+            self.check_sizes()
+
+    def check_sizes(self) -> None:
+        """Every shard there at the size the index gives, or a StoreError naming the first that
+        is not (cheap: no file is read)."""
+        for record in self.shards.values():
+            path = self.root / "shards" / record.file
+            size = path.stat().st_size if path.exists() else None
+            if size != record.bytes:
+                found = "is missing" if size is None else f"has {size} bytes"
+                raise StoreError(
+                    f"{path} {found}, the store's index says {record.bytes}: it was truncated or "
+                    f"replaced after encoding; run `vidrop compress verify {self.root}` and encode "
+                    "the store again"
+                )
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -189,7 +217,32 @@ class CodeStore:
         flat = self._map(v.shard)[v.offset : v.offset + v.n_codes]
         return flat.reshape(v.frames, *v.grid)
 
+    def checked_codes(self, position: int) -> np.ndarray:
+        """`codes(position)` once they pass their checks: the video's CRC32 (or, in a store
+        written without one, its shard's sha256, once per process) and every code below the
+        codebook's size; VideoError naming the video otherwise (a run skips it and goes on)."""
+        v = self.videos[position]
+        codes = self.codes(position)
+        if v.crc32 is not None:
+            if zlib.crc32(np.ascontiguousarray(codes).data) != v.crc32:
+                raise self._changed(v, "their CRC32 differs from the one stored at encoding")
+        elif v.shard not in self._sound_shards:
+            path = self.root / "shards" / self.shards[v.shard].file
+            if sha256_file(path) != self.shards[v.shard].sha256:
+                raise self._changed(v, f"{path}'s sha256 differs from the index")
+            self._sound_shards.add(v.shard)
+        k = len(self.codebook.table)
+        if codes.size and int(codes.max()) >= k:
+            raise self._changed(v, f"they hold code {int(codes.max())}, not below k={k}")
+        return codes
+
+    def _changed(self, v: VideoEntry, why: str) -> VideoError:
+        return VideoError(
+            f"{v.path}: its codes in {self.root} were changed after encoding ({why}); run "
+            f"`vidrop compress verify {self.root}`"
+        )
+
     def __getstate__(self) -> dict[str, Any]:  # sent to loader workers without open maps
         state = dict(self.__dict__)
-        state["_maps"] = {}
+        state["_maps"], state["_sound_shards"] = {}, set()
         return state

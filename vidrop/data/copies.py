@@ -62,7 +62,7 @@ def edit_copy(frames: np.ndarray, rng: np.random.Generator, edits: CopyEdits) ->
     out_h, out_w = h - h % 2, w - w % 2
     f = rng.uniform(*edits.scale)
     small = resize_frames(crop, (max(2, round(out_h * f)), max(2, round(out_w * f))))
-    y = resize_frames(small, (out_h, out_w)).numpy().astype(np.float32)
+    y: np.ndarray = resize_frames(small, (out_h, out_w)).numpy().astype(np.float32)
     if rng.random() < edits.flip:
         y = y[:, :, ::-1]
     gain = 1 + rng.uniform(-edits.contrast, edits.contrast)

@@ -204,4 +204,4 @@ def collate_views(samples: list[dict[str, Any]], plan: PlanSpec | None = None) -
         views, token = whole, samples[0]["pool_token"]
     else:
         views = (_stack(large), _stack(small))
-    return LoadedBatch(*views, index, skipped, micro_step, token_plan, token)
+    return LoadedBatch(views[0], views[1], index, skipped, micro_step, token_plan, token)

@@ -13,6 +13,8 @@ import ctypes
 import ctypes.util
 import logging
 
+from vidrop.stops import ignore_stop_signals
+
 log = logging.getLogger("vidrop")
 
 _M_TRIM_THRESHOLD = -1
@@ -37,5 +39,6 @@ def keep_freed_memory(mmap_threshold_mb: int = 64, trim_threshold_mb: int = 128)
 
 
 def worker_init(_worker_id: int) -> None:
-    """DataLoader worker_init_fn."""
+    """DataLoader worker_init_fn: keep freed memory, and leave stopping to the main process."""
     keep_freed_memory()
+    ignore_stop_signals()

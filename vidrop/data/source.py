@@ -32,8 +32,11 @@ class PendingView:
 
 
 class FrameBlock(Protocol):
-    height: int
-    width: int
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def width(self) -> int: ...
 
     def view(
         self,

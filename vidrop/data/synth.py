@@ -136,11 +136,12 @@ def _coverage(size: int, polys: list[np.ndarray], cx: float, cy: float, angle: f
     inside = np.zeros_like(u, dtype=bool)
     for poly in polys:
         nxt = np.roll(poly, -1, axis=0)
-        cross = [
-            (b[0] - a[0]) * (v - a[1]) - (b[1] - a[1]) * (u - a[0])
-            for a, b in zip(poly, nxt, strict=True)
-        ]
-        cross = np.stack(cross)
+        cross = np.stack(
+            [
+                (b[0] - a[0]) * (v - a[1]) - (b[1] - a[1]) * (u - a[0])
+                for a, b in zip(poly, nxt, strict=True)
+            ]
+        )
         inside |= (cross >= 0).all(0) | (cross <= 0).all(0)
     return inside.reshape(size, 2, size, 2).mean(axis=(1, 3))
 
@@ -190,7 +191,8 @@ def _shot(rng: np.random.Generator, backgrounds: list[np.ndarray], size: int) ->
     left = int(rng.integers(0, photo.shape[1] - side + 1))
     big = int(1.6 * size)
     window = photo[top : top + side, left : left + side].astype(np.uint8)
-    bg = np.asarray(Image.fromarray(window).resize((big, big), Image.BILINEAR), dtype=np.float32)
+    resized = Image.fromarray(window).resize((big, big), Image.BILINEAR)  # type: ignore[attr-defined]
+    bg = np.asarray(resized, dtype=np.float32)
     contrast, shift = rng.uniform(0.5, 0.8), rng.uniform(-20, 20)
     return {
         "bg": bg.mean() + (bg - bg.mean()) * contrast + shift,
@@ -256,7 +258,8 @@ def render_video(
         img = shot["bg"][oy : oy + size, ox : ox + size].copy()
         for d in shot["distractors"]:
             draw = _square if d.get("square") else _disk
-            cov = draw(size, *(d["pos"] + d["vel"] * t) % size, d["r"])[..., None]
+            dx, dy = (d["pos"] + d["vel"] * t) % size
+            cov = draw(size, dx, dy, d["r"])[..., None]
             img = img * (1 - cov) + d["color"] * cov
         cx, cy, angle, scale = f.pose(motion, t, p, size)
         cx += moves[n][0]

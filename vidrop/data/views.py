@@ -121,7 +121,7 @@ def empty_shared(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> to
     main process without a copy; torch's default collate allocates its batches the same way)."""
     numel = math.prod(shape)
     storage = torch.UntypedStorage._new_shared(numel * dtype.itemsize)
-    return torch.empty(0, dtype=dtype).set_(storage, 0, (numel,)).view(shape)
+    return torch.empty(0, dtype=dtype).set_(storage, 0, (numel,)).view(shape)  # type: ignore[call-overload]
 
 
 def is_channels_last(views: torch.Tensor) -> bool:

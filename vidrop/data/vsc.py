@@ -71,8 +71,8 @@ def read_vsc(
 ) -> VscSet:
     """Read a VSC split: the query and reference metadata CSVs, the ground-truth CSV, and the
     folders of the videos (default: `query/` and `reference/` beside the CSVs)."""
-    q = _videos(Path(queries), query_videos and Path(query_videos), "query")
-    r = _videos(Path(references), reference_videos and Path(reference_videos), "reference")
+    q = _videos(Path(queries), Path(query_videos) if query_videos else None, "query")
+    r = _videos(Path(references), Path(reference_videos) if reference_videos else None, "reference")
     qid = {Path(p).stem: i for i, p in enumerate(q.paths)}
     rid = {Path(p).stem for p in r.paths}
     pairs = _columns(Path(ground_truth), ("query_id", "ref_id"))

@@ -81,7 +81,8 @@ class TokenRows:
     def __init__(self, tokens: torch.Tensor, rows: torch.Tensor) -> None:
         self.tokens, self.rows = tokens, rows
         self.views = tokens.shape[1]
-        self.mean = self.std = None
+        self.mean: torch.Tensor | None = None  # set by standardise_with, before any batch
+        self.std: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -89,7 +90,8 @@ class TokenRows:
     def standardise_with(self, videos: torch.Tensor, chunk: int = 64) -> None:
         """Per-channel mean and std of these videos' tokens (`videos` indexes `rows`), summed
         in float64 a chunk of videos at a time."""
-        total = squares = None
+        total: torch.Tensor | None = None
+        squares: torch.Tensor | None = None
         count = 0
         for start in range(0, len(videos), chunk):
             x = self.tokens[self.rows[videos[start : start + chunk]]].double()
@@ -97,6 +99,7 @@ class TokenRows:
             total = x.sum(0) if total is None else total + x.sum(0)
             squares = (x * x).sum(0) if squares is None else squares + (x * x).sum(0)
             count += x.shape[0]
+        assert total is not None and squares is not None, "no videos to standardise with"
         mean = total / count
         var = (squares - count * mean * mean) / max(count - 1, 1)
         self.mean, self.std = mean.float(), var.clamp_min(0).sqrt().float().clamp_min(1e-6)
@@ -106,6 +109,7 @@ class TokenRows:
         the video positions indexing `videos` (into `rows`)."""
         video, view = videos[samples // self.views], samples % self.views
         x = self.tokens[self.rows[video], view].to(device).float()
+        assert self.mean is not None and self.std is not None, "standardise_with() first"
         return (x - self.mean.to(device)) / self.std.to(device)
 
 

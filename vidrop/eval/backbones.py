@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -48,7 +49,7 @@ def named_backbones(specs: list[str]) -> dict[str, str]:
 
 
 def shown_views(
-    model: VideoViT, meta: dict, clips: int, crops: int, name: str = "", **given: int | str
+    model: VideoViT, meta: dict, clips: int, crops: int, name: str = "", **given: Any
 ) -> EvalViews:
     """The backbone's training clip (its export records it), the `given` fields (frames, size,
     stride, sampling; falsy: not given) over it; a backbone that records none (an HF or original
@@ -78,7 +79,8 @@ def random_floor(model: VideoViT, meta: dict, seed: int) -> VideoViT:
     (VideoMAE's sinusoid, V-JEPA's sin-cos) are kept, as a random network of that kind has them."""
     torch.manual_seed(seed)
     floor = VideoViT(model.cfg).eval()
-    if meta.get("format") in FIXED_POSITIONS:
+    if meta.get("format") in FIXED_POSITIONS and floor.pos_embed is not None:
+        assert model.pos_embed is not None  # the same architecture
         floor.pos_embed.data.copy_(model.pos_embed.data)
     return floor
 

@@ -73,7 +73,7 @@ def pooled_gains(
     for metric, mine in ours.items():
         other = theirs.get(metric)
         common = [k for k in mine if other and k in other]
-        if not common:
+        if not common or other is None:
             continue
         a = torch.tensor([mine[k][0] for k in common])
         b = torch.tensor([other[k][0] for k in common])

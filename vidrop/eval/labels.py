@@ -50,7 +50,7 @@ def class_names(train: Features) -> list[str]:
             f"{len(missing)} training videos have no label (first: {missing[0]}); "
             "probes need a 'label' column in the manifest"
         )
-    names = set(train.labels)
+    names = {str(label) for label in train.labels}
     return sorted(names, key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
 
 
@@ -74,7 +74,7 @@ def labelled(feats: Features, classes: list[str], kind: str, split: str) -> Labe
     skipped = [p for p, good in zip(feats.paths, ok.tolist(), strict=True) if not good]
     for p in skipped:
         log.warning("%s: left out %s (it could not be decoded)", split, p)
-    y = torch.tensor([index[lab] for lab in feats.labels], dtype=torch.long)[ok]
+    y = torch.tensor([index[str(lab)] for lab in feats.labels], dtype=torch.long)[ok]
     paths = [p for p, good in zip(feats.paths, ok.tolist(), strict=True) if good]
     return LabelledSet(x, y, paths, skipped, int(feats.short[ok].sum()), rows)
 

@@ -112,14 +112,14 @@ def frame_features(
             raise EvalError(f"shifts={shifts} must split the patch size {p} into even steps")
         padded = F.pad(frames.permute(0, 3, 1, 2).float(), (p, p, p, p), mode="replicate")
         padded = padded.to(torch.uint8).permute(0, 2, 3, 1)
-        grid = None
+        grid = torch.empty(0)  # made at the first crop, once its token width is known
         for oy in range(shifts):
             for ox in range(shifts):
                 # token i of this crop is centred on original pixel (o*step + step/2 + i*p)
                 y0, x0 = p // 2 + step // 2 + oy * step, p // 2 + step // 2 + ox * step
                 crop = padded[:, y0 : y0 + h, x0 : x0 + w]
                 tok = _chunk_tokens(backbone, crop, device, max_tokens, chunk)
-                if grid is None:
+                if oy == ox == 0:
                     grid = tok.new_empty(tok.shape[0], h // step, w // step, tok.shape[-1])
                 grid[:, oy::shifts, ox::shifts] = tok
     maps = grid[:t] if per_frame else grid.repeat_interleave(tub, dim=0)[:t]

@@ -12,12 +12,12 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import torch
 
 from vidrop.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from vidrop.data.manifest import read_manifest
+from vidrop.data.manifest import Manifest, read_manifest
 from vidrop.eval.attentive import attentive_probe, probe_epochs
 from vidrop.eval.copydetect import detect_copies
 from vidrop.eval.errors import EvalError
@@ -36,6 +36,7 @@ from vidrop.machine import describe_machine
 from vidrop.models.vit import VideoViT
 from vidrop.plots import plot_eval, try_plot
 from vidrop.progress import ProgressBar
+from vidrop.runlock import FolderLock
 
 log = logging.getLogger("vidrop")
 
@@ -225,6 +226,36 @@ def _token_files(name: str, gib: float, limit: float, folder: Path | None) -> di
     return {s: folder / f"{name}-{s}.npy" for s in ("train", "val")}
 
 
+@dataclass(frozen=True)
+class Extraction:
+    """How a suite extracts features (batch, workers, device), for every split alike."""
+
+    batch_size: int
+    num_workers: int | None
+    device: str
+
+    def features(
+        self,
+        model: VideoViT,
+        manifest: Manifest,
+        views: EvalViews,
+        patch_tokens: bool,
+        token_file: Path | None,
+        description: str,
+    ) -> Features:
+        return extract_features(
+            model,
+            manifest,
+            views,
+            patch_tokens=patch_tokens,
+            token_file=token_file,
+            description=description,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            device=self.device,
+        )
+
+
 def evaluate_backbone(
     name: str,
     backbone: SuiteBackbone,
@@ -245,26 +276,25 @@ def evaluate_backbone(
     want_tokens = cfg.attentive is not None
     gib = token_gib(model, views, sum(len(m) for m in manifests)) if want_tokens else 0.0
     files = _token_files(name, gib, cfg.max_token_gib, token_dir)
-    extract = {"batch_size": batch_size, "num_workers": num_workers, "device": device}
+    extract = Extraction(batch_size, num_workers, device)
     feats = [
-        extract_features(
-            model,
-            m,
-            views,
-            patch_tokens=want_tokens,
-            token_file=files.get(split),
-            description=f"{name} {split}",
-            **extract,
-        )
+        extract.features(model, m, views, want_tokens, files.get(split), f"{name} {split}")
         for split, m in zip(("train", "val"), manifests, strict=True)
     ]
     feature = feature_of(model, backbone.feature)
-    result = {
-        "extract_s": time.perf_counter() - t,
-        **probe_features(*feats, cfg, feature, device, name),
-    }
+    result: BackboneReport = {"extract_s": time.perf_counter() - t}
+    result.update(probe_features(feats[0], feats[1], cfg, feature, device, name))
     if cfg.copies:
-        result["copy_detection"] = copy_results(model, cfg, feats, views, name=name, **extract)
+        result["copy_detection"] = copy_results(
+            model,
+            cfg,
+            feats,
+            views,
+            device=device,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            name=name,
+        )
     for f in feats:
         f.patch = None  # drop the maps before their files go
     for path in files.values():
@@ -385,10 +415,10 @@ def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
 
 def _evaluated(
     name: str, backbone: SuiteBackbone, cached: Path | None, *args: Any, **kwargs: Any
-) -> dict:
+) -> BackboneReport:
     """One backbone's result: read from its cache file, or evaluated (and kept there)."""
     if cached is not None and cached.is_file():
-        return json.loads(cached.read_text())
+        return cast(BackboneReport, json.loads(cached.read_text()))
     torch.manual_seed(0)  # the probes' own draws: the same for every backbone
     result = evaluate_backbone(name, backbone, *args, **kwargs)
     if cached is not None:
@@ -424,14 +454,45 @@ def run_suite(
     pairs: tuple[tuple[str, str], ...] = (),
     cache: dict[str, Path] | None = None,
 ) -> dict:
-    """Evaluate every backbone and write eval.json and eval.md under `out`: each backbone's paired
-    gains over its floor, and for each (a, b) of `pairs` a's gains over b. `cache` (name -> a
-    JSON file): a backbone's result is kept there and read back instead of evaluated again."""
+    """Evaluate every backbone and write eval.json and eval.md under `out` (holding its lock):
+    each backbone's paired gains over its floor, and for each (a, b) of `pairs` a's gains over
+    b. `cache` (name -> a JSON file): a backbone's result is kept there and read back instead of
+    evaluated again."""
+    with FolderLock(out, command):
+        return _run_suite(
+            backbones,
+            train_csv,
+            val_csv,
+            cfg,
+            out,
+            command,
+            device=device,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pairs=pairs,
+            cache=cache,
+        )
+
+
+def _run_suite(
+    backbones: dict[str, SuiteBackbone],
+    train_csv: str,
+    val_csv: str,
+    cfg: SuiteConfig,
+    out: str | Path,
+    command: str,
+    *,
+    device: str,
+    batch_size: int,
+    num_workers: int | None,
+    pairs: tuple[tuple[str, str], ...],
+    cache: dict[str, Path] | None,
+) -> dict:
     names = set(backbones)
     wanted = {b.floor for b in backbones.values() if b.floor} | {n for p in pairs for n in p}
     if wanted - names:
         raise EvalError(f"{sorted(wanted - names)} are compared against but not evaluated")
-    report = {
+    report: dict[str, Any] = {
         "command": command,
         "machine": describe_machine(),
         "device": device,

@@ -80,8 +80,8 @@ def make_views(frames: torch.Tensor, clips: list[np.ndarray], views: EvalViews) 
     """uint8 frames (M, H, W, 3) and, per clip, its rows in `frames` -> uint8 views
     (V, 3, T, size, size), clip-major (view v = clip v // crops, crop v % crops)."""
     frames = resize_short_side(resize_short_side(frames, views.short_side), views.size)
-    boxes = crop_boxes(*frames.shape[1:3], views.crops)
-    out = []
+    boxes = crop_boxes(int(frames.shape[1]), int(frames.shape[2]), views.crops)
+    out: list[torch.Tensor] = []
     for rows in clips:
         clip = frames[torch.from_numpy(np.asarray(rows, dtype=np.int64))]
         out.extend(crop_resize(clip, box, views.size) for box in boxes)

@@ -38,6 +38,7 @@ class SoftmaxCenter(nn.Module):
     def __init__(self, dim: int, momentum: float = 0.9) -> None:
         super().__init__()
         self.momentum = momentum
+        self.center: torch.Tensor
         self.register_buffer("center", torch.zeros(1, dim))
 
     @torch.no_grad()

@@ -23,8 +23,10 @@ class DenseMethod(ViDROPMethod):
     knob = "mask.mask_prob, mask.mask_ratio"
 
     def recipe(self, cfg: Config) -> Config:
-        masks = {"mask_prob": DINOV2_MASK_PROB, "mask_ratio": DINOV2_MASK_RATIO}
-        return replace(cfg, mask=replace(cfg.mask, drop_ratio=0.0, **masks))
+        mask = replace(
+            cfg.mask, drop_ratio=0.0, mask_prob=DINOV2_MASK_PROB, mask_ratio=DINOV2_MASK_RATIO
+        )
+        return replace(cfg, mask=mask)
 
     def knob_settings(self, cfg: Config, base: Config) -> list[dict[str, Any]]:
         """Its own masking (DINOv2's, unless overridden), and ViDROP's: the base recipe's, or

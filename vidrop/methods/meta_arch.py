@@ -5,6 +5,7 @@ most tokens dropped and some kept tokens masked, plus the small clips densely.""
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +39,11 @@ def build_student(model: ViTConfig, head: HeadConfig) -> nn.ModuleDict:
     return nn.ModuleDict(parts)
 
 
+def backbone_of(part: nn.ModuleDict) -> VideoViT:
+    """The backbone of a student or teacher (typed: a ModuleDict entry is any Module)."""
+    return cast(VideoViT, part["backbone"])
+
+
 def patch_head(part: nn.ModuleDict) -> nn.Module:
     """The head of a student or teacher that scores patch tokens (iBOT's, or the shared one)."""
     return part["ibot_head"] if "ibot_head" in part else part["dino_head"]
@@ -62,7 +68,8 @@ class ViDROP(nn.Module):
     def _center(self, logits: torch.Tensor, temp: float, which: str) -> torch.Tensor:
         if self.loss_cfg.centering == "sinkhorn":
             return sinkhorn_knopp(logits, temp, self.loss_cfg.sinkhorn_iters)
-        return getattr(self, f"{which}_center")(logits, temp)
+        center: SoftmaxCenter = getattr(self, f"{which}_center")
+        return cast(torch.Tensor, center(logits, temp))
 
     @torch.no_grad()
     def teacher_targets(
@@ -75,7 +82,7 @@ class ViDROP(nn.Module):
     ) -> tuple[list[torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
         """Centred teacher probabilities: CLS per large clip, and patches at the student's masked
         positions (keep at the masked (clip, kept position) indexes the teacher's dense grid)."""
-        out = self.teacher["backbone"].forward_features(large)
+        out = backbone_of(self.teacher).forward_features(large)
         cls_probs = self._center(self.teacher["dino_head"](out["cls"]), temp, "dino")
         clip_idx, kept_pos = masked
         targets = out["patch"][clip_idx, keep[clip_idx, kept_pos]]
@@ -104,7 +111,7 @@ class ViDROP(nn.Module):
         t_cls, t_patch, stats = self.teacher_targets(
             large_flat, plan.keep, plan.index, n_large, teacher_temp
         )
-        s = self.student["backbone"].forward_features(large_flat, plan.keep, plan.masks)
+        s = backbone_of(self.student).forward_features(large_flat, plan.keep, plan.masks)
         dino_global, dino_local = self.dino_terms(s["cls"], small, t_cls)
         ibot = ibot_masked_loss(
             patch_head(self.student)(s["patch"][plan.index]),
@@ -114,7 +121,10 @@ class ViDROP(nn.Module):
             token_clip=plan.index[0],
         )
         # over the GLOBAL batch: identical on every rank, so data parallelism keeps it exact
-        koleo = sum(koleo_loss(dist.all_gather_with_grad(c)) for c in s["cls"].chunk(n_large))
+        koleo = cast(
+            torch.Tensor,
+            sum(koleo_loss(dist.all_gather_with_grad(c)) for c in s["cls"].chunk(n_large)),
+        )
         dino = dino_global + dino_local
         loss = cfg.dino_weight * dino + cfg.ibot_weight * ibot + cfg.koleo_weight * koleo
         with torch.no_grad():
@@ -148,7 +158,7 @@ class ViDROP(nn.Module):
 
     def clip_tokens(self, views: torch.Tensor) -> int:
         """Patch tokens of one clip of (B, n, C, T, H, W) views."""
-        cfg = self.student["backbone"].cfg
+        cfg = backbone_of(self.student).cfg
         t, h, w = views.shape[-3:]
         return (t // cfg.tubelet) * (h // cfg.patch_size) * (w // cfg.patch_size)
 
@@ -162,21 +172,21 @@ class ViDROP(nn.Module):
         n_large, n_small = len(t_cls), small.shape[1]
         cls = [large_cls]
         if n_small:
-            cls.append(self.student["backbone"].forward_features(clip_major(small))["cls"])
+            cls.append(backbone_of(self.student).forward_features(clip_major(small))["cls"])
         logits = self.student["dino_head"](torch.cat(cls))
         s_large = list(logits[: large_cls.shape[0]].chunk(n_large))
         s_small = list(logits[large_cls.shape[0] :].chunk(n_small)) if n_small else []
         n_terms = n_large * (n_large - 1) + n_small * n_large
         others = [[t for j, t in enumerate(t_cls) if j != i] for i in range(n_large)]
-        dino_global = sum(dino_loss([s_large[i]], others[i], temp) for i in range(n_large))
-        dino_global = dino_global / n_terms
+        terms = sum(dino_loss([s_large[i]], others[i], temp) for i in range(n_large))
+        dino_global = cast(torch.Tensor, terms) / n_terms
         dino_local = dino_loss(s_small, t_cls, temp) / n_terms if n_small else dino_global * 0
         return dino_global, dino_local
 
     @torch.no_grad()
     def update_teacher(self, momentum: float) -> None:
         """teacher <- momentum * teacher + (1 - momentum) * student, parameter by parameter."""
-        t = list(self.teacher.parameters())
-        s = list(self.student.parameters())
+        t: list[torch.Tensor] = list(self.teacher.parameters())
+        s: list[torch.Tensor] = list(self.student.parameters())
         torch._foreach_mul_(t, momentum)
         torch._foreach_add_(t, s, alpha=1.0 - momentum)

@@ -8,14 +8,13 @@ from __future__ import annotations
 from torch import nn
 
 from vidrop.methods.base import ParamGroup, param_group
-from vidrop.models.vit import VideoViT
+from vidrop.methods.meta_arch import backbone_of
 
 
 def layerwise_groups(
     student: nn.ModuleDict, layerwise_decay: float, patch_embed_lr_mult: float
 ) -> list[ParamGroup]:
-    backbone = student["backbone"]
-    assert isinstance(backbone, VideoViT)
+    backbone = backbone_of(student)
     depth = backbone.cfg.depth
     groups: dict[tuple[float, float, bool], ParamGroup] = {}
     for name, p in student.named_parameters():
@@ -37,7 +36,8 @@ def layerwise_groups(
 
 def no_decay_groups(model: nn.Module) -> list[ParamGroup]:
     """VideoMAE's: no weight decay on biases, norms (every 1-D tensor) and the mask token."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim == 1 or name.endswith("mask_token") else decay).append(p)

@@ -138,7 +138,8 @@ class VideoMAEMethod(Method):
 
     def build(self, cfg: Config) -> nn.Module:
         """VideoMAEForPreTraining, transformers' own initialisation (seeded by the caller)."""
-        return require_transformers().VideoMAEForPreTraining(hf_config(cfg))
+        model: nn.Module = require_transformers().VideoMAEForPreTraining(hf_config(cfg))
+        return model
 
     def param_groups(self, model: nn.Module, optim: OptimConfig) -> list[ParamGroup]:
         return no_decay_groups(model)
@@ -166,7 +167,7 @@ class VideoMAEMethod(Method):
         if part not in ("", *self.parts):
             raise ConfigError(f"the videomae method exports its encoder, not {part}")
         if dist.is_main():
-            encoder = model.videomae
+            encoder: Any = model.videomae  # transformers' VideoMAEModel
             encoder.config.vidrop_eval = meta.get("eval")
             with atomic_files(out) as tmp:
                 encoder.save_pretrained(tmp)

@@ -70,18 +70,18 @@ class Attention(nn.Module):
             raise ValueError(f"qkv_bias must be 'qkv', 'qv' or 'none', got {qkv_bias!r}")
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias == "qkv")
+        self.q_bias: nn.Parameter | None = None
+        self.v_bias: nn.Parameter | None = None
         if qkv_bias == "qv":
             self.q_bias = nn.Parameter(torch.zeros(dim))
             self.v_bias = nn.Parameter(torch.zeros(dim))
-        else:
-            self.q_bias = self.v_bias = None
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, rope: Rope | None = None) -> torch.Tensor:
         """x (B, N, D); `rope`: (cos, sin) tables of rotary positions for q and k."""
         b, n, d = x.shape
-        bias = self.qkv.bias
-        if self.q_bias is not None:
+        bias: torch.Tensor | None = self.qkv.bias
+        if self.q_bias is not None and self.v_bias is not None:
             bias = torch.cat((self.q_bias, torch.zeros_like(self.q_bias), self.v_bias))
         qkv = F.linear(x, self.qkv.weight, bias)
         q, k, v = qkv.view(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)

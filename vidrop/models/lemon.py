@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 import torch
 
@@ -220,7 +221,7 @@ def expand_head(sd: Tensors, new_in_dim: int, seed: int = 0) -> Tensors:
     return out
 
 
-def grown_config(src: ViTConfig, **change: object) -> ViTConfig:
+def grown_config(src: ViTConfig, **change: Any) -> ViTConfig:
     """The target config: `change` (embed_dim, depth, num_heads, arch...) applied, and the
     LayerNorm eps scaled by d/D so the expansion stays exact (see the module docstring)."""
     src = src.resolved()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 from safetensors.torch import load_file
@@ -70,6 +70,29 @@ def _audit(sd: _Tracked, source: str) -> list[str]:
         )
     parts = sorted({k.split(".")[0] for k in left})
     return [f"{p} ({sum(k.split('.')[0] == p for k in left)} tensors)" for p in parts]
+
+
+@overload
+def load_backbone(
+    path: str | Path,
+    device: str | torch.device = ...,
+    cls_token: bool | None = ...,
+    part: str = ...,
+    with_meta: Literal[False] = ...,
+    **config: Any,
+) -> VideoViT: ...
+
+
+@overload
+def load_backbone(
+    path: str | Path,
+    device: str | torch.device = ...,
+    cls_token: bool | None = ...,
+    part: str = ...,
+    *,
+    with_meta: Literal[True],
+    **config: Any,
+) -> tuple[VideoViT, dict[str, Any]]: ...
 
 
 def load_backbone(

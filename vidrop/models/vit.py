@@ -8,6 +8,8 @@ the tokens, or V-JEPA 2's rotary positions applied inside every attention (`mode
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,6 +50,7 @@ class VideoViT(nn.Module):
         super().__init__()
         cfg = cfg.resolved()
         self.cfg = cfg
+        self.meta: dict[str, Any] = {}  # where it came from, when load_backbone made it
         d = cfg.embed_dim
         self.grid = TokenGrid.of_clip(cfg.num_frames, cfg.img_size, cfg.tubelet, cfg.patch_size)
         self.patch_embed = PatchEmbed3d(cfg.in_chans, d, cfg.tubelet, cfg.patch_size)
@@ -136,7 +139,8 @@ class VideoViT(nn.Module):
         if self.pos_embed is not None:
             return None
         c = self.cfg
-        grid = TokenGrid.of_clip(video.shape[2], tuple(video.shape[3:]), c.tubelet, c.patch_size)
+        size = (int(video.shape[3]), int(video.shape[4]))
+        grid = TokenGrid.of_clip(video.shape[2], size, c.tubelet, c.patch_size)
         coords = grid.coords(video.device)
         coords = coords[keep] if keep is not None else coords[None]  # (B or 1, N, 3)
         tables = rope3d_tables(coords, c.embed_dim // c.num_heads)

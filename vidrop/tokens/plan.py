@@ -58,7 +58,8 @@ class PlanSpec:
         keep = drop_tokens(self.drop_pattern, n_clips, self.grid, self.drop_ratio, g)
         masks = sample_masks(n_clips, keep.shape[1], self.mask_prob, self.mask_ratio, g)
         scored = scored_tokens(masks, self.ibot_tokens)
-        return TokenPlan(keep, masks, scored, scored.nonzero(as_tuple=True), self.grid.numel)
+        clip, position = scored.nonzero(as_tuple=True)
+        return TokenPlan(keep, masks, scored, (clip, position), self.grid.numel)
 
 
 def scored_tokens(masks: torch.Tensor, which: str) -> torch.Tensor:

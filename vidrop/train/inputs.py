@@ -43,7 +43,7 @@ def build_source(cfg: Config, device: torch.device) -> tuple[ClipSource, Decoder
     if d.store:
         on_device = d.decode_on == "device" or (d.decode_on == "auto" and device.type == "cuda")
         try:
-            source = StoreSource(d.store, decode_on_device=on_device)
+            source = StoreSource(d.store, decode_on_device=on_device, verify=d.verify_store)
         except StoreError as exc:
             raise ConfigError(f"data.store: {exc}") from exc
         if d.train:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from vidrop import dist
+from vidrop import dist, runlock
 from vidrop.atomic import write_bytes_atomic
 from vidrop.config import Config, ConfigError, save_config
 from vidrop.data.batch import DeviceBatch
-from vidrop.machine import resolve_device
+from vidrop.machine import command_line, resolve_device
 from vidrop.models.load import training_views
 from vidrop.parallel import (
     full_state,
@@ -34,6 +35,7 @@ from vidrop.parallel import (
 )
 from vidrop.plots import plot_curves, try_plot
 from vidrop.progress import ProgressBar
+from vidrop.stops import Stopped, StopRequests
 from vidrop.train.build import build_training
 from vidrop.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from vidrop.train.inputs import build_source
@@ -84,8 +86,14 @@ class Trainer:
         dist.init_from_env(self.device.type)  # under torchrun: join the process group
         self.rank, self.world = dist.rank(), dist.world_size()
 
-        self._data()
-        self._model()
+        self._data()  # its errors (a missing video, a bad store) come before any write
+        if dist.is_main():  # one writer per run folder
+            runlock.acquire(self.out, command_line())
+        try:
+            self._model()
+        except BaseException:
+            runlock.release(self.out)
+            raise
         if dist.is_main():
             self._banner()
 
@@ -99,7 +107,8 @@ class Trainer:
             raise ConfigError(f"{cfg.data.store or cfg.data.train}: {exc}") from exc
         self.accum = self.sizing.accum
         self.global_batch = self.sizing.total_batch
-        self.epoch_length = self.sizing.epoch_length
+        assert self.sizing.epoch_length is not None  # the source's videos are counted
+        self.epoch_length: int = self.sizing.epoch_length
         self.set_plan(self.sizing.total_steps)
 
     def set_plan(self, total_steps: int) -> None:
@@ -170,7 +179,8 @@ class Trainer:
             load_full_state(self.model, state["model"])
             if state["optimizer"] is not None:  # None: a grown model (`vidrop expand`)
                 try:
-                    load_optimizer_state(self.model, self.optimizer, state["optimizer"])
+                    trained = self.method.trained(self.model)
+                    load_optimizer_state(self.model, trained, self.optimizer, state["optimizer"])
                 except ValueError as exc:
                     raise ConfigError(f"{ckpt_path}: {exc}") from exc
             self.step = int(state["step"])
@@ -191,7 +201,8 @@ class Trainer:
         if not dist.is_main() and not is_sharded(self.model):
             return
         model_state = full_state(self.model)
-        optimizer = optimizer_state(self.model, self.optimizer)
+        trained = self.method.trained(self.model)
+        optimizer = optimizer_state(self.model, trained, self.optimizer)
         if not dist.is_main():
             return
         save_checkpoint(
@@ -236,6 +247,14 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunResult:
+        """Train to the end (or the seconds' end, or a stop signal), checkpointing and logging
+        as it goes; the run folder's lock is given back however it ends."""
+        try:
+            return self._run()
+        finally:
+            runlock.release(self.out)
+
+    def _run(self) -> RunResult:
         if self.step >= self.stop_step:
             log.info("%s is already trained to step %d", self.out, self.step)
             return self.result()
@@ -243,8 +262,9 @@ class Trainer:
         loop_start, seconds_before = self.clock(), self.train_seconds
         self._pace_mark = (self.step, self.train_seconds)
         batches = iter(self.stream())
+        stops = StopRequests()
         try:
-            with ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
+            with stops.listening(), ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
                 while self.step < self.stop_step and not self._out_of_time():
                     logs = self._train_step(batches)
@@ -254,6 +274,7 @@ class Trainer:
                     self._keep()
                     if self._replan():
                         bar.set_total(self.stop_step)
+                    self._stop_if_asked(stops)
         except KeyboardInterrupt:
             log.warning("interrupted at step %d: saving a checkpoint to resume from", self.step)
             self.checkpoint()
@@ -312,6 +333,22 @@ class Trainer:
             self.checkpoint()
         if t.export_every and self.step % t.export_every == 0:
             self.export(self.out / "points" / str(self.step))
+
+    def _stop_if_asked(self, stops: StopRequests) -> None:
+        """SIGTERM or SIGUSR1 received (on any rank: every rank stops at the same step): the
+        checkpoint of this step, then Stopped."""
+        asked = float(stops.signum or 0)
+        if dist.is_enabled():
+            asked = dist.all_reduce_max(torch.tensor(asked, device=self.device)).item()
+        if not asked:
+            return
+        signum = int(asked)
+        self.checkpoint()
+        self.metrics.close()
+        name = signal.Signals(signum).name
+        message = f"{name} at step {self.step}: checkpoint saved; run the same command to resume"
+        log.warning("%s", message)
+        raise Stopped(signum, message)
 
     def _replan(self) -> bool:
         """train.budget_seconds: at each re-plan point, the run's length from the pace of the

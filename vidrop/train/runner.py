@@ -45,11 +45,13 @@ class StepRunner:
         # (tests/train/test_distributed.py). Under train.parallel=fsdp the model is already
         # sharded and is its own forward model.
         self.forward_model: nn.Module = model
+        self.ddp: DistributedDataParallel | None = None
         if dist.is_enabled() and not is_sharded(model):
             ids = [device.index] if device.type == "cuda" else None
-            self.forward_model = DistributedDataParallel(
+            self.ddp = DistributedDataParallel(
                 model, device_ids=ids, broadcast_buffers=method.ddp_broadcast_buffers
             )
+            self.forward_model = self.ddp
         self.bf16 = use_bf16(cfg.train.precision, device)
 
     @property
@@ -68,18 +70,17 @@ class StepRunner:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         logs: list[dict[str, torch.Tensor]] = []
-        ddp = isinstance(self.forward_model, DistributedDataParallel)
         for j, batch in zip(range(n_micro), micro, strict=False):
             last = j == n_micro - 1  # DDP and FSDP synchronise gradients once, on the last
             set_gradient_sync(self.model, last)
-            sync = self.forward_model.no_sync() if ddp and not last else nullcontext()
+            sync = self.ddp.no_sync() if self.ddp is not None and not last else nullcontext()
             with sync:
                 with (
                     torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16),
                     attention_backend(self.cfg.train.attention),
                 ):
                     terms = self.method.loss(self.forward_model, batch, sched)
-                (terms.loss / n_micro).backward()
+                (terms.loss / n_micro).backward()  # type: ignore[no-untyped-call]
             logs.append(terms.logs)
         if len(logs) != n_micro:
             raise RuntimeError(f"step {step} got {len(logs)} of its {n_micro} micro-batches")

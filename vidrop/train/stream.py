@@ -56,7 +56,7 @@ class BatchStream:
         world: int = 1,
         accum: int = 1,
         decoder: Decoder = _identity,
-        sampler: Iterable[list[tuple[int, ...]]] | None = None,
+        sampler: Iterable[list[tuple[int, int, int]]] | None = None,
     ) -> None:
         self.cfg, self.device, self.dtype, self.decoder = cfg, device, dtype, decoder
         self.seed, self.rank = cfg.train.seed, rank
@@ -68,8 +68,9 @@ class BatchStream:
             source, cfg.views, cfg.train.seed, cfg.data.max_retries, self.pool
         )
         if sampler is None:
+            o = cfg.optim
             sampler = EpochBatchSampler(
-                len(source), cfg.optim.batch_size, cfg.train.seed, start, rank, world
+                len(source), o.batch_size, cfg.train.seed, start, rank, world
             )
         self.loader = DataLoader(
             self.dataset,

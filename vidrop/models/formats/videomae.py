@@ -22,10 +22,11 @@ inside `model` or `module`; fine-tuned ones hold it at the top level with `fc_no
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 
+from vidrop.config import Arch
 from vidrop.models.vit import ARCHS, ViTConfig
 
 Tensors = dict[str, torch.Tensor]
@@ -41,10 +42,10 @@ def sinusoid_table(n_position: int, dim: int) -> torch.Tensor:
     return table.float().unsqueeze(0)
 
 
-def _arch_for(dim: int, depth: int, heads: int) -> str:
+def _arch_for(dim: int, depth: int, heads: int) -> Arch:
     for name, shape in ARCHS.items():
         if shape == (dim, depth, heads):
-            return name
+            return cast(Arch, name)
     return "vit_s"  # any name: the explicit sizes below override it
 
 
