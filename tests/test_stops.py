@@ -39,12 +39,19 @@ def signal_mid_run(cmd: list[str], out: Path, signum: int) -> subprocess.Complet
     return subprocess.CompletedProcess(cmd, child.returncode, "", err)
 
 
+@pytest.fixture(scope="module")
+def straight(synth_data, tmp_path_factory):
+    """The run no signal stopped, and its config (both signals' runs end equal to it)."""
+    cfg = tiny_config(synth_data["train"], f"train.max_steps={STEPS}", "data.num_workers=1")
+    return cfg, pretrain(cfg, tmp_path_factory.mktemp("straight") / "run")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
 def test_a_stop_signal_checkpoints_the_step_reached_and_the_run_resumes_exactly(
-    synth_data, tmp_path, signum
+    straight, tmp_path, signum
 ):
-    cfg = tiny_config(synth_data["train"], f"train.max_steps={STEPS}", "data.num_workers=1")
+    cfg, reference = straight
     config = tmp_path / "run.yaml"
     save_config(cfg, config)
     out = tmp_path / "stopped"
@@ -60,8 +67,7 @@ def test_a_stop_signal_checkpoints_the_step_reached_and_the_run_resumes_exactly(
         pretrain_cmd(config, out), cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert again.returncode == 0, again.stderr[-2000:]
-    straight = pretrain(cfg, tmp_path / "straight")
-    a, b = load_checkpoint(out / "checkpoint.pt"), load_checkpoint(straight.out / "checkpoint.pt")
+    a, b = load_checkpoint(out / "checkpoint.pt"), load_checkpoint(reference.out / "checkpoint.pt")
     assert a["step"] == b["step"] == STEPS
     for k, v in b["model"].items():
         assert torch.equal(a["model"][k], v), k

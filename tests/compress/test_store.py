@@ -36,6 +36,8 @@ def test_verify_passes_then_catches_a_flipped_byte(code_store, tmp_path):
     shard.write_bytes(bytes(data))
     report = verify_store(copy)
     assert not report.ok and "sha256" in report.problems[0] and shard.name in report.problems[0]
+    # and the video whose codes the byte belongs to, by its CRC32
+    assert len(report.problems) == 2 and "differ from their CRC32" in report.problems[1]
 
 
 def test_stats_factor_and_psnr(code_store):

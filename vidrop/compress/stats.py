@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from vidrop.compress.patches import compression_factor
-from vidrop.compress.store import CodeStore, sha256_file
+from vidrop.compress.store import CodeStore, VideoEntry, sha256_file
 from vidrop.data.video import VideoError, read_frames, resize_frames
 
 
@@ -44,6 +45,7 @@ def verify_store(root: str | Path) -> VerifyReport:
             continue
         if sha256_file(path) != record.sha256:
             report.problems.append(f"{path}: sha256 differs from the index (the file changed)")
+            report.problems += _changed_videos(store, record.videos)
             continue
         for v in record.videos:
             if v.ok and (v.offset + v.n_codes) * 2 > record.bytes:
@@ -51,6 +53,19 @@ def verify_store(root: str | Path) -> VerifyReport:
         if record.bytes and int(np.asarray(store._map(s)).max()) >= k:
             report.problems.append(f"{path}: holds codes >= k={k}")
     return report
+
+
+def _changed_videos(store: CodeStore, videos: list[VideoEntry]) -> list[str]:
+    """The videos of a changed shard whose codes no longer match their CRC32 (stores written
+    with one), each named: what a training run would skip."""
+    position = {v.path: i for i, v in enumerate(store.videos)}
+    out = []
+    for v in videos:
+        if v.ok and v.crc32 is not None and v.path in position:
+            codes = np.ascontiguousarray(store.codes(position[v.path]))
+            if zlib.crc32(codes.data) != v.crc32:
+                out.append(f"{v.path}: its codes differ from their CRC32")
+    return out
 
 
 def psnr(mse: float) -> float:
