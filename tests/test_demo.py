@@ -3,7 +3,6 @@ import json
 import pytest
 
 from vidrop.demo import print_next_step, run_demo
-from vidrop.eval.attentive import AttentiveConfig
 
 
 @pytest.mark.slow
@@ -11,9 +10,8 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     """The full demo path (synth -> pretrain -> eval all of two backbones -> table + JSON), 3 steps
     (84 videos, the demo's split: 3 training videos per class, so the probes can hold one out, and
     4 val videos), label propagation and copy detection on the first 6 val videos only (the demo:
-    180), the attentive probe 2 epochs (the demo: 1200 steps)."""
+    180); no attentive probe (on these videos it shows nothing: docs/experiments)."""
     monkeypatch.setattr("vidrop.demo.DEMO_SEQUENCES", 6)
-    monkeypatch.setattr("vidrop.demo.DEMO_ATTENTIVE", AttentiveConfig(epochs=2, min_steps=0))
     report = run_demo(
         tmp_path,
         videos=84,
@@ -23,9 +21,10 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
     assert saved["steps"] == 3 == report["steps"]
     assert set(saved["results"]) == {"vidrop", "random_init"}
     res = saved["results"]
-    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP", "copy µAP"):
+    assert "attentive" not in res["vidrop"]
+    for metric in ("kNN k=20", "linear", "J&F", "copy mAP", "copy µAP"):
         assert saved["gain_points"][metric] == res["vidrop"][metric] - res["random_init"][metric]
-    for metric in ("kNN k=20", "linear", "attentive", "J&F", "copy mAP", "copy µAP"):
+    for metric in ("kNN k=20", "linear", "J&F", "copy mAP", "copy µAP"):
         g = saved["gain_intervals"][metric]
         assert g["gain"] == pytest.approx(saved["gain_points"][metric], abs=1e-4)
         assert g["low"] <= g["gain"] <= g["high"]
