@@ -7,13 +7,21 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import tiny_config
 from vidrop.cli import main
-from vidrop.runlock import LOCK_NAME, FolderInUseError, FolderLock, acquire, release
+from vidrop.runlock import (
+    LOCK_NAME,
+    STALE_AFTER_S,
+    FolderInUseError,
+    FolderLock,
+    acquire,
+    release,
+)
 from vidrop.train.loop import pretrain
 
 ROOT = Path(__file__).parents[1]
@@ -62,13 +70,27 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(synth_data, tmp_path, caplo
     assert not (run / LOCK_NAME).exists()  # given back at the end
 
 
-def test_another_hosts_lock_is_refused_and_a_process_may_take_its_own_again(tmp_path):
-    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "t"}))
-    with pytest.raises(FolderInUseError, match=f"delete {tmp_path / LOCK_NAME}"):
+def test_another_hosts_lock_is_refused_while_alive_and_taken_once_silent(tmp_path, caplog):
+    lock = tmp_path / LOCK_NAME
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "t"}))
+    with pytest.raises(FolderInUseError, match=f"delete {lock}"):
+        acquire(tmp_path, "mine")  # touched just now: its holder may be alive
+    then = time.time() - STALE_AFTER_S - 5  # a requeued job's: no heartbeat for too long
+    os.utime(lock, (then, then))
+    with caplog.at_level(logging.WARNING, logger="vidrop"):
         acquire(tmp_path, "mine")
-    (tmp_path / LOCK_NAME).unlink()
+    assert "pid 1 on elsewhere" in caplog.text
+    assert json.loads(lock.read_text())["pid"] == os.getpid()
+    release(tmp_path)
+    assert not lock.exists()
+
+
+def test_a_process_holds_its_lock_until_it_gives_back_every_hold(tmp_path):
+    lock = tmp_path / LOCK_NAME
     with FolderLock(tmp_path, "mine"):
-        assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
-        acquire(tmp_path, "again")  # the same process: re-entrant
-    assert not (tmp_path / LOCK_NAME).exists()
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+        acquire(tmp_path, "again")  # the same process: a second hold
+        release(tmp_path)
+        assert lock.exists()  # the outer hold still stands
+    assert not lock.exists()
     release(tmp_path)  # nothing held: nothing to do

@@ -159,6 +159,10 @@ class DecoderConfig:
     heads: int = 0  # 0: 64-dim heads where the width allows, else 32-dim
 
 
+# the built-in methods, torch-free (vidrop.methods registers them; a comparison's default)
+METHODS = ("vidrop", "dense", "videomae")
+
+
 @dataclass
 class TrainConfig:
     # vidrop (ViDROP) | dense (its student sees every token) | videomae (transformers'

@@ -3,11 +3,12 @@ FOLDER/.vidrop.lock while they write there, so a second command on the same fold
 once and names the holder instead of training, checkpointing and logging over it.
 
 The lock file is created atomically (O_CREAT | O_EXCL, which shared filesystems honour too) and
-says who holds it: pid, host, start time and command. A lock whose holder is gone (the same host,
-no such process) is taken over with a warning; a lock of another host cannot be checked from
-here and is refused, with the file to delete if that job is known to be dead. The holder's own
-process may take its lock again (a resumed Trainer in one process). Under torchrun only rank 0
-holds the lock.
+says who holds it: pid, host, start time and command; while it is held a background thread
+touches it every minute. A lock is taken over, with a warning, when its holder is gone: on the
+same host, no such process; on another host (a requeued cluster job), no touch for ten minutes.
+A takeover renames the old file first, so of two processes taking over only one wins. A process
+may take a lock it holds again (a Trainer resumed in one process); it holds it until it has given
+it back as often. Under torchrun only rank 0 holds the lock.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,10 @@ from vidrop.errors import VidropError
 log = logging.getLogger("vidrop")
 
 LOCK_NAME = ".vidrop.lock"
-_HELD: set[Path] = set()  # lock files this process holds (released at exit)
+HEARTBEAT_S = 60.0  # a held lock is touched this often
+STALE_AFTER_S = 600.0  # another host's lock untouched this long is its dead job's
+_HELD: dict[Path, int] = {}  # lock files this process holds, and how often (released at exit)
+_heartbeat: threading.Thread | None = None
 
 
 class FolderInUseError(VidropError, RuntimeError):
@@ -66,49 +72,95 @@ def _create(path: Path, command: str) -> bool:
     return True
 
 
+def _gone(path: Path, held: dict[str, Any]) -> bool:
+    """The holder is dead: on this host, no such process; elsewhere, no heartbeat lately."""
+    if held.get("host") == socket.gethostname():
+        return not _alive(int(held.get("pid", -1)))
+    try:
+        return time.time() - path.stat().st_mtime > STALE_AFTER_S
+    except FileNotFoundError:
+        return True
+
+
+def _take_over(path: Path) -> None:
+    """Move a dead holder's lock aside: only one of several processes doing so succeeds."""
+    aside = path.with_name(f"{path.name}.stale.{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return  # someone else moved it first: look again
+    aside.unlink(missing_ok=True)
+
+
 def acquire(folder: str | Path, command: str) -> Path:
     """Take `folder`'s lock for `command` (what the holder runs, for the message); raises
     FolderInUseError naming the holder if a live process holds it."""
     path = Path(folder) / LOCK_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(10):  # a stale lock taken over by someone else meanwhile: look again
-        if _create(path, command):
+    for _ in range(20):  # a lock moved or rewritten meanwhile: look again
+        if path in _HELD or _create(path, command):
             break
         held = _holder(path)
         if held is None:
             time.sleep(0.05)
             continue
-        ours = held.get("pid") == os.getpid() and held.get("host") == socket.gethostname()
-        if ours:
-            break
-        if held.get("host") != socket.gethostname() or _alive(int(held.get("pid", -1))):
+        if held.get("pid") == os.getpid() and held.get("host") == socket.gethostname():
+            break  # ours, from before this process counted it
+        if not _gone(path, held):
             raise FolderInUseError(
                 f"{path.parent} is in use: pid {held.get('pid')} on {held.get('host')} has "
                 f"written there since {held.get('started')} (`{held.get('command')}`); wait for "
                 f"it to end, or delete {path} if that process is known to be gone"
             )
-        pid, started = held.get("pid"), held.get("started")
-        log.warning("taking over %s: its holder (pid %s, started %s) is gone", path, pid, started)
-        path.unlink(missing_ok=True)
+        pid, host, started = held.get("pid"), held.get("host"), held.get("started")
+        log.warning(
+            "taking over %s: its holder (pid %s on %s, started %s) is gone",
+            path,
+            pid,
+            host,
+            started,
+        )
+        _take_over(path)
     else:
         raise FolderInUseError(f"{path}: could not take the lock; try again")
-    _HELD.add(path)
+    _HELD[path] = _HELD.get(path, 0) + 1
+    _start_heartbeat()
     return path
 
 
 def release(folder: str | Path) -> None:
-    """Give `folder`'s lock back (if this process holds it)."""
+    """Give `folder`'s lock back once (the file goes when every hold is given back)."""
     path = Path(folder) / LOCK_NAME
-    if path in _HELD:
+    if path not in _HELD:
+        return
+    _HELD[path] -= 1
+    if _HELD[path] == 0:
+        del _HELD[path]
         held = _holder(path)
         if held is not None and held.get("pid") == os.getpid():
             path.unlink(missing_ok=True)
-        _HELD.discard(path)
+
+
+def _start_heartbeat() -> None:
+    global _heartbeat
+    if _heartbeat is None or not _heartbeat.is_alive():
+        _heartbeat = threading.Thread(target=_beat, name="vidrop-lock-heartbeat", daemon=True)
+        _heartbeat.start()
+
+
+def _beat() -> None:
+    """Touch every held lock, so other hosts see its holder alive."""
+    while True:
+        time.sleep(HEARTBEAT_S)
+        for path in list(_HELD):
+            with suppress(OSError):  # a folder removed meanwhile: nothing to keep alive
+                os.utime(path)
 
 
 @atexit.register
 def _release_all() -> None:
     for path in list(_HELD):
+        _HELD[path] = 1
         release(path.parent)
 
 

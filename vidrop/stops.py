@@ -2,9 +2,9 @@
 they kill a job) and SIGUSR1 (SLURM's `--signal`) end a training run as Ctrl-C does, at the next
 step boundary with a checkpoint, and the same command resumes it.
 
-A handler only notes the signal; the loop asks `requested()` after each step, so no step is
-left half done and the checkpoint holds the state of the last whole one. The process then exits
-128 + the signal's number (143 for SIGTERM), as a shell reports a job killed by it.
+A handler only notes the signal (`StopRequests.signum`); the loop looks after each step, so no
+step is left half done and the checkpoint holds the state of the last whole one. The process
+then exits 128 + the signal's number (143 for SIGTERM), as a shell reports a job killed by it.
 """
 
 from __future__ import annotations

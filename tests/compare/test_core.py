@@ -209,8 +209,8 @@ def test_every_method_plans_by_the_seconds_budget_the_reference_included(
             cmp.final_run(m, 0, {})
         finals = {k: t for k, t in seen.items() if "recipe" not in k}
         want = 30.0 if budget else 33.0  # the reference's recipe run took 33 s
-        assert {k: (t.budget_seconds, t.max_seconds) for k, t in finals.items()} == {
-            f"{m} seed 0": (want, want) for m in cmp.spec.methods
+        assert {k: t.budget_seconds for k, t in finals.items()} == {
+            f"{m} seed 0": want for m in cmp.spec.methods
         }
         assert all(t.budget_seconds == 0 for k, t in seen.items() if "recipe" in k)
 
@@ -225,7 +225,7 @@ def test_a_failing_method_leaves_the_others_results(eval_data, tmp_path):
         "error" in report["methods"]["videomae"]
         and "heads" in (tmp_path / "videomae.error.txt").read_text()
     )
-    assert report["methods"]["vidrop"]["eval"]["knn"]["20"] >= 0
+    assert set(report["methods"]["vidrop"]["eval"]["knn"]) == {"10", "20", "100"}
     assert "failed" in (tmp_path / "compare.md").read_text()
 
 

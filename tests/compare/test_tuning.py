@@ -44,3 +44,12 @@ def test_the_choice_is_the_best_mean_of_knn_and_linear_ties_alike_for_every_meth
     with pytest.raises(RuntimeError, match="every tuning trial failed"):
         choose([(d, None)])
     assert at_edge(3e-3, (3e-5, 3e-3)) and not at_edge(3e-4, (3e-5, 3e-4, 3e-3))
+
+
+def test_trials_that_differ_only_in_lr_share_one_cost_measurement():
+    from vidrop.compare.budget import cost_key
+
+    cfg = resolve_config("tiny")
+    a, b = Trial(3e-5, {"mask.drop_ratio": 0.5}), Trial(3e-3, {"mask.drop_ratio": 0.5})
+    c = Trial(3e-5, {"mask.drop_ratio": 0.75})  # fewer tokens: a cheaper step
+    assert cost_key(a.apply(cfg)) == cost_key(b.apply(cfg)) != cost_key(c.apply(cfg))

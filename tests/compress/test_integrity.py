@@ -12,6 +12,7 @@ import zlib
 import numpy as np
 import pytest
 
+import vidrop.compress.store as store_mod
 from tests.helpers import tiny_config
 from vidrop.cli import main
 from vidrop.compress.store import CodeStore
@@ -48,13 +49,12 @@ def test_every_video_carries_the_crc32_of_its_codes(code_store):
 def test_a_truncated_shard_is_one_clear_error_before_any_work(copy, synth_data, tmp_path, capsys):
     shard = sorted((copy / "shards").glob("*.codes"))[1]
     shard.write_bytes(shard.read_bytes()[:-100])
-    cfg = tmp_path / "run.yaml"
     args = ["pretrain", "--config", "tiny", "--out", str(tmp_path / "run"), f"data.store={copy}"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert shard.name in err and "vidrop compress verify" in err and "bytes" in err
-    assert not (tmp_path / "run" / "checkpoint.pt").exists() and not cfg.exists()
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
 def test_a_changed_video_is_skipped_and_named_and_the_run_finishes(
@@ -89,8 +89,9 @@ def test_a_code_beyond_the_codebook_is_refused_not_an_index_error(copy):
         CodeStore(copy).checked_codes(2)
 
 
-def test_a_store_written_before_the_crc_checks_its_shard_once(copy):
-    """Old stores carry no CRC32: the shard's sha256 is checked on first use instead."""
+def test_a_store_written_before_the_crc_checks_its_shard_once(copy, monkeypatch):
+    """Old stores carry no CRC32: the shard's sha256 is checked on first use instead, once per
+    process; a changed shard is refused."""
     for record_path in (copy / "shards").glob("*.json"):
         record = json.loads(record_path.read_text())
         for entry in record["videos"]:
@@ -101,7 +102,13 @@ def test_a_store_written_before_the_crc_checks_its_shard_once(copy):
         for entry in s["videos"]:
             entry.pop("crc32", None)
     (copy / "index.json").write_text(json.dumps(index))
-    assert CodeStore(copy).checked_codes(0) is not None
+    hashed = []
+    real = store_mod.sha256_file
+    monkeypatch.setattr(store_mod, "sha256_file", lambda p: hashed.append(p) or real(p))
+    store = CodeStore(copy)
+    for position in (0, 1, 0, 2):  # videos 0-2 share the first shard (5 videos a shard)
+        assert np.array_equal(store.checked_codes(position), store.codes(position))
+    assert len(hashed) == 1
     change_video(copy, 1, 7)
     with pytest.raises(VideoError, match="sha256 differs"):
         CodeStore(copy).checked_codes(1)

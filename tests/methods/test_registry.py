@@ -14,7 +14,9 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_the_built_in_methods_are_registered_and_a_typo_gets_a_suggestion():
-    assert {"vidrop", "dense", "videomae"} <= set(method_names())
+    from vidrop.config import METHODS
+
+    assert method_names()[:3] == METHODS  # the torch-free list the command line offers
     assert get_method("dense").name == "dense"
     with pytest.raises(ConfigError, match="did you mean 'videomae'"):
         get_method("videomea")
@@ -84,7 +86,7 @@ def test_a_users_method_is_compared_through_the_command_line(eval_data, tmp_path
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "compare.json").read_text())
     mine = report["methods"]["dino_only"]
-    assert mine["steps"] == 2 and mine["eval"]["knn"]["20"] >= 0
+    assert mine["steps"] == 2 and set(mine["eval"]["knn"]) == {"10", "20", "100"}
     rows = [json.loads(x) for x in (Path(mine["backbone"]).parent / "metrics.jsonl").open()]
     assert [r["ibot_loss"] for r in rows] == [0.0, 0.0] and all(
         r["masked_tokens"] == 0 for r in rows

@@ -108,18 +108,20 @@ def bench_step(
         "step_s_median": median,
         "step_s_all": times,
         "videos_per_s": batch / median,
-        "student_tokens": int(logs["student_tokens"]),
-        "teacher_tokens": int(logs["teacher_tokens"]),
+        # each method counts its own tokens (ViDROP: student_tokens, teacher_tokens, ...)
+        **{k: int(v) for k, v in logs.items() if k.endswith("_tokens")},
         "precision": "bf16" if batches.runner.bf16 else "fp32",
         "peak_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30
         if device.type == "cuda"
         else None,
     }
     print(f"command: {result['command']}\nmachine: {result['machine']}")
+    tokens = ", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in result.items() if k.endswith("_tokens")
+    )
     print(
-        f"{cfg.model.arch} batch {batch}: step {median:.3f} s (median of {steps}), "
-        f"{result['videos_per_s']:.2f} videos/s, {result['precision']}, "
-        f"student tokens {result['student_tokens']}, teacher tokens {result['teacher_tokens']}"
+        f"{cfg.train.method} {cfg.model.arch} batch {batch}: step {median:.3f} s (median of "
+        f"{steps}), {result['videos_per_s']:.2f} videos/s, {result['precision']}, {tokens}"
     )
     if json_out:
         write_json_atomic(json_out, result)

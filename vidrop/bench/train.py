@@ -25,11 +25,10 @@ import torch
 from vidrop.atomic import write_json_atomic
 from vidrop.bench.flops import count_flops
 from vidrop.bench.step import WARM_STEPS, build_runner
-from vidrop.config import Config
+from vidrop.config import METHODS, Config
 from vidrop.machine import command_line, describe_machine, resolve_device, sync_device
 from vidrop.methods import resolve_config
 
-METHODS = ("vidrop", "dense", "videomae")
 # dense bf16 tensor-core peaks (TFLOP/s), for MFU; unknown cards report no MFU
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "RTX 4090": 165.2, "L40S": 362.0}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from vidrop.cli.common import command, group, overrides_argument
+from vidrop.config import METHODS
 
 
 def cmd_step(args: argparse.Namespace) -> None:
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     overrides_argument(s, "the recipe")
     t = command(b, "train", "samples/s of vidrop, dense and VideoMAE training steps", cmd_train)
     t.add_argument("--config", default="vit_b", help="recipe (model size and views)")
-    t.add_argument("--methods", default="vidrop,dense,videomae", help="comma-separated")
+    t.add_argument("--methods", default=",".join(METHODS), help="comma-separated")
     t.add_argument(
         "--batch-size",
         default="32",

@@ -19,6 +19,7 @@ from vidrop.cli.common import (
     results,
 )
 from vidrop.compare.spec import DEFAULT_LRS, TRIAL_SHARE
+from vidrop.config import METHODS
 from vidrop.machine import command_line
 from vidrop.progress import console
 
@@ -105,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="synthetic videos instead: the demo's family (shapes), or glyphs",
     )
     c.add_argument("--out", required=True, help="output folder (a comparison there resumes)")
-    c.add_argument("--methods", default="vidrop,dense,videomae", help="comma-separated")
+    c.add_argument("--methods", default=",".join(METHODS), help="comma-separated")
     c.add_argument("--reference", default="vidrop", help="the method whose gains are reported")
     c.add_argument("--budget-s", type=float, help="training seconds per method")
     c.add_argument("--budget-tflop", type=float, help="counted training TFLOP per method")

@@ -11,6 +11,8 @@ not.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import statistics
 from dataclasses import asdict, dataclass, replace
@@ -69,6 +71,24 @@ def step_flops(cfg: Config, device: torch.device, steps: tuple[int, ...] = (50, 
     batches = build_runner(cfg, cfg.optim.batch_size, device, max(steps) + 1, accum)
     counts = [count_flops(partial(batches.run, s))[0] for s in steps]
     return sum(counts) / len(counts)
+
+
+# what a step's cost depends on: every key of these sections, and these of the others (not the
+# learning rates, weight decays, schedule lengths or seeds a config's trials vary)
+COST_SECTIONS = ("data", "views", "model", "mask", "head", "loss", "decoder")
+COST_KEYS = {
+    "optim": ("batch_size", "accum_steps", "total_batch"),
+    "train": ("method", "device", "precision", "compile", "activation_checkpointing", "attention"),
+}
+
+
+def cost_key(cfg: Config) -> str:
+    """A short hash of what one step of `cfg` costs (its FLOPs, its seconds): configs that
+    differ only in lr or schedule share one calibration and one FLOP count."""
+    d = cfg.to_dict()
+    cost = {s: d[s] for s in COST_SECTIONS}
+    cost.update({s: {k: d[s][k] for k in keys} for s, keys in COST_KEYS.items()})
+    return hashlib.sha256(json.dumps(cost, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def calibration_from(metrics_path: str, flops: float) -> Calibration:

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from vidrop.atomic import write_json_atomic, write_text_atomic
-from vidrop.compare.budget import Calibration, calibration_from, step_flops, steps_for
+from vidrop.compare.budget import (
+    Calibration,
+    calibration_from,
+    cost_key,
+    step_flops,
+    steps_for,
+)
 from vidrop.compare.report import FLOOR, write_reports
 from vidrop.compare.runs import (
     MethodRun,
@@ -76,8 +82,8 @@ class Comparison:
                 "comparison needs disjoint sets"
             )
         self.videos = len(self.train_set)
-        self.calibrations: dict[str, Calibration] = {}  # by run_key of a config
-        self.flops: dict[str, float] = {}  # by run_key of a config
+        self.calibrations: dict[str, Calibration] = {}  # by cost_key of a config
+        self.flops: dict[str, float] = {}  # by cost_key of a config
         self.budgets: dict[int, Budget] = {}
         self.tuning: dict[str, list[dict[str, Any]]] = {}
         self.chosen: dict[str, Trial | None] = dict.fromkeys(spec.methods)
@@ -86,15 +92,16 @@ class Comparison:
 
     # -- costs ------------------------------------------------------------------------------
     def flops_of(self, cfg: Config) -> float:
-        """FLOPs of one optimizer step of `cfg` (counted once per config)."""
-        key = run_key(cfg)
+        """FLOPs of one optimizer step of `cfg` (counted once per cost_key)."""
+        key = cost_key(cfg)
         if key not in self.flops:
             self.flops[key] = step_flops(cfg, self.device)
         return self.flops[key]
 
     def calibrate(self, method: str, cfg: Config) -> Calibration:
-        """Seconds of `cfg`'s first steps on the real data, and one step's FLOPs."""
-        key = run_key(cfg)
+        """Seconds of `cfg`'s first steps on the real data, and one step's FLOPs (measured once
+        per cost_key: trials that differ only in lr share them)."""
+        key = cost_key(cfg)
         if key in self.calibrations:
             return self.calibrations[key]
         folder = self.spec.runs_dir / f"calibrate-{method}-{key}"
@@ -151,9 +158,7 @@ class Comparison:
         steps = steps_for(budget, cal)
         seconds = budget.value if budget.kind == "seconds" else 0.0
         points = export_every(steps, self.spec.curve) if curve else 0
-        train = replace(
-            cfg.train, seed=seed, max_seconds=seconds, budget_seconds=seconds, export_every=points
-        )
+        train = replace(cfg.train, seed=seed, budget_seconds=seconds, export_every=points)
         return sized(replace(cfg, train=train), steps, self.videos)
 
     # -- training ---------------------------------------------------------------------------

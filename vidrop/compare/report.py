@@ -78,7 +78,7 @@ def method_entry(cmp: Comparison, name: str, seed: int) -> dict[str, Any]:
     if run.error:
         return {"error": run.error}
     flops = cmp.flops_of(cmp.final_config(method))
-    budget = cmp.budget(seed)
+    budget, recipe = cmp.budget(seed), recipe_as_trained(cmp, method)
     used = run.seconds / budget.value if budget.kind == "seconds" else None
     return {
         "pretrain_seconds": run.seconds,
@@ -88,8 +88,8 @@ def method_entry(cmp: Comparison, name: str, seed: int) -> dict[str, Any]:
         "tflop_per_step": flops / 1e12,
         "clips_per_s": run.clips_per_s,
         "peak_mem_gib": run.peak_mem_gib,
-        **recipe_as_trained(cmp, method),
-        "lr": recipe_as_trained(cmp, method)["peak_lr"],
+        **recipe,
+        "lr": recipe["peak_lr"],  # as compare.json has always named it
         "budget": budget.to_dict(),
         "budget_used": used,  # share of a seconds budget the run spent (None: not seconds)
         "part": part or get_method(method).parts[0],

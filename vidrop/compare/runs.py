@@ -26,7 +26,7 @@ import torch
 from vidrop.atomic import write_json_atomic, write_text_atomic
 from vidrop.config import Config, config_yaml
 from vidrop.data.manifest import Manifest
-from vidrop.eval.features import extract_features, views_of_backbone
+from vidrop.eval.features import Features, extract_features, views_of_backbone
 from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
 from vidrop.models.load import load_backbone
@@ -127,7 +127,7 @@ def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 
                     child.send_signal(passed)  # the child saves its state, then exits
         _, status, usage = result["done"]
         child.returncode = os.waitstatus_to_exitcode(status)
-    if stops.signum is not None and child.returncode == 128 + stops.signum:
+    if stops.signum is not None:  # however the child ended, the comparison stops here
         saved = f"{label}: stopped with its state saved in {folder}; run the same command to resume"
         raise Stopped(stops.signum, saved)
     if child.returncode != 0:
@@ -135,16 +135,24 @@ def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 
     return usage.ru_maxrss / 2**20  # KiB on Linux
 
 
+def export_features(
+    export: Path, manifests: dict[str, Manifest], device: str, label: str
+) -> dict[str, Features]:
+    """Features of an exported backbone on each named manifest, one clip a video of the clip it
+    trained on: what a comparison's cheap scores read (curve points, tuning trials)."""
+    model, meta = load_backbone(export, with_meta=True)
+    views = views_of_backbone(meta, model)
+    return {
+        name: extract_features(model, m, views, device=device, description=f"{label} {name}")
+        for name, m in manifests.items()
+    }
+
+
 def knn_on(export: Path, train: Manifest, val: Manifest, device: str) -> dict:
     """kNN top-1 (k = 10, 20, 100) of a run's export on the val videos, one clip a video (the
     curve's cheap view; the final table uses the comparison's clips)."""
-    model, meta = load_backbone(export, with_meta=True)
-    views = views_of_backbone(meta, model)
-    train_f, val_f = (
-        extract_features(model, m, views, device=device, description=f"curve {s}")
-        for s, m in (("train", train), ("val", val))
-    )
-    _, tr, va = probe_sets(train_f, val_f, "cls")  # "cls" is the mean token of a CLS-less backbone
+    f = export_features(export, {"train": train, "val": val}, device, "curve")
+    _, tr, va = probe_sets(f["train"], f["val"], "cls")  # "cls": the mean token without a CLS
     acc = knn_accuracy(tr.x, tr.y, va.x, va.y, KS)
     return {str(k): v for k, v in acc.items()}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from vidrop.config import METHODS
 from vidrop.eval.settings import SuiteConfig
 
-METHODS = ("vidrop", "dense", "videomae")
 DEFAULT_LRS = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3)  # peak lrs every method tries: a log grid of 100x
 TRIAL_SHARE = 0.25  # of the budget, each tuning trial
 KINDS = ("steps", "seconds", "tflop")

@@ -14,15 +14,14 @@ from typing import Any
 
 import yaml
 
+from vidrop.compare.runs import export_features
 from vidrop.config import Config, with_overrides
 from vidrop.data.manifest import Manifest
-from vidrop.eval.features import extract_features, views_of_backbone
 from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
 from vidrop.eval.linear import linear_epochs, linear_probe
 from vidrop.eval.probe import stratified_holdout
 from vidrop.eval.settings import LinearConfig
-from vidrop.models.load import load_backbone
 from vidrop.progress import ProgressBar
 from vidrop.train.schedules import scaled_lr
 from vidrop.train.sizing import accumulation
@@ -76,7 +75,6 @@ def choose(results: list[tuple[Trial, dict[str, float] | None]]) -> Trial:
     scored = [(t, h) for t, h in results if h is not None]
     if not scored:
         raise RuntimeError("every tuning trial failed; see their runs' train.log")
-    order = {id(t): i for i, (t, _) in enumerate(results)}
     lrs = [t.lr for t, _ in results]
     middle = math.sqrt(min(lrs) * max(lrs))
 
@@ -85,7 +83,7 @@ def choose(results: list[tuple[Trial, dict[str, float] | None]]) -> Trial:
         own = int(t.settings == results[0][0].settings)
         return (selection_score(h), own, -abs(math.log(t.lr / middle)))
 
-    return max(sorted(scored, key=lambda x: order[id(x[0])]), key=key)[0]
+    return max(scored, key=key)[0]  # the first of equal keys: the earlier trial
 
 
 def at_edge(lr: float, lrs: tuple[float, ...]) -> bool:
@@ -102,10 +100,9 @@ def heldout_scores(export: Path, train: Manifest, device: str) -> dict[str, floa
     """kNN (k = 20) and linear top-1 of a backbone on a stratified held-out share of the
     TRAINING videos, the rest its reference set (one clip a video, the feature its method is
     read by); the linear probe chooses its own lr and weight decay inside that rest."""
-    model, meta = load_backbone(export, with_meta=True)
-    views = views_of_backbone(meta, model)
-    feats = extract_features(model, train, views, device=device, description="held-out")
-    classes, tr, _ = probe_sets(feats, feats, "cls")  # "cls": the mean token without a CLS
+    feats = export_features(export, {"training videos": train}, device, "held-out")
+    f = feats["training videos"]
+    classes, tr, _ = probe_sets(f, f, "cls")  # "cls": the mean token without a CLS
     fit, held = stratified_holdout(tr.y, HELDOUT_SHARE, seed=0)
     knn = knn_accuracy(tr.x[fit], tr.y[fit], tr.x[held], tr.y[held], (HELDOUT_K,))[HELDOUT_K]
     with ProgressBar(linear_epochs(LinearConfig()), "held-out linear probe", unit="epoch") as bar:

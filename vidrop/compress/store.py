@@ -178,6 +178,7 @@ class CodeStore:
         self.codebook = Codebook.load(self.root / "codebook")
         self._maps: dict[int, np.ndarray] = {}
         self._sound_shards: set[int] = set()  # shards whose sha256 this process has checked
+        self._sound_videos: set[int] = set()  # videos whose codes this process has checked
         if check_sizes:
             self.check_sizes()
 
@@ -218,11 +219,14 @@ class CodeStore:
         return flat.reshape(v.frames, *v.grid)
 
     def checked_codes(self, position: int) -> np.ndarray:
-        """`codes(position)` once they pass their checks: the video's CRC32 (or, in a store
-        written without one, its shard's sha256, once per process) and every code below the
-        codebook's size; VideoError naming the video otherwise (a run skips it and goes on)."""
-        v = self.videos[position]
+        """`codes(position)` once they pass their checks (once per process and video: a store is
+        read-only while it trains): the video's CRC32 (or, in a store written without one, its
+        shard's sha256) and every code below the codebook's size; VideoError naming the video
+        otherwise (a run skips it and goes on)."""
         codes = self.codes(position)
+        if position in self._sound_videos:
+            return codes
+        v = self.videos[position]
         if v.crc32 is not None:
             if zlib.crc32(np.ascontiguousarray(codes).data) != v.crc32:
                 raise self._changed(v, "their CRC32 differs from the one stored at encoding")
@@ -234,6 +238,7 @@ class CodeStore:
         k = len(self.codebook.table)
         if codes.size and int(codes.max()) >= k:
             raise self._changed(v, f"they hold code {int(codes.max())}, not below k={k}")
+        self._sound_videos.add(position)
         return codes
 
     def _changed(self, v: VideoEntry, why: str) -> VideoError:
@@ -244,5 +249,5 @@ class CodeStore:
 
     def __getstate__(self) -> dict[str, Any]:  # sent to loader workers without open maps
         state = dict(self.__dict__)
-        state["_maps"], state["_sound_shards"] = {}, set()
+        state["_maps"], state["_sound_shards"], state["_sound_videos"] = {}, set(), set()
         return state

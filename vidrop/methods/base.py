@@ -68,8 +68,10 @@ class Method(ABC):
     feature: ClassVar[Feature] = "cls"
     # the backbones `export` can write, the default first (the report names the one it reads)
     parts: ClassVar[tuple[str, ...]] = ("backbone",)
-    # the knob its own paper ablates: `vidrop compare` tunes it beside the learning rate
+    # the knob its own paper ablates (a config key): `vidrop compare` tunes it beside the lr,
+    # trying the config's own value and the first of `knob_values` that differs from it
     knob: ClassVar[str] = ""
+    knob_values: ClassVar[tuple[Any, ...]] = ()
     # DDP re-sends buffers from rank 0 every step unless told not to (ViDROP's softmax centres
     # are all-reduced already)
     ddp_broadcast_buffers: ClassVar[bool] = True
@@ -86,7 +88,12 @@ class Method(ABC):
         """The settings of `knob` that tuning tries on the method's config `cfg` (derived from
         the base recipe `base`), each a {"section.key": value} dict, `cfg`'s own first: two
         for every built-in method, so each gets the same number of trials."""
-        return [{}]
+        if not self.knob:
+            return [{}]
+        section, key = self.knob.split(".")
+        own = getattr(getattr(cfg, section), key)
+        other = next(v for v in self.knob_values if v != own)
+        return [{self.knob: own}, {self.knob: other}]
 
     def check(self, cfg: Config) -> None:  # noqa: B027 - most methods accept any settings
         """Refuse settings the method cannot train (a ConfigError naming the key)."""

@@ -18,7 +18,7 @@ from vidrop.losses import SoftmaxCenter, dino_loss, ibot_masked_loss, koleo_loss
 from vidrop.methods.base import LossTerms
 from vidrop.models.heads import DINOHead
 from vidrop.models.vit import VideoViT, ViTConfig
-from vidrop.tokens import TokenPlan
+from vidrop.tokens import TokenGrid, TokenPlan
 
 
 def build_student(model: ViTConfig, head: HeadConfig) -> nn.ModuleDict:
@@ -159,8 +159,8 @@ class ViDROP(nn.Module):
     def clip_tokens(self, views: torch.Tensor) -> int:
         """Patch tokens of one clip of (B, n, C, T, H, W) views."""
         cfg = backbone_of(self.student).cfg
-        t, h, w = views.shape[-3:]
-        return (t // cfg.tubelet) * (h // cfg.patch_size) * (w // cfg.patch_size)
+        size = (int(views.shape[-2]), int(views.shape[-1]))
+        return TokenGrid.of_clip(int(views.shape[-3]), size, cfg.tubelet, cfg.patch_size).numel
 
     def dino_terms(
         self, large_cls: torch.Tensor, small: torch.Tensor, t_cls: list[torch.Tensor]

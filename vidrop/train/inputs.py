@@ -14,16 +14,11 @@ from vidrop.compress.device_decode import DeviceDecoder
 from vidrop.compress.source import StoreSource
 from vidrop.compress.store import CodeStore, StoreError
 from vidrop.config import Config, ConfigError
-from vidrop.data.batch import LoadedBatch
 from vidrop.data.manifest import read_manifest
 from vidrop.data.source import ClipSource, VideoSource
-from vidrop.train.stream import Decoder
+from vidrop.train.stream import Decoder, identity
 
 log = logging.getLogger(__name__)
-
-
-def _identity(batch: LoadedBatch) -> LoadedBatch:
-    return batch
 
 
 def count_training_videos(cfg: Config) -> int | None:
@@ -49,7 +44,7 @@ def build_source(cfg: Config, device: torch.device) -> tuple[ClipSource, Decoder
         if d.train:
             log.info("training from the code store %s (data.train is not read)", d.store)
         failed = {v.path: v.error for v in source.store.failed}
-        decoder = DeviceDecoder(source.table, device, cfg.views) if on_device else _identity
+        decoder = DeviceDecoder(source.table, device, cfg.views) if on_device else identity
         return source, decoder, failed
     if not d.train:
         raise ConfigError(
@@ -57,4 +52,4 @@ def build_source(cfg: Config, device: torch.device) -> tuple[ClipSource, Decoder
             "(data.store=STORE)"
         )
     manifest = read_manifest(d.train, d.root or None)
-    return VideoSource(manifest.paths, d.short_side, d.cache_mb), _identity, {}
+    return VideoSource(manifest.paths, d.short_side, d.cache_mb), identity, {}

@@ -83,6 +83,7 @@ class Trainer:
             torch.set_num_threads(cfg.train.threads)
         self.device = resolve_device(cfg.train.device)
         self.clock = time.perf_counter  # the training loop's seconds (a test may simulate them)
+        self._runner: StepRunner | None = None  # made once the model is
         dist.init_from_env(self.device.type)  # under torchrun: join the process group
         self.rank, self.world = dist.rank(), dist.world_size()
 
@@ -120,8 +121,8 @@ class Trainer:
         self.total_steps = total_steps
         self.stop_step = min(self.cfg.train.max_steps or total_steps, total_steps)
         self.schedules = build_schedules(optim, self.epoch_length, self.global_batch)
-        if hasattr(self, "runner"):
-            self.runner.schedules = self.schedules
+        if self._runner is not None:  # a re-plan: the runner steps by the new schedules
+            self._runner.schedules = self.schedules
 
     def _model(self) -> None:
         """Method, model and optimizer (from train.init on a fresh run), the resumed state."""
@@ -139,13 +140,19 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(self.out / "init.json", json.dumps(report, indent=2).encode())
         self.step = 0
+        self._saved_at = -1  # the step of the last checkpoint this process wrote
         self.train_seconds = 0.0  # time spent in the training loop, over every resume
         self.skipped: dict[str, str] = {}
         self._resume_or_start()
         self._note_skipped(list(self._known_broken.items()))  # a store's failed videos
-        self.runner = StepRunner(
+        self._runner = StepRunner(
             self.method, cfg, self.model, self.optimizer, self.schedules, self.device
         )
+
+    @property
+    def runner(self) -> StepRunner:
+        assert self._runner is not None, "the runner is made with the model (_model)"
+        return self._runner
 
     def _banner(self) -> None:
         """What this run is, before it starts: folder, method, device, size, how long."""
@@ -197,7 +204,11 @@ class Trainer:
         self.metrics = MetricsLog(self.out / "metrics.jsonl", resumed, tb, text)
 
     def checkpoint(self) -> None:
-        """One consolidated file from rank 0; under FSDP every rank takes part in gathering it."""
+        """One consolidated file from rank 0; under FSDP every rank takes part in gathering it.
+        A step already saved is not saved again (the run's end or a stop on a periodic step)."""
+        if self._saved_at == self.step:
+            return
+        self._saved_at = self.step
         if not dist.is_main() and not is_sharded(self.model):
             return
         model_state = full_state(self.model)
@@ -263,10 +274,12 @@ class Trainer:
         self._pace_mark = (self.step, self.train_seconds)
         batches = iter(self.stream())
         stops = StopRequests()
+        limit = self._seconds_limit()
+        spent = bool(limit) and self.train_seconds >= limit
         try:
             with stops.listening(), ProgressBar(self.stop_step, "pretrain", unit="step") as bar:
                 bar.start_at(self.step)
-                while self.step < self.stop_step and not self._out_of_time():
+                while self.step < self.stop_step and not spent:
                     logs = self._train_step(batches)
                     self.train_seconds = seconds_before + self.clock() - loop_start
                     self._log(logs, bar)
@@ -274,7 +287,9 @@ class Trainer:
                     self._keep()
                     if self._replan():
                         bar.set_total(self.stop_step)
-                    self._stop_if_asked(stops)
+                    signum, spent = self._stop_or_spent(stops)
+                    if signum:
+                        self._stop(signum)
         except KeyboardInterrupt:
             log.warning("interrupted at step %d: saving a checkpoint to resume from", self.step)
             self.checkpoint()
@@ -334,15 +349,22 @@ class Trainer:
         if t.export_every and self.step % t.export_every == 0:
             self.export(self.out / "points" / str(self.step))
 
-    def _stop_if_asked(self, stops: StopRequests) -> None:
-        """SIGTERM or SIGUSR1 received (on any rank: every rank stops at the same step): the
-        checkpoint of this step, then Stopped."""
-        asked = float(stops.signum or 0)
+    def _stop_or_spent(self, stops: StopRequests) -> tuple[int, bool]:
+        """(the stop signal received, 0 if none; whether train.max_seconds or
+        train.budget_seconds is spent): decided together, over every rank when distributed (a
+        signal on any rank, or rank 0's clock, stops them all at the same step), with no device
+        round trip in a single process."""
+        limit = self._seconds_limit()
+        local = [float(stops.signum or 0), float(bool(limit) and self.train_seconds >= limit)]
         if dist.is_enabled():
-            asked = dist.all_reduce_max(torch.tensor(asked, device=self.device)).item()
-        if not asked:
-            return
-        signum = int(asked)
+            local = dist.all_reduce_max(torch.tensor(local, device=self.device)).tolist()
+        signum, spent = int(local[0]), local[1] > 0
+        if spent:
+            log.info("the run's %g seconds are spent at step %d", limit, self.step)
+        return signum, spent
+
+    def _stop(self, signum: int) -> None:
+        """A stop signal: the checkpoint of this step, then Stopped."""
         self.checkpoint()
         self.metrics.close()
         name = signal.Signals(signum).name
@@ -387,18 +409,10 @@ class Trainer:
         self.set_plan(total)
         return True
 
-    def _out_of_time(self) -> bool:
-        """train.max_seconds or train.budget_seconds reached (decided on rank 0's clock, so
-        every rank stops alike)."""
+    def _seconds_limit(self) -> float:
+        """train.max_seconds or train.budget_seconds, the smaller one given (0: none)."""
         t = self.cfg.train
-        limit = min((s for s in (t.max_seconds, t.budget_seconds) if s), default=0.0)
-        if not limit:
-            return False
-        over = torch.tensor(float(self.train_seconds >= limit), device=self.device)
-        if dist.all_reduce_max(over).item() > 0:
-            log.info("the run's %g seconds are spent at step %d", limit, self.step)
-            return True
-        return False
+        return min((s for s in (t.max_seconds, t.budget_seconds) if s), default=0.0)
 
     def _record(self, logs: dict[str, torch.Tensor], videos_per_s: float, clips_per_video: int):
         record: dict[str, float | int] = {"step": self.step}

@@ -82,6 +82,7 @@ class StepRunner:
                     terms = self.method.loss(self.forward_model, batch, sched)
                 (terms.loss / n_micro).backward()  # type: ignore[no-untyped-call]
             logs.append(terms.logs)
+            del batch, terms  # free this micro-batch before the next one is made ready
         if len(logs) != n_micro:
             raise RuntimeError(f"step {step} got {len(logs)} of its {n_micro} micro-batches")
         if self.cfg.optim.clip_grad > 0:

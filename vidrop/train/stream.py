@@ -35,7 +35,8 @@ PREFETCH = 4  # batches each loader worker prepares ahead
 Decoder = Callable[[LoadedBatch], LoadedBatch]
 
 
-def _identity(batch: LoadedBatch) -> LoadedBatch:
+def identity(batch: LoadedBatch) -> LoadedBatch:
+    """The decoder of a source whose workers hand over pixels."""
     return batch
 
 
@@ -55,7 +56,7 @@ class BatchStream:
         rank: int = 0,
         world: int = 1,
         accum: int = 1,
-        decoder: Decoder = _identity,
+        decoder: Decoder = identity,
         sampler: Iterable[list[tuple[int, int, int]]] | None = None,
     ) -> None:
         self.cfg, self.device, self.dtype, self.decoder = cfg, device, dtype, decoder
