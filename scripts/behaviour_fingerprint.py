@@ -27,6 +27,11 @@ def vidrop(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "vidrop", *args], check=True)
 
 
+def compare_help() -> str:
+    help_ = [sys.executable, "-m", "vidrop", "compare", "--help"]
+    return subprocess.run(help_, capture_output=True, text=True, check=True).stdout
+
+
 def metrics(run: Path) -> list[dict]:
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x]
     return [{k: v for k, v in r.items() if k not in CLOCKS} for r in rows]

@@ -53,3 +53,15 @@ def test_standardizer_over_samples_and_views():
     mean, std = standardizer(x)
     torch.testing.assert_close(mean, torch.tensor([2.0, 10.0]))
     assert std[1] == 1e-6  # a constant feature is not divided by zero
+
+
+def test_stratified_folds_cover_every_row_once_and_split_each_class_evenly():
+    from vidrop.eval.probe import stratified_folds
+
+    y = torch.tensor([0] * 10 + [1] * 7 + [2] * 3)
+    folds = stratified_folds(y, 5, seed=0)
+    assert sorted(torch.cat(folds).tolist()) == list(range(20))
+    for c, n in ((0, 10), (1, 7), (2, 3)):
+        per_fold = [int((y[f] == c).sum()) for f in folds]
+        assert sum(per_fold) == n and max(per_fold) - min(per_fold) <= 1
+    assert [f.tolist() for f in folds] == [f.tolist() for f in stratified_folds(y, 5, seed=0)]

@@ -200,7 +200,7 @@ class Comparison:
 
     def heldout(self, run: MethodRun, label: str) -> dict[str, float]:
         """A run's held-out scores (cached beside it)."""
-        path = Path(run.folder) / "heldout.json"
+        path = Path(run.folder) / "heldout-folds.json"
         if not path.exists():
             log.info("%s: held-out kNN and linear on the training videos", label)
             scores = heldout_scores(Path(run.folder) / "export", self.train_set, str(self.device))

@@ -181,8 +181,8 @@ def build_report(cmp: Comparison) -> dict[str, Any]:
             "lrs": list(s.lrs),
             "trial_share": s.trial_share,
             "trial_budget": cmp.trial_budget().to_dict() if s.lrs else None,
-            "score": "mean of kNN (k=20) and linear top-1 on a held-out fifth of the training "
-            "videos",
+            "score": "mean of kNN (k=20) and linear top-1 on the training videos, each held out "
+            "once in five-fold cross-validation",
         },
         "methods": methods,
         "gains": {f"{a} vs {b}": gain_entry(cmp, a, b) for a, b in comparisons(cmp, names)},

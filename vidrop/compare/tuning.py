@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from vidrop.compare.runs import export_features
@@ -20,14 +21,14 @@ from vidrop.data.manifest import Manifest
 from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
 from vidrop.eval.linear import linear_epochs, linear_probe
-from vidrop.eval.probe import stratified_holdout
+from vidrop.eval.probe import stratified_folds
 from vidrop.eval.settings import LinearConfig
 from vidrop.progress import ProgressBar
 from vidrop.train.schedules import scaled_lr
 from vidrop.train.sizing import accumulation
 
 MIN_LR_SHARE = 0.01  # every trial's (and final run's) cosine ends at this share of its peak
-HELDOUT_SHARE = 0.2  # of each class's training videos, scored with the rest as the reference set
+HELDOUT_FOLDS = 5  # each training video held out once, the other four fifths its reference set
 HELDOUT_K = 20
 
 
@@ -97,16 +98,24 @@ def peak_lr(cfg: Config) -> float:
 
 
 def heldout_scores(export: Path, train: Manifest, device: str) -> dict[str, float]:
-    """kNN (k = 20) and linear top-1 of a backbone on a stratified held-out share of the
-    TRAINING videos, the rest its reference set (one clip a video, the feature its method is
-    read by); the linear probe chooses its own lr and weight decay inside that rest."""
+    """kNN (k = 20) and linear top-1 of a backbone on the TRAINING videos, each held out once in
+    stratified five-fold cross-validation, the other folds its reference set (one clip a video,
+    the feature its method is read by): every training video scores, so the choice between
+    trials rests on all of them. The linear probe chooses its own lr and weight decay inside
+    the reference folds."""
     feats = export_features(export, {"training videos": train}, device, "held-out")
     f = feats["training videos"]
     classes, tr, _ = probe_sets(f, f, "cls")  # "cls": the mean token without a CLS
-    fit, held = stratified_holdout(tr.y, HELDOUT_SHARE, seed=0)
-    knn = knn_accuracy(tr.x[fit], tr.y[fit], tr.x[held], tr.y[held], (HELDOUT_K,))[HELDOUT_K]
-    with ProgressBar(linear_epochs(LinearConfig()), "held-out linear probe", unit="epoch") as bar:
-        lin = linear_probe(
-            tr.subset(fit), tr.subset(held), len(classes), device=device, tick=bar.update
-        )
-    return {"knn": knn, "linear": lin.top1}
+    folds = stratified_folds(tr.y, HELDOUT_FOLDS, seed=0)
+    right = {"knn": 0.0, "linear": 0.0}
+    epochs = linear_epochs(LinearConfig()) * len(folds)
+    with ProgressBar(epochs, "held-out linear probes", unit="epoch") as bar:
+        for held in folds:
+            fit = torch.cat([other for other in folds if other is not held]).sort().values
+            knn = knn_accuracy(tr.x[fit], tr.y[fit], tr.x[held], tr.y[held], (HELDOUT_K,))
+            right["knn"] += knn[HELDOUT_K] * len(held)
+            lin = linear_probe(
+                tr.subset(fit), tr.subset(held), len(classes), device=device, tick=bar.update
+            )
+            right["linear"] += lin.top1 * len(held)
+    return {k: v / len(tr.y) for k, v in right.items()}

@@ -35,6 +35,19 @@ def stratified_holdout(
     return torch.cat(fit).sort().values, torch.cat(held).sort().values
 
 
+def stratified_folds(y: torch.Tensor, k: int, seed: int) -> list[torch.Tensor]:
+    """`k` disjoint sorted index sets covering every row, each class's rows shuffled and dealt
+    round-robin, so every fold holds about 1/k of each class."""
+    g = torch.Generator().manual_seed(seed)
+    folds: list[list[torch.Tensor]] = [[] for _ in range(k)]
+    for c in torch.unique(y).tolist():
+        idx = (y == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        for f in range(k):
+            folds[f].append(idx[f::k])
+    return [torch.cat(parts).sort().values for parts in folds]
+
+
 def per_class_subset(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     """Sorted indices of ceil(fraction * n_c) (at least 1) random videos of every class c."""
     g = torch.Generator().manual_seed(seed)
