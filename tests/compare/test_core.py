@@ -2,6 +2,7 @@
 are honoured, a rerun resumes, a failing method leaves the others' results, VideoMAE's backbone is
 transformers'."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -142,33 +143,36 @@ def test_a_rerun_resumes_without_training_or_evaluating_again(compared, eval_dat
 def test_every_method_gets_the_same_trials_and_the_best_held_out_score_wins(
     eval_data, tmp_path, monkeypatch
 ):
-    """Four peak lrs x two knob settings for each method, each a quarter of the budget, scored
-    on held-out training videos only; the choice is the best mean of kNN and linear."""
+    """Every peak lr x both knob settings for each method, each a quarter of the budget, scored
+    on held-out training videos only; the best mean of kNN and linear wins, and while a best lr
+    sits on the grid's edge the grid grows, for every method alike."""
     from vidrop.compare.core import Comparison
     from vidrop.compare.runs import MethodRun
 
     trained = []
 
     def fake_train(self, method, cfg, seed, budget, label, curve=False):
-        trained.append((method, cfg.optim.base_lr, cfg.optim.lr_scaling, budget))
+        trained.append((method, cfg.optim.base_lr, cfg.optim.lr_scaling, budget, label))
         return MethodRun(str(tmp_path / f"{len(trained)}"), 2, 2)
 
-    scores = iter(range(100))
+    def fake_scores(self, run, label):  # best at lr 3e-3, above the asked grid; knob-blind
+        lr = float(label.split(" lr ")[1].split()[0])
+        return {"knn": 50.0 - 10 * abs(math.log10(lr / 3e-3)), "linear": 50.0}
+
     monkeypatch.setattr(Comparison, "train", fake_train)
-    fake_scores = lambda self, run, label: {"knn": 50.0, "linear": float(next(scores))}  # noqa: E731
     monkeypatch.setattr(Comparison, "heldout", fake_scores)
-    lrs = (3e-5, 3e-4, 3e-3, 1e-4)
-    cmp = Comparison(spec(eval_data, tmp_path, budget=Budget("steps", 40), lrs=lrs))
-    for method in cmp.spec.methods:
-        cmp.tune(method)
-    per_method = {
-        m: [(lr, scaling, b) for mm, lr, scaling, b in trained if mm == m] for m in cmp.spec.methods
-    }
+    cmp = Comparison(spec(eval_data, tmp_path, budget=Budget("steps", 40), lrs=(1e-3, 1e-4, 3e-4)))
+    assert cmp.tune_all() == {}
+    grid = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # 1e-3 on the edge, then 3e-3: two widenings
+    assert cmp.lrs == grid
     trial_budget = Budget("steps", 10)
-    for m, got in per_method.items():
-        assert got == [(lr, "none", trial_budget) for lr in sorted(lrs)] * 2, m
-        assert cmp.chosen[m].lr == 3e-3 and cmp.chosen[m] == cmp.chosen[m]  # the last: best
-        assert cmp.chosen[m].settings == cmp.tuning[m][-1]["settings"]
+    for m in cmp.spec.methods:
+        runs = {(lr, s, b, label.split(" lr ")[1]) for mm, lr, s, b, label in trained if mm == m}
+        assert {r[:3] for r in runs} == {(lr, "none", trial_budget) for lr in grid}, m
+        assert len(runs) == len(grid) * 2, m  # both knob settings at every lr
+        assert cmp.chosen[m].lr == 3e-3, m
+        assert cmp.chosen[m].settings == cmp.tuning[m][0]["settings"]  # ties: its own setting
+        assert [e["lr"] for e in cmp.tuning[m]] == list(grid) * 2  # the final grid's trials
     assert len({len(t) for t in cmp.tuning.values()}) == 1
 
 

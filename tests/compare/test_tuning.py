@@ -2,7 +2,7 @@
 
 import pytest
 
-from vidrop.compare.tuning import Trial, at_edge, choose, selection_score, trials
+from vidrop.compare.tuning import Trial, at_edge, choose, selection_score, trials, widened
 from vidrop.methods import resolve_config
 
 
@@ -44,6 +44,16 @@ def test_the_choice_is_the_best_mean_of_knn_and_linear_ties_alike_for_every_meth
     with pytest.raises(RuntimeError, match="every tuning trial failed"):
         choose([(d, None)])
     assert at_edge(3e-3, (3e-5, 3e-3)) and not at_edge(3e-4, (3e-5, 3e-4, 3e-3))
+
+
+def test_a_grid_grows_one_step_past_each_edge_a_chosen_lr_sits_on():
+    grid = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+    assert widened(grid, [3e-4, 1e-3]) == grid  # interior choices: the grid was wide enough
+    assert widened(grid, [3e-4, 3e-3]) == (*grid, 1e-2)  # the half-decade pattern continued
+    assert widened(grid, [3e-5, 3e-3]) == (1e-5, *grid, 1e-2)
+    assert widened((3e-3, 3e-5, 3e-4), [3e-3]) == (3e-5, 3e-4, 3e-3, 3e-2)  # unsorted, decades
+    assert widened((1e-4, 1e-3), [1e-4]) == (1e-5, 1e-4, 1e-3)
+    assert widened((1e-3,), [1e-3]) == (1e-3,)  # one lr: fixed, not searched
 
 
 def test_trials_that_differ_only_in_lr_share_one_cost_measurement():

@@ -42,7 +42,7 @@ from vidrop.compare.runs import (
     train_run,
 )
 from vidrop.compare.spec import Budget, CompareSpec
-from vidrop.compare.tuning import Trial, choose, heldout_scores, trials
+from vidrop.compare.tuning import MAX_WIDENINGS, Trial, choose, heldout_scores, trials, widened
 from vidrop.config import Config, ConfigError, config_yaml, load_config, split_overrides
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.features import views_of_backbone
@@ -85,6 +85,7 @@ class Comparison:
         self.calibrations: dict[str, Calibration] = {}  # by cost_key of a config
         self.flops: dict[str, float] = {}  # by cost_key of a config
         self.budgets: dict[int, Budget] = {}
+        self.lrs = spec.lrs  # the tuning's grid: the asked one, widened where it cut short
         self.tuning: dict[str, list[dict[str, Any]]] = {}
         self.chosen: dict[str, Trial | None] = dict.fromkeys(spec.methods)
         self.runs: dict[int, dict[str, MethodRun]] = {}
@@ -178,12 +179,13 @@ class Comparison:
     def tune(self, method: str) -> None:
         """Every trial of `method` at the trial budget (the first seed), scored on held-out
         training videos; the best one's settings are the method's for the final runs."""
-        if not self.spec.lrs:
+        if not self.lrs:
             return
         cfg, m = self.cfgs[method], get_method(method)
         seed, budget = self.spec.seeds[0], self.trial_budget()
         results: list[tuple[Trial, dict[str, float] | None]] = []
-        todo = trials(self.spec.lrs, m.knob_settings(cfg, self.base))
+        self.tuning[method] = []
+        todo = trials(self.lrs, m.knob_settings(cfg, self.base))
         for i, trial in enumerate(todo, 1):
             label = f"{method} trial {i}/{len(todo)}: lr {trial.lr:g} {trial.settings}"
             try:
@@ -219,13 +221,28 @@ class Comparison:
         with FolderLock(self.spec.out, self.spec.command):
             return self._run()
 
-    def _run(self) -> dict[str, Any]:
+    def tune_all(self) -> dict[str, str]:
+        """Every method tuned on one grid; while any method's best lr is at its edge (and at most
+        MAX_WIDENINGS times) the grid grows that way and every method tunes again (trials done
+        are found, not retrained). Returns the methods whose tuning failed, with why."""
         errors: dict[str, str] = {}
-        for method in self.spec.methods:
-            try:
-                self.tune(method)
-            except Exception as exc:  # noqa: BLE001 - one method's failure is reported, not fatal
-                errors[method] = _failure(method, exc, self.spec.out)
+        for widening in range(MAX_WIDENINGS + 1):
+            errors = {}
+            for method in self.spec.methods:
+                try:
+                    self.tune(method)
+                except Exception as exc:  # noqa: BLE001 - one method's failure is reported
+                    errors[method] = _failure(method, exc, self.spec.out)
+            best = [t.lr for m, t in self.chosen.items() if t and m not in errors]
+            wider = widened(self.lrs, best)
+            if wider == self.lrs or widening == MAX_WIDENINGS:
+                break
+            log.info("a chosen lr is at the grid's edge: every method also tries %s", wider)
+            self.lrs = wider
+        return errors
+
+    def _run(self) -> dict[str, Any]:
+        errors = self.tune_all()
         for seed in self.spec.seeds:
             self.runs[seed] = {}
             for method in self.spec.methods:

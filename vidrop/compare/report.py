@@ -178,7 +178,8 @@ def build_report(cmp: Comparison) -> dict[str, Any]:
         "budget": cmp.budget(first).to_dict(),
         "budgets_per_seed": {str(seed): cmp.budget(seed).to_dict() for seed in s.seeds},
         "tuning": {
-            "lrs": list(s.lrs),
+            "lrs": list(cmp.lrs),
+            "asked_lrs": list(s.lrs),
             "trial_share": s.trial_share,
             "trial_budget": cmp.trial_budget().to_dict() if s.lrs else None,
             "score": "mean of kNN (k=20) and linear top-1 on the training videos, each held out "
@@ -204,8 +205,12 @@ def _header(report: dict[str, Any]) -> list[str]:
     if t["lrs"]:
         tb = t["trial_budget"]
         counts = {n: len(e["tuning"]) for n, e in report["methods"].items() if e.get("tuning")}
+        grid = ", ".join(f"{x:g}" for x in t["lrs"])
+        if list(t.get("asked_lrs", t["lrs"])) != list(t["lrs"]):
+            asked = ", ".join(f"{x:g}" for x in t["asked_lrs"])
+            grid += f" (asked {asked}; widened for every method where a chosen lr sat on an edge)"
         tuning = (
-            f"Tuning, the same for every method: peak lr in {', '.join(f'{x:g}' for x in t['lrs'])}"
+            f"Tuning, the same for every method: peak lr in {grid}"
             f" (each cosine down to 1% of it) x the 2 settings of the method's knob, each trial "
             f"{t['trial_share']:g} of the budget ({tb['kind']} {tb['value']:.4g}), chosen by the "
             f"{t['score']}. Trials: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + "."

@@ -2,7 +2,9 @@
 rates times the settings of the one knob the method's own paper ablates), each a short run of the
 same share of the budget, scored on held-out TRAINING videos by a score neutral between feature
 kinds (the mean of kNN and linear top-1), never on val videos; the best trial's settings then
-train the full budget.
+train the full budget. Where any method's best lr is at the grid's edge, the grid grows one step
+that way for every method (at most MAX_WIDENINGS times), so no method is judged at a learning rate
+the grid cut short.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vidrop.train.sizing import accumulation
 MIN_LR_SHARE = 0.01  # every trial's (and final run's) cosine ends at this share of its peak
 HELDOUT_FOLDS = 5  # each training video held out once, the other four fifths its reference set
 HELDOUT_K = 20
+MAX_WIDENINGS = 2  # grid steps the tuning may add past each edge of the asked grid
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,24 @@ def choose(results: list[tuple[Trial, dict[str, float] | None]]) -> Trial:
 def at_edge(lr: float, lrs: tuple[float, ...]) -> bool:
     """`lr` is the grid's smallest or largest: a wider grid might have done better."""
     return len(lrs) > 1 and lr in (min(lrs), max(lrs))
+
+
+def widened(lrs: tuple[float, ...], chosen: list[float]) -> tuple[float, ...]:
+    """`lrs` with one more step past each edge some `chosen` lr sits on, the grid's own pattern
+    continued (the ratio two steps back, so ..., 1e-3, 3e-3 continues to 1e-2); `lrs` itself
+    where none does. A grid of one lr is a fixed lr, not a search: never widened."""
+    grid = sorted(lrs)
+    if len(grid) < 2:
+        return tuple(grid)
+    if len(grid) > 2:
+        up, down = grid[-2] * grid[-1] / grid[-3], grid[1] * grid[0] / grid[2]
+    else:
+        up, down = grid[1] ** 2 / grid[0], grid[0] ** 2 / grid[1]
+    if grid[-1] in chosen:
+        grid.append(float(f"{up:.3g}"))  # 3 digits: 1e-2, not 0.009999999, names its runs
+    if grid[0] in chosen:
+        grid.insert(0, float(f"{down:.3g}"))
+    return tuple(grid)
 
 
 def peak_lr(cfg: Config) -> float:
