@@ -1,20 +1,29 @@
+import torch
+
 from vidrop.bench.loader import bench_loader
 
 
 def test_bench_loader_times_both_sources_on_identical_views(
     synth_data, code_store, tmp_path, capsys
 ):
-    r = bench_loader(
-        synth_data["train"],
-        str(code_store),
-        config="tiny",
-        videos=3,
-        batch=1,
-        workers=0,
-        json_path=str(tmp_path / "b.json"),
-        overrides=["views.large_size=32"],
-        min_seconds=0,
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # a count the bench's one thread a worker is not
+    try:
+        r = bench_loader(
+            synth_data["train"],
+            str(code_store),
+            config="tiny",
+            videos=3,
+            batch=1,
+            workers=0,
+            json_path=str(tmp_path / "b.json"),
+            overrides=["views.large_size=32"],
+            min_seconds=0,
+        )
+        # the process's thread count given back (a later training run's float sums depend on it)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
     assert r["same_shapes_and_dtype"] and r["pyav"]["videos"] == r["store"]["videos"] == 3
     assert r["pyav"]["large"] == [[1, 2, 3, 8, 32, 32], "torch.uint8"]
     # the tiny recipe's views: 2 large and 4 small clips per video, 3 videos each

@@ -11,6 +11,8 @@ pace (docs/experiments/2026-12-03-loader-augment.md)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -154,10 +156,38 @@ def bench_loader(
 ) -> dict[str, Any]:
     """Both sources read the videos the store holds, in the store's order; `data` (the manifest
     the store was encoded from) must list them all. `device`: where views.augment=dino runs."""
-    torch.set_num_threads(1)  # one thread per worker, as in training loaders
     cfg = load_config(
         config, [*(overrides or []), f"data.num_workers={workers}", f"train.seed={seed}"]
     )
+    with _one_thread():  # one thread per worker, as in training loaders
+        results = _bench(cfg, data, store, workers, batch, videos, min_seconds, device)
+    if json_path:
+        write_json_atomic(json_path, results)
+    return results
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch's thread count is the process's: given back, so a caller's later work (a test's
+    training run) keeps its own."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _bench(
+    cfg: Config,
+    data: str,
+    store: str,
+    workers: int,
+    batch: int,
+    videos: int,
+    min_seconds: float,
+    device: str,
+) -> dict[str, Any]:
     views = cfg.views
     sources = _sources(data, store)
     results: dict[str, Any] = {
@@ -181,8 +211,6 @@ def bench_loader(
         on = resolve_device(device, "--device")
         results.update(_with_augment(sources, timing, on))
     _print(results)
-    if json_path:
-        write_json_atomic(json_path, results)
     return results
 
 
