@@ -68,6 +68,7 @@ class ProgressBar:
     def start_at(self, done: int) -> None:
         """Resume display from `done` (rate and ETA count only the new work)."""
         self.done = self._start_done = done
+        self._start = time.perf_counter()
         if self._progress is not None:
             self._progress.update(self._task, completed=done)
 

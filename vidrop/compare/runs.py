@@ -89,6 +89,14 @@ def _last_step(metrics: Path) -> int:
         return 0
 
 
+def follow(bar: ProgressBar, step: int) -> None:
+    """Move `bar` to the child's last logged step. A child killed between checkpoints restarts
+    from an earlier step than the log it left: the bar restarts there, so its rate stays true."""
+    if step < bar.done:
+        bar.start_at(step)
+    bar.update(step - bar.done)
+
+
 def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 0) -> float:
     """`vidrop pretrain` of `config` in a child process (it resumes from the folder's
     checkpoint), to the end of its schedule or its time limit, or to step `stop`; a progress
@@ -121,7 +129,7 @@ def train_child(config: Path, folder: Path, label: str, total: int, stop: int = 
             passed = None
             while waiter.is_alive():
                 waiter.join(1.0)
-                bar.update(_last_step(folder / "metrics.jsonl") - bar.done)
+                follow(bar, _last_step(folder / "metrics.jsonl"))
                 if stops.signum is not None and passed is None:
                     passed = stops.signum
                     child.send_signal(passed)  # the child saves its state, then exits
