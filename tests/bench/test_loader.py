@@ -31,8 +31,9 @@ def test_bench_loader_times_both_sources_on_identical_views(
     assert (tmp_path / "b.json").exists()
     # the store's integrity checks timed on and off, alternated twice, in the same run
     c = r["integrity"]
-    assert [len(c["clips_per_s"][k]) for k in ("checked", "unchecked")] == [2, 2]
-    assert all(x > 0 for k in ("checked", "unchecked") for x in c["clips_per_s"][k])
+    kinds = ("checked", "every_read", "unchecked")
+    assert [len(c["clips_per_s"][k]) for k in kinds] == [2, 2, 2]
+    assert all(x > 0 for k in kinds for x in c["clips_per_s"][k])
     assert "store with its integrity checks" in capsys.readouterr().out
 
 

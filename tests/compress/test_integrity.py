@@ -46,6 +46,17 @@ def test_every_video_carries_the_crc32_of_its_codes(code_store):
         assert np.array_equal(store.checked_codes(i), store.codes(i))
 
 
+def test_a_video_is_checked_once_a_process_unless_asked_on_every_read(copy):
+    """Training checks each video on its first read in a worker (the store is read-only while
+    it trains); `remember=False` checks every read, as the loader benchmark's first-epoch case."""
+    store = CodeStore(copy)
+    store.checked_codes(3)
+    change_video(copy, 3, 5)  # the same file, rewritten in place: the open map sees it
+    assert np.array_equal(store.checked_codes(3), store.codes(3))  # remembered as sound
+    with pytest.raises(VideoError, match="CRC32"):
+        store.checked_codes(3, remember=False)
+
+
 def test_a_truncated_shard_is_one_clear_error_before_any_work(copy, synth_data, tmp_path, capsys):
     shard = sorted((copy / "shards").glob("*.codes"))[1]
     shard.write_bytes(shard.read_bytes()[:-100])

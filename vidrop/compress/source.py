@@ -64,11 +64,18 @@ class StoreSource:
     """A code store (`vidrop compress encode`): frames come from memory-mapped codes and a
     codebook lookup, only for the patches a crop covers. With `verify` (data.verify_store) each
     video's codes are checked where they are read (CodeStore.checked_codes): a changed video is
-    skipped and named like an unreadable one."""
+    skipped and named like an unreadable one. `recheck`: check on every read, not once per
+    process and video (what a worker pays in the first epoch of a large store; benchmarks)."""
 
-    def __init__(self, store: str, decode_on_device: bool = False, verify: bool = True) -> None:
+    def __init__(
+        self,
+        store: str,
+        decode_on_device: bool = False,
+        verify: bool = True,
+        recheck: bool = False,
+    ) -> None:
         self.store = CodeStore(store)
-        self.verify = verify
+        self.verify, self.recheck = verify, recheck
         self.table = self.store.codebook.table
         # flipped views decode from mirrored codes and patches: no flip pass over the pixels
         # (on the device the flip is free: the table is only needed where workers decode)
@@ -85,5 +92,8 @@ class StoreSource:
         return self.store.videos[index].frames
 
     def load(self, index: int, frames: np.ndarray) -> CodeBlock:
-        codes = self.store.checked_codes(index) if self.verify else self.store.codes(index)
+        if self.verify:
+            codes = self.store.checked_codes(index, remember=not self.recheck)
+        else:
+            codes = self.store.codes(index)
         return CodeBlock(codes, self.table, self.mirrored, self.store.patch, self.on_device)

@@ -218,13 +218,13 @@ class CodeStore:
         flat = self._map(v.shard)[v.offset : v.offset + v.n_codes]
         return flat.reshape(v.frames, *v.grid)
 
-    def checked_codes(self, position: int) -> np.ndarray:
+    def checked_codes(self, position: int, remember: bool = True) -> np.ndarray:
         """`codes(position)` once they pass their checks (once per process and video: a store is
-        read-only while it trains): the video's CRC32 (or, in a store written without one, its
-        shard's sha256) and every code below the codebook's size; VideoError naming the video
-        otherwise (a run skips it and goes on)."""
+        read-only while it trains; `remember=False` checks on every read): the video's CRC32 (or,
+        in a store written without one, its shard's sha256) and every code below the codebook's
+        size; VideoError naming the video otherwise (a run skips it and goes on)."""
         codes = self.codes(position)
-        if position in self._sound_videos:
+        if remember and position in self._sound_videos:
             return codes
         v = self.videos[position]
         if v.crc32 is not None:
