@@ -176,6 +176,42 @@ def test_every_method_gets_the_same_trials_and_the_best_held_out_score_wins(
     assert len({len(t) for t in cmp.tuning.values()}) == 1
 
 
+def test_the_best_lrs_are_continued_to_the_full_budget_and_judged_there(
+    eval_data, tmp_path, monkeypatch
+):
+    """A quarter-length trial may rank a high lr first that four times the steps undo: the best
+    trial at each of the two best lrs trains the full budget (first seed, as the final run it
+    then is) and the held-out score there chooses, for every method alike."""
+    from vidrop.compare.core import Comparison
+    from vidrop.compare.runs import MethodRun
+
+    trained = []
+
+    def fake_train(self, method, cfg, seed, budget, label, curve=False):
+        trained.append((method, cfg.optim.base_lr, budget, curve, label))
+        return MethodRun(str(tmp_path / f"{len(trained)}"), 2, 2)
+
+    def fake_scores(self, run, label):  # trials: best at 3e-3; full budget: best at 1e-3
+        lr = float(label.split(" lr ")[1].split()[0])
+        best = 1e-3 if "finalist" in label else 3e-3
+        return {"knn": 50.0 - 10 * abs(math.log10(lr / best)), "linear": 50.0}
+
+    monkeypatch.setattr(Comparison, "train", fake_train)
+    monkeypatch.setattr(Comparison, "heldout", fake_scores)
+    lrs = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    cmp = Comparison(spec(eval_data, tmp_path, budget=Budget("steps", 40), lrs=lrs))
+    errors = cmp.tune_all()
+    assert {m: t.lr for m, t in cmp.chosen.items()} == dict.fromkeys(cmp.spec.methods, 3e-3)
+    cmp.settle_all(errors)
+    assert errors == {}
+    for m in cmp.spec.methods:
+        final = [(lr, b, c) for mm, lr, b, c, label in trained if mm == m and "finalist" in label]
+        # 3e-3 first; 1e-3 and 1e-2 tie in the trials, 1e-3 is the grid's geometric middle
+        assert final == [(3e-3, Budget("steps", 40), True), (1e-3, Budget("steps", 40), True)]
+        assert [e["lr"] for e in cmp.finalists[m]] == [3e-3, 1e-3]
+        assert cmp.chosen[m].lr == 1e-3 and cmp.chosen[m].settings == cmp.tuning[m][0]["settings"]
+
+
 def test_a_per_method_override_reaches_only_its_method(eval_data, tmp_path):
     from vidrop.compare.core import Comparison
 

@@ -2,7 +2,15 @@
 
 import pytest
 
-from vidrop.compare.tuning import Trial, at_edge, choose, selection_score, trials, widened
+from vidrop.compare.tuning import (
+    Trial,
+    at_edge,
+    choose,
+    finalists,
+    selection_score,
+    trials,
+    widened,
+)
 from vidrop.methods import resolve_config
 
 
@@ -44,6 +52,26 @@ def test_the_choice_is_the_best_mean_of_knn_and_linear_ties_alike_for_every_meth
     with pytest.raises(RuntimeError, match="every tuning trial failed"):
         choose([(d, None)])
     assert at_edge(3e-3, (3e-5, 3e-3)) and not at_edge(3e-4, (3e-5, 3e-4, 3e-3))
+
+
+def test_the_finalists_are_the_best_trial_at_each_of_the_best_lrs():
+    own, other = {"mask.drop_ratio": 0.5}, {"mask.drop_ratio": 0.75}
+    scores = {  # (lr, knob): held-out score; 3e-3 holds the two best trials
+        (3e-3, 0.75): 34.0,
+        (3e-3, 0.5): 27.0,
+        (1e-3, 0.5): 26.0,
+        (1e-3, 0.75): 26.0,  # a tie at 1e-3: the method's own knob setting goes on
+        (3e-4, 0.75): 25.0,
+    }
+    results = [
+        (Trial(lr, own if d == 0.5 else other), {"knn": v, "linear": v})
+        for (lr, d), v in scores.items()
+    ]
+    results = [results[1], *results[:1], *results[2:]]  # the recipe's setting first
+    picks = finalists(results, 2)
+    assert picks == [Trial(3e-3, other), Trial(1e-3, own)]
+    assert finalists(results, 1) == [choose(results)]
+    assert finalists([(Trial(1e-3, own), {"knn": 1.0, "linear": 1.0})], 2) == [Trial(1e-3, own)]
 
 
 def test_a_grid_grows_one_step_past_each_edge_a_chosen_lr_sits_on():

@@ -42,7 +42,16 @@ from vidrop.compare.runs import (
     train_run,
 )
 from vidrop.compare.spec import Budget, CompareSpec
-from vidrop.compare.tuning import MAX_WIDENINGS, Trial, choose, heldout_scores, trials, widened
+from vidrop.compare.tuning import (
+    FINALISTS,
+    MAX_WIDENINGS,
+    Trial,
+    choose,
+    finalists,
+    heldout_scores,
+    trials,
+    widened,
+)
 from vidrop.config import Config, ConfigError, config_yaml, load_config, split_overrides
 from vidrop.data.manifest import read_manifest
 from vidrop.eval.features import views_of_backbone
@@ -87,6 +96,8 @@ class Comparison:
         self.budgets: dict[int, Budget] = {}
         self.lrs = spec.lrs  # the tuning's grid: the asked one, widened where it cut short
         self.tuning: dict[str, list[dict[str, Any]]] = {}
+        self.scored: dict[str, list[tuple[Trial, dict[str, float] | None]]] = {}  # the trials'
+        self.finalists: dict[str, list[dict[str, Any]]] = {}  # continued to the full budget
         self.chosen: dict[str, Trial | None] = dict.fromkeys(spec.methods)
         self.runs: dict[int, dict[str, MethodRun]] = {}
         self.evals: dict[int, dict[str, Any]] = {}
@@ -197,8 +208,37 @@ class Comparison:
             results.append((trial, scores))
             entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
             self.tuning.setdefault(method, []).append(entry)
+        self.scored[method] = results
         self.chosen[method] = choose(results)
         log.info("%s: chose %s by held-out kNN + linear", method, self.chosen[method])
+
+    def settle(self, method: str) -> None:
+        """The best trial at each of the FINALISTS best lrs trains the full budget at the first
+        seed (that run is then the method's first final run), scored on held-out training
+        videos as the trials were; the best of them is the method's choice. Nothing to settle
+        where the trials already had the full budget or tried one lr."""
+        results = self.scored.get(method, [])
+        picks = finalists(results, FINALISTS) if results else []
+        if self.spec.trial_share >= 1 or len(picks) < 2:
+            return
+        seed, cfg = self.spec.seeds[0], self.cfgs[method]
+        scored: list[tuple[Trial, dict[str, float] | None]] = []
+        self.finalists[method] = []
+        for trial in picks:
+            label = f"{method} finalist: lr {trial.lr:g} {trial.settings}"
+            try:
+                run = self.train(method, trial.apply(cfg), seed, self.budget(seed), label, True)
+                scores: dict[str, float] | None = self.heldout(run, label)
+            except Exception as exc:  # noqa: BLE001 - a failed finalist is recorded, never chosen
+                run, scores = (
+                    MethodRun("", 0, error=_failure(f"{method}-finalist", exc, self.spec.out)),
+                    None,
+                )
+            scored.append((trial, scores))
+            entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
+            self.finalists[method].append(entry)
+        self.chosen[method] = choose(scored, own=results[0][0].settings)
+        log.info("%s: chose %s at the full budget", method, self.chosen[method])
 
     def heldout(self, run: MethodRun, label: str) -> dict[str, float]:
         """A run's held-out scores (cached beside it)."""
@@ -241,8 +281,18 @@ class Comparison:
             self.lrs = wider
         return errors
 
+    def settle_all(self, errors: dict[str, str]) -> None:
+        """settle() every method whose tuning did not fail; a failure joins `errors`."""
+        for method in self.spec.methods:
+            if method not in errors:
+                try:
+                    self.settle(method)
+                except Exception as exc:  # noqa: BLE001 - one method's failure is reported
+                    errors[method] = _failure(method, exc, self.spec.out)
+
     def _run(self) -> dict[str, Any]:
         errors = self.tune_all()
+        self.settle_all(errors)
         for seed in self.spec.seeds:
             self.runs[seed] = {}
             for method in self.spec.methods:

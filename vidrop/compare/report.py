@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidrop.atomic import atomic_path, write_json_atomic, write_text_atomic
-from vidrop.compare.tuning import at_edge, peak_lr, selection_score
+from vidrop.compare.tuning import FINALISTS, at_edge, peak_lr, selection_score
 from vidrop.config import Config
 from vidrop.eval.gains import paired_gains, pooled_gains
 from vidrop.eval.suite import format_gain, headline
@@ -97,6 +97,7 @@ def method_entry(cmp: Comparison, name: str, seed: int) -> dict[str, Any]:
         **evaluated,
         "curve": run.curve,
         "tuning": cmp.tuning.get(method, []),
+        "finalists": cmp.finalists.get(method, []),
     }
 
 
@@ -182,6 +183,7 @@ def build_report(cmp: Comparison) -> dict[str, Any]:
             "asked_lrs": list(s.lrs),
             "trial_share": s.trial_share,
             "trial_budget": cmp.trial_budget().to_dict() if s.lrs else None,
+            "finalists": FINALISTS if any(cmp.finalists.values()) else 0,
             "score": "mean of kNN (k=20) and linear top-1 on the training videos, each held out "
             "once in five-fold cross-validation",
         },
@@ -215,6 +217,11 @@ def _header(report: dict[str, Any]) -> list[str]:
             f"{t['trial_share']:g} of the budget ({tb['kind']} {tb['value']:.4g}), chosen by the "
             f"{t['score']}. Trials: " + ", ".join(f"{n} {c}" for n, c in counts.items()) + "."
         )
+        if t.get("finalists"):
+            tuning += (
+                f" The best trial at each of the {t['finalists']} best lrs then trained the full "
+                "budget (the first seed) and the better held-out score there chose."
+            )
     return [
         "# vidrop compare",
         "",
@@ -259,16 +266,24 @@ def _recipes(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+TRIALS_HEAD = [
+    "| method | peak lr | knob setting | steps | kNN | linear | score |",
+    "|---|---:|---|---:|---:|---:|---:|",
+]
+
+
 def _tuning(report: dict[str, Any]) -> list[str]:
-    lines = ["", "## Tuning trials (held-out training videos)", ""]
-    lines += [
-        "| method | peak lr | knob setting | steps | kNN | linear | score |",
-        "|---|---:|---|---:|---:|---:|---:|",
-    ]
+    lines = ["", "## Tuning trials (held-out training videos)", "", *TRIALS_HEAD]
     lrs = tuple(report["tuning"]["lrs"])
     for name, e in report["methods"].items():
         for t in e.get("tuning", []) if ":" not in name else []:
             lines.append(_trial_row(name, e, t, lrs))
+    if report["tuning"].get("finalists"):
+        lines += ["", "## Finalists at the full budget (first seed, held-out training videos)", ""]
+        lines += TRIALS_HEAD
+        for name, e in report["methods"].items():
+            for t in e.get("finalists", []) if ":" not in name else []:
+                lines.append(_trial_row(name, e, t, lrs))
     return lines
 
 

@@ -1,10 +1,11 @@
 """How `vidrop compare` tunes every method alike: the same trials (a log grid of peak learning
 rates times the settings of the one knob the method's own paper ablates), each a short run of the
 same share of the budget, scored on held-out TRAINING videos by a score neutral between feature
-kinds (the mean of kNN and linear top-1), never on val videos; the best trial's settings then
-train the full budget. Where any method's best lr is at the grid's edge, the grid grows one step
-that way for every method (at most MAX_WIDENINGS times), so no method is judged at a learning rate
-the grid cut short.
+kinds (the mean of kNN and linear top-1), never on val videos. Where any method's best lr is at
+the grid's edge, the grid grows one step that way for every method (at most MAX_WIDENINGS times),
+so no method is judged at a learning rate the grid cut short. Then the best trial at each of the
+FINALISTS best lrs trains the full budget (the first seed), and the best of those, scored the same
+way, trains every seed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MIN_LR_SHARE = 0.01  # every trial's (and final run's) cosine ends at this share
 HELDOUT_FOLDS = 5  # each training video held out once, the other four fifths its reference set
 HELDOUT_K = 20
 MAX_WIDENINGS = 2  # grid steps the tuning may add past each edge of the asked grid
+FINALISTS = 2  # learning rates whose best trial is continued to the full budget
 
 
 @dataclass(frozen=True)
@@ -72,22 +74,45 @@ def selection_score(heldout: dict[str, float]) -> float:
     return (heldout["knn"] + heldout["linear"]) / 2
 
 
-def choose(results: list[tuple[Trial, dict[str, float] | None]]) -> Trial:
-    """The trial with the best selection score (a failed trial: None, never chosen); ties go to
-    the method's own knob setting (its first), then to the lr nearest the grid's geometric
-    middle: the same rule for every method, whatever its recipe's lr."""
-    scored = [(t, h) for t, h in results if h is not None]
+def ranked(
+    results: list[tuple[Trial, dict[str, float] | None]], own: dict[str, Any] | None = None
+) -> list[Trial]:
+    """The scored trials, best first by selection score (a failed trial: None, never ranked);
+    ties go to the method's own knob setting (`own`, default the first trial's: trials() puts
+    the recipe's first), then to the lr nearest the grid's geometric middle, then to the earlier
+    trial: the same rule for every method, whatever its recipe's lr."""
+    scored = [(i, t, h) for i, (t, h) in enumerate(results) if h is not None]
     if not scored:
         raise RuntimeError("every tuning trial failed; see their runs' train.log")
     lrs = [t.lr for t, _ in results]
     middle = math.sqrt(min(lrs) * max(lrs))
+    mine = results[0][0].settings if own is None else own
 
-    def key(item: tuple[Trial, dict[str, float]]) -> tuple[float, int, float]:
-        t, h = item
-        own = int(t.settings == results[0][0].settings)
-        return (selection_score(h), own, -abs(math.log(t.lr / middle)))
+    def key(item: tuple[int, Trial, dict[str, float]]) -> tuple[float, int, float, int]:
+        i, t, h = item
+        own_setting = int(t.settings == mine)
+        return (selection_score(h), own_setting, -abs(math.log(t.lr / middle)), -i)
 
-    return max(scored, key=key)[0]  # the first of equal keys: the earlier trial
+    return [t for _, t, _ in sorted(scored, key=key, reverse=True)]
+
+
+def choose(
+    results: list[tuple[Trial, dict[str, float] | None]], own: dict[str, Any] | None = None
+) -> Trial:
+    """The best trial by `ranked`'s order."""
+    return ranked(results, own)[0]
+
+
+def finalists(results: list[tuple[Trial, dict[str, float] | None]], n: int) -> list[Trial]:
+    """The best trial at each of the `n` best learning rates, best first. A trial a quarter of
+    the budget long ranks lrs for a short schedule; four times as many steps may want a lower
+    one (docs/experiments/2026-12-07-honest-comparison.md), so the finalists, not the best
+    trial alone, are continued to the full budget and judged there."""
+    picks: list[Trial] = []
+    for trial in ranked(results):
+        if len(picks) < n and all(trial.lr != p.lr for p in picks):
+            picks.append(trial)
+    return picks
 
 
 def at_edge(lr: float, lrs: tuple[float, ...]) -> bool:
