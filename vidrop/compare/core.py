@@ -230,10 +230,8 @@ class Comparison:
                 run = self.train(method, trial.apply(cfg), seed, self.budget(seed), label, True)
                 scores: dict[str, float] | None = self.heldout(run, label)
             except Exception as exc:  # noqa: BLE001 - a failed finalist is recorded, never chosen
-                run, scores = (
-                    MethodRun("", 0, error=_failure(f"{method}-finalist", exc, self.spec.out)),
-                    None,
-                )
+                error = _failure(f"{method}-finalist", exc, self.spec.out)
+                run, scores = MethodRun("", 0, error=error), None
             scored.append((trial, scores))
             entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
             self.finalists[method].append(entry)
