@@ -71,6 +71,13 @@ def test_the_finalists_are_the_best_trial_at_each_of_the_best_lrs():
     picks = finalists(results, 2)
     assert picks == [Trial(3e-3, other), Trial(1e-3, own)]
     assert finalists(results, 1) == [choose(results)]
+    # finalists that tie at the full budget: the lr nearest the whole grid's middle, not theirs
+    tied = [
+        (Trial(1e-3, own), {"knn": 30.0, "linear": 30.0}),
+        (Trial(3e-3, own), {"knn": 30.0, "linear": 30.0}),
+    ]
+    assert choose(tied, own, grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2)) == Trial(1e-3, own)
+    assert choose(tied[::-1], own, grid=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1)) == Trial(3e-3, own)
     assert finalists([(Trial(1e-3, own), {"knn": 1.0, "linear": 1.0})], 2) == [Trial(1e-3, own)]
 
 

@@ -8,7 +8,8 @@ The order of work, each step resumable:
 2. each method's cost (seconds and FLOPs of a step of each config it trains) when the budget is
    not in steps;
 3. tuning, the same for every method (vidrop.compare.tuning): the same trials, each a share of
-   the budget, scored on held-out TRAINING videos, never val;
+   the budget, scored on held-out TRAINING videos, never val; then the best trial at each of the
+   two best lrs trains the full budget (the first seed) and the better held-out score chooses;
 4. every method trains the full budget at its chosen settings for each seed, scored by kNN on
    the val videos at `curve` points along the way;
 5. `eval all` of every backbone of every seed, with paired gains; compare.json, .md and .png.
@@ -189,7 +190,8 @@ class Comparison:
 
     def tune(self, method: str) -> None:
         """Every trial of `method` at the trial budget (the first seed), scored on held-out
-        training videos; the best one's settings are the method's for the final runs."""
+        training videos; the best one is the method's choice until settle() judges the
+        finalists at the full budget."""
         if not self.lrs:
             return
         cfg, m = self.cfgs[method], get_method(method)
@@ -215,8 +217,10 @@ class Comparison:
     def settle(self, method: str) -> None:
         """The best trial at each of the FINALISTS best lrs trains the full budget at the first
         seed (that run is then the method's first final run), scored on held-out training
-        videos as the trials were; the best of them is the method's choice. Nothing to settle
-        where the trials already had the full budget or tried one lr."""
+        videos as the trials were; the best of them is the method's choice (ties as the trials'
+        on the whole grid; a winner at the grid's edge is marked in compare.md, the grid is not
+        widened again). Nothing to settle where the trials already had the full budget or tried
+        one lr."""
         results = self.scored.get(method, [])
         picks = finalists(results, FINALISTS) if results else []
         if self.spec.trial_share >= 1 or len(picks) < 2:
@@ -230,12 +234,14 @@ class Comparison:
                 run = self.train(method, trial.apply(cfg), seed, self.budget(seed), label, True)
                 scores: dict[str, float] | None = self.heldout(run, label)
             except Exception as exc:  # noqa: BLE001 - a failed finalist is recorded, never chosen
-                error = _failure(f"{method}-finalist", exc, self.spec.out)
+                error = _failure(f"{method}-finalist-lr{trial.lr:g}", exc, self.spec.out)
                 run, scores = MethodRun("", 0, error=error), None
             scored.append((trial, scores))
             entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
             self.finalists[method].append(entry)
-        self.chosen[method] = choose(scored, own=results[0][0].settings)
+        if all(h is None for _, h in scored):
+            raise RuntimeError(f"both finalists of {method} failed; see their runs' train.log")
+        self.chosen[method] = choose(scored, own=results[0][0].settings, grid=self.lrs)
         log.info("%s: chose %s at the full budget", method, self.chosen[method])
 
     def heldout(self, run: MethodRun, label: str) -> dict[str, float]:

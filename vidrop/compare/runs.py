@@ -83,10 +83,15 @@ def _tail(path: Path, lines: int = 12) -> str:
 
 
 def _last_step(metrics: Path) -> int:
-    try:
-        return int(read_metrics(metrics)[-1]["step"]) if metrics.exists() else 0
-    except (ValueError, KeyError, IndexError):
+    """The last step a child logged; a line cut off by a kill or read mid-write is passed over."""
+    if not metrics.exists():
         return 0
+    for line in reversed(metrics.read_text().splitlines()):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return 0
 
 
 def follow(bar: ProgressBar, step: int) -> None:

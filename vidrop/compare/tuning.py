@@ -75,16 +75,19 @@ def selection_score(heldout: dict[str, float]) -> float:
 
 
 def ranked(
-    results: list[tuple[Trial, dict[str, float] | None]], own: dict[str, Any] | None = None
+    results: list[tuple[Trial, dict[str, float] | None]],
+    own: dict[str, Any] | None = None,
+    grid: tuple[float, ...] = (),
 ) -> list[Trial]:
     """The scored trials, best first by selection score (a failed trial: None, never ranked);
     ties go to the method's own knob setting (`own`, default the first trial's: trials() puts
-    the recipe's first), then to the lr nearest the grid's geometric middle, then to the earlier
-    trial: the same rule for every method, whatever its recipe's lr."""
+    the recipe's first), then to the lr nearest the geometric middle of `grid` (default: of the
+    trials' lrs), then to the earlier trial: the same rule for every method, whatever its
+    recipe's lr."""
     scored = [(i, t, h) for i, (t, h) in enumerate(results) if h is not None]
     if not scored:
         raise RuntimeError("every tuning trial failed; see their runs' train.log")
-    lrs = [t.lr for t, _ in results]
+    lrs = list(grid) or [t.lr for t, _ in results]
     middle = math.sqrt(min(lrs) * max(lrs))
     mine = results[0][0].settings if own is None else own
 
@@ -97,10 +100,12 @@ def ranked(
 
 
 def choose(
-    results: list[tuple[Trial, dict[str, float] | None]], own: dict[str, Any] | None = None
+    results: list[tuple[Trial, dict[str, float] | None]],
+    own: dict[str, Any] | None = None,
+    grid: tuple[float, ...] = (),
 ) -> Trial:
     """The best trial by `ranked`'s order."""
-    return ranked(results, own)[0]
+    return ranked(results, own, grid)[0]
 
 
 def finalists(results: list[tuple[Trial, dict[str, float] | None]], n: int) -> list[Trial]:

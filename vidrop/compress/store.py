@@ -220,9 +220,10 @@ class CodeStore:
 
     def checked_codes(self, position: int, remember: bool = True) -> np.ndarray:
         """`codes(position)` once they pass their checks (once per process and video: a store is
-        read-only while it trains; `remember=False` checks on every read): the video's CRC32 (or,
-        in a store written without one, its shard's sha256) and every code below the codebook's
-        size; VideoError naming the video otherwise (a run skips it and goes on)."""
+        read-only while it trains; `remember=False` checks the video on every read): the video's
+        CRC32 (or, in a store written without one, its shard's sha256, once per process either
+        way) and every code below the codebook's size; VideoError naming the video otherwise (a
+        run skips it and goes on)."""
         codes = self.codes(position)
         if remember and position in self._sound_videos:
             return codes
