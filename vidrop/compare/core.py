@@ -201,14 +201,8 @@ class Comparison:
         todo = trials(self.lrs, m.knob_settings(cfg, self.base))
         for i, trial in enumerate(todo, 1):
             label = f"{method} trial {i}/{len(todo)}: lr {trial.lr:g} {trial.settings}"
-            try:
-                run = self.train(method, trial.apply(cfg), seed, budget, label)
-                scores: dict[str, float] | None = self.heldout(run, label)
-            except Exception as exc:  # noqa: BLE001 - a failed trial is recorded, never chosen
-                error = _failure(f"{method}-trial{i}", exc, self.spec.out)
-                run, scores = MethodRun("", 0, error=error), None
+            scores, entry = self.scored_run(method, trial, seed, budget, label, f"trial{i}")
             results.append((trial, scores))
-            entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
             self.tuning.setdefault(method, []).append(entry)
         self.scored[method] = results
         self.chosen[method] = choose(results)
@@ -225,24 +219,41 @@ class Comparison:
         picks = finalists(results, FINALISTS) if results else []
         if self.spec.trial_share >= 1 or len(picks) < 2:
             return
-        seed, cfg = self.spec.seeds[0], self.cfgs[method]
+        seed = self.spec.seeds[0]
+        budget = self.budget(seed)
         scored: list[tuple[Trial, dict[str, float] | None]] = []
         self.finalists[method] = []
         for trial in picks:
             label = f"{method} finalist: lr {trial.lr:g} {trial.settings}"
-            try:
-                run = self.train(method, trial.apply(cfg), seed, self.budget(seed), label, True)
-                scores: dict[str, float] | None = self.heldout(run, label)
-            except Exception as exc:  # noqa: BLE001 - a failed finalist is recorded, never chosen
-                error = _failure(f"{method}-finalist-lr{trial.lr:g}", exc, self.spec.out)
-                run, scores = MethodRun("", 0, error=error), None
+            name = f"finalist-lr{trial.lr:g}"
+            scores, entry = self.scored_run(method, trial, seed, budget, label, name, curve=True)
             scored.append((trial, scores))
-            entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
             self.finalists[method].append(entry)
         if all(h is None for _, h in scored):
             raise RuntimeError(f"both finalists of {method} failed; see their runs' train.log")
         self.chosen[method] = choose(scored, own=results[0][0].settings, grid=self.lrs)
         log.info("%s: chose %s at the full budget", method, self.chosen[method])
+
+    def scored_run(
+        self,
+        method: str,
+        trial: Trial,
+        seed: int,
+        budget: Budget,
+        label: str,
+        name: str,
+        curve: bool = False,
+    ) -> tuple[dict[str, float] | None, dict[str, Any]]:
+        """`trial` of `method` trained (or found) and scored on held-out training videos: its
+        scores (None where it failed: recorded in OUT/METHOD-NAME.error.txt, never chosen) and
+        its entry in compare.json."""
+        try:
+            run = self.train(method, trial.apply(self.cfgs[method]), seed, budget, label, curve)
+            scores: dict[str, float] | None = self.heldout(run, label)
+        except Exception as exc:  # noqa: BLE001 - a failed trial is recorded, never chosen
+            error = _failure(f"{method}-{name}", exc, self.spec.out)
+            run, scores = MethodRun("", 0, error=error), None
+        return scores, {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
 
     def heldout(self, run: MethodRun, label: str) -> dict[str, float]:
         """A run's held-out scores (cached beside it)."""
