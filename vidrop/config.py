@@ -157,6 +157,9 @@ class DecoderConfig:
     width: int = 0  # 0: half the encoder's width (VideoMAE: 384 for ViT-B)
     depth: int = 0  # 0: VideoMAE's 4 blocks, fewer for an encoder under 12 blocks (depth / 3)
     heads: int = 0  # 0: 64-dim heads where the width allows, else 32-dim
+    # VideoMAE's target: each patch's pixels normalised by their own mean and variance (its
+    # default); false: the raw pixels (its paper's ablation, and our copy-detection study)
+    norm_pix_loss: bool = True
 
 
 # the built-in methods, torch-free (vidrop.methods registers them; a comparison's default)

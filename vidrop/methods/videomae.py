@@ -72,7 +72,7 @@ def hf_config(cfg: Config) -> Any:
         layer_norm_eps=m.norm_eps,
         qv_bias=m.qkv_bias == "qv",
         use_mean_pooling=False,
-        norm_pix_loss=True,
+        norm_pix_loss=cfg.decoder.norm_pix_loss,
         decoder_hidden_size=width,
         decoder_num_hidden_layers=depth,
         decoder_num_attention_heads=heads,
