@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import vidrop.data.copies as copies
 from tests.helpers import manifest_rows
 from vidrop.data.copies import CopyEdits, edit_copy, make_copies
 from vidrop.data.manifest import read_manifest
@@ -62,3 +63,30 @@ def test_originals_sharing_a_file_name_are_labelled_by_path(synth_data, tmp_path
     originals = read_manifest(tmp_path / "m.csv")
     rows = manifest_rows(make_copies(originals, tmp_path / "cd").queries)
     assert [r["label"] for r in rows] == originals.paths
+
+
+def test_copies_made_whole_from_the_same_inputs_are_kept_not_encoded_again(
+    synth_data, tmp_path, monkeypatch
+):
+    originals = read_manifest(synth_data["val"])
+    originals.entries = originals.entries[:2]
+    first = make_copies(originals, tmp_path / "cd", seed=0)
+
+    class Encoded(BaseException):  # as an interruption would, it passes through atomic_path
+        pass
+
+    def refuse(*args, **kwargs):
+        raise Encoded
+
+    monkeypatch.setattr(copies, "write_video", refuse)
+    assert make_copies(originals, tmp_path / "cd", seed=0) == first  # a resumed run
+    with pytest.raises(Encoded):  # other inputs: made anew
+        make_copies(originals, tmp_path / "cd", seed=1)
+    with pytest.raises(Encoded):  # that set, interrupted, is not trusted
+        make_copies(originals, tmp_path / "cd", seed=0)
+    monkeypatch.undo()
+    assert make_copies(originals, tmp_path / "cd", seed=0) == first
+    (tmp_path / "cd" / "videos" / "q00001.mp4").unlink()
+    monkeypatch.setattr(copies, "write_video", refuse)
+    with pytest.raises(Encoded):  # nor is a set missing a video
+        make_copies(originals, tmp_path / "cd", seed=0)

@@ -17,8 +17,10 @@ The resolution round trip stands in for the compression loss.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +91,11 @@ def make_copies(
     out/queries.csv. Unreadable videos are skipped and listed in out/skipped.txt."""
     edits = edits or CopyEdits()
     out = Path(out)
+    key = _inputs_key(originals, distractors, seed, edits)
+    kept = _finished(out, key)
+    if kept is not None:  # the same inputs were copied already: a resumed run re-encodes nothing
+        return kept
+    (out / "copies.json").unlink(missing_ok=True)  # the videos are about to change
     (out / "videos").mkdir(parents=True, exist_ok=True)
     names = Counter(Path(p).name for p in originals.paths)
     # the original's file name, or its path where two originals share a name
@@ -116,4 +123,29 @@ def make_copies(
     (out / "skipped.txt").unlink(missing_ok=True)  # never a stale list from an earlier run
     if skipped:
         write_text_atomic(out / "skipped.txt", "\n".join(skipped) + "\n")
+    write_text_atomic(out / "copies.json", json.dumps({"inputs": key}))  # last: the set is whole
     return Copies(out / "queries.csv", len(rows), skipped)
+
+
+def _inputs_key(
+    originals: Manifest, distractors: Manifest | None, seed: int, edits: CopyEdits
+) -> str:
+    """What a set of copies depends on (the edits are drawn from `seed`, so they repeat)."""
+    what = [list(originals.paths), list(distractors.paths if distractors else []), seed]
+    text = json.dumps([*what, asdict(edits)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _finished(out: Path, key: str) -> Copies | None:
+    """The copies in `out` when they were made whole from the same inputs, else None."""
+    try:
+        done = json.loads((out / "copies.json").read_text()).get("inputs") == key
+        with open(out / "queries.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, ValueError):
+        return None
+    if not done or not all((out / r["path"]).is_file() for r in rows):
+        return None
+    skipped = out / "skipped.txt"
+    lines = skipped.read_text().splitlines() if skipped.exists() else []
+    return Copies(out / "queries.csv", len(rows), lines)
