@@ -2,7 +2,8 @@
 
     python scripts/beside.py COMPARE_DIR \\
         --backbone videomae=RUN/export raw_pixels=RAW/export vidrop_mean=RUN/export@mean \\
-        --pair raw_pixels,videomae --pair vidrop_mean,videomae --out OUT
+        --pair raw_pixels,videomae --pair vidrop_mean,videomae --out OUT \\
+        [--cached videomae=RUN/eval-encoder-KEY.json raw_pixels=RAW/beside.json]
 
 For explanation experiments (issue 33): a peer trained one way differently (e.g. VideoMAE with
 `decoder.norm_pix_loss=false`), or a backbone read by another feature (`@mean`: kNN, linear and
@@ -11,6 +12,10 @@ comparison's (`vidrop compare --synth FAMILY` renders them once under COMPARE_DI
 nothing new), so a backbone of the comparison given here scores what its eval.json says, which
 checks the setting. Writes OUT/eval.json and OUT/eval.md (`eval all`'s layout; `pairs`: A over B
 with 95% paired bootstrap intervals over the val videos).
+
+`--cached NAME=FILE`: NAME's result is read from FILE when it is there (a comparison's own
+RUN/eval-PART-KEY.json, whose KEY names its suite), else evaluated and kept there, so a rerun
+scores only what is new.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=64, help="its rendered frame side (tiny: 64)")
     p.add_argument("--backbone", nargs="+", required=True, help="NAME=PATH[@mean]")
     p.add_argument("--pair", action="append", default=[], help="A,B: A's gains over B")
+    p.add_argument("--cached", nargs="*", default=[], help="NAME=FILE: result kept in FILE")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     folder = "synth-data" if (a.family, a.size) == ("shapes", 64) else f"synth-{a.family}-{a.size}"
@@ -51,6 +57,9 @@ def main() -> None:
     for pair in pairs:
         if len(pair) != 2 or not set(pair) <= set(backbones):
             raise SystemExit(f"--pair {','.join(pair)}: two names among {sorted(backbones)}")
+    cache = {n: Path(f) for n, _, f in (c.partition("=") for c in a.cached)}
+    if not set(cache) <= set(backbones):
+        raise SystemExit(f"--cached {sorted(set(cache) - set(backbones))}: not a --backbone")
     run_suite(
         backbones,
         data.train,
@@ -59,6 +68,7 @@ def main() -> None:
         a.out,
         command_line(),
         pairs=pairs,  # type: ignore[arg-type]
+        cache=cache,
     )
 
 

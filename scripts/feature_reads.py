@@ -1,6 +1,6 @@
 """Read a comparison's backbones other ways: which feature carries what each protocol measures.
 
-    python scripts/feature_reads.py COMPARE_DIR --copies QUERIES.csv [--clips 3] [--json OUT]
+    python scripts/feature_reads.py COMPARE_DIR --copies QUERIES.csv [--seeds 0,1] [--json OUT]
 
 For every trained backbone of every seed in COMPARE_DIR/compare.json, and its random-init floors:
 kNN (k = 20) and linear top-1 on the val videos read by the CLS token and by the mean patch token
@@ -67,6 +67,7 @@ def main() -> None:
     p.add_argument("compare", help="a vidrop compare output folder")
     p.add_argument("--copies", required=True, help="the comparison's copy-detection queries")
     p.add_argument("--clips", type=int, default=3, help="test clips a video (the demo's: 3)")
+    p.add_argument("--seeds", help="these seeds only, e.g. 0,1 (default: every seed)")
     p.add_argument("--json", help="write every figure to this file")
     a = p.parse_args()
     report = json.loads((Path(a.compare) / "compare.json").read_text())
@@ -74,6 +75,8 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {}
     for name, entry in report["methods"].items():
         for seed, e in entry["seeds"].items():
+            if a.seeds and seed not in a.seeds.split(","):
+                continue
             export = e.get("backbone") or _floor_export(a.compare, name, seed)
             if export:
                 print(f"== {name} seed {seed}: {export}", flush=True)
