@@ -10,6 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
+from vidrop.compare.report import claim_holds
+from vidrop.eval.suite import format_bounds
+
 METRICS = ("kNN k=20", "linear", "J&F", "copy mAP", "copy µAP")
 FLOORS = ("random_init", "random_init_mean")
 
@@ -25,8 +28,8 @@ def cell(summary: dict | None) -> str:
 def gain_cell(gain: dict | None) -> str:
     if not gain:
         return ""
-    p = gain["pooled"]
-    return f"{gain['mean']:+.1f} [{p['low']:+.1f}, {p['high']:+.1f}]"
+    text = f"{gain['mean']:+.1f} {format_bounds(gain['pooled'])}"
+    return f"**{text}**" if claim_holds(gain) else text  # bold: what a claim may rest on
 
 
 def rows(name: str, report: dict, metrics: tuple[str, ...]) -> list[str]:

@@ -1,4 +1,4 @@
-from vidrop.compare.report import _tuning
+from vidrop.compare.report import _gain_cell, _tuning, claim_holds
 
 
 def test_the_finalists_are_listed_under_the_trials_with_the_choice_marked():
@@ -32,3 +32,18 @@ def test_the_finalists_are_listed_under_the_trials_with_the_choice_marked():
         "| vidrop | 0.003 | mask.drop_ratio=0.75 | 845 | 25.0 | 25.0 | 25.0 |",
         "| vidrop | 0.001 | mask.drop_ratio=0.75 | 845 | 30.0 | 30.0 | 30.0 **chosen** |",
     ]
+
+
+def _gain(per_seed: list[float], low: float, high: float) -> dict:
+    seeds = {str(i): {"gain": v} for i, v in enumerate(per_seed)}
+    mean = sum(per_seed) / len(per_seed)
+    return {"per_seed": seeds, "mean": mean, "std": 1.0, "pooled": {"low": low, "high": high}}
+
+
+def test_a_claim_needs_one_sign_in_every_seed_and_an_interval_clear_of_zero():
+    assert claim_holds(_gain([0.4, 1.1, 1.7], 0.1, 2.0))
+    assert claim_holds(_gain([-4.8, -11.6, -10.1], -12.9, -4.8))
+    assert not claim_holds(_gain([15.4, 16.0, -2.9], 6.8, 12.4))  # a seed disagrees
+    assert not claim_holds(_gain([2.5, 0.8, 3.9], -0.0012, 5.0))  # the interval reaches zero
+    assert "**" in _gain_cell(_gain([0.4, 1.1, 1.7], 0.1, 2.0))
+    assert _gain_cell(_gain([2.5, 0.8, 3.9], -0.0012, 5.0)) == "+2.4 ± 1.0 [-0.0, +5.0]"

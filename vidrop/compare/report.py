@@ -17,7 +17,7 @@ from vidrop.atomic import atomic_path, write_json_atomic, write_text_atomic
 from vidrop.compare.tuning import FINALISTS, at_edge, peak_lr, selection_score
 from vidrop.config import Config
 from vidrop.eval.gains import paired_gains, pooled_gains
-from vidrop.eval.suite import format_gain, headline
+from vidrop.eval.suite import format_bounds, headline
 from vidrop.machine import describe_machine
 from vidrop.methods import get_method
 from vidrop.tokens import TokenGrid
@@ -135,6 +135,16 @@ def gain_entry(cmp: Comparison, a: str, b: str) -> dict[str, Any]:
             "pooled": interval.to_dict(),
         }
     return out
+
+
+def claim_holds(gain: dict[str, Any]) -> bool:
+    """The rule a claim from a comparison needs (docs/comparing.md): the gain has one sign in
+    every seed and its seed-averaged interval excludes zero on that side."""
+    values = [p["gain"] for p in gain["per_seed"].values()]
+    pooled = gain["pooled"]
+    above = pooled["low"] > 0 and all(v > 0 for v in values)
+    below = pooled["high"] < 0 and all(v < 0 for v in values)
+    return bool(values) and (above or below)
 
 
 def comparisons(cmp: Comparison, names: list[str]) -> list[tuple[str, str]]:
@@ -345,18 +355,14 @@ def _gains(report: dict[str, Any], metrics: list[str]) -> list[str]:
         "## Gains in points",
         "",
         "Mean ± std over the seeds, then the 95% paired bootstrap interval of the seed-averaged "
-        "gain over the val videos (val-sample noise only).",
+        "gain over the val videos (val-sample noise only, not the spread between seeds). Bold: "
+        "one sign in every seed and an interval that excludes zero, what a claim needs.",
         "",
         "| comparison | " + " | ".join(metrics) + " |",
         "|---|" + "---:|" * len(metrics),
     ]
     for pair, g in report["gains"].items():
-        cells = [
-            f"{g[k]['mean']:+.1f} ± {g[k]['std']:.1f} {format_gain(g[k]['pooled'])}"
-            if k in g
-            else ""
-            for k in metrics
-        ]
+        cells = [_gain_cell(g[k]) if k in g else "" for k in metrics]
         lines.append(f"| {pair} | " + " | ".join(cells) + " |")
     return lines
 
@@ -421,3 +427,8 @@ def write_reports(cmp: Comparison) -> dict[str, Any]:
             "compare.png not drawn: matplotlib is missing (pip install matplotlib)"
         )
     return report
+
+
+def _gain_cell(g: dict[str, Any]) -> str:
+    text = f"{g['mean']:+.1f} ± {g['std']:.1f} {format_bounds(g['pooled'])}"
+    return f"**{text}**" if claim_holds(g) else text
