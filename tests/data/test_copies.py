@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,12 @@ def test_copies_made_whole_from_the_same_inputs_are_kept_not_encoded_again(
     with pytest.raises(Encoded):  # other inputs: made anew
         make_copies(originals, tmp_path / "cd", seed=1)
     with pytest.raises(Encoded):  # that set, interrupted, is not trusted
+        make_copies(originals, tmp_path / "cd", seed=0)
+    monkeypatch.undo()
+    assert make_copies(originals, tmp_path / "cd", seed=0) == first
+    monkeypatch.setattr(copies, "write_video", refuse)
+    os.utime(originals.paths[0], ns=(0, 0))  # an original rewritten in place
+    with pytest.raises(Encoded):
         make_copies(originals, tmp_path / "cd", seed=0)
     monkeypatch.undo()
     assert make_copies(originals, tmp_path / "cd", seed=0) == first

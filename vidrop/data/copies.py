@@ -130,10 +130,20 @@ def make_copies(
 def _inputs_key(
     originals: Manifest, distractors: Manifest | None, seed: int, edits: CopyEdits
 ) -> str:
-    """What a set of copies depends on (the edits are drawn from `seed`, so they repeat)."""
-    what = [list(originals.paths), list(distractors.paths if distractors else []), seed]
-    text = json.dumps([*what, asdict(edits)], sort_keys=True)
+    """What a set of copies depends on: the videos (path, size and time of their last write: a
+    video rewritten in place is copied anew), the seed the edits are drawn from and the edits."""
+    paths = [*originals.paths, *(distractors.paths if distractors else [])]
+    videos = [[p, *_stamp(p)] for p in paths]
+    text = json.dumps([videos, len(originals.paths), seed, asdict(edits)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        st = Path(path).stat()
+    except OSError:  # unreadable: it is skipped, and stays so until it changes
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _finished(out: Path, key: str) -> Copies | None:
