@@ -10,7 +10,8 @@ For explanation experiments (issue 33): a peer trained one way differently (e.g.
 low-shot read the mean patch token instead of the CLS). The data, test clips and suite are the
 comparison's (`vidrop compare --synth FAMILY` renders them once under COMPARE_DIR; this renders
 nothing new), so a backbone of the comparison given here scores what its eval.json says, which
-checks the setting. Writes OUT/eval.json and OUT/eval.md (`eval all`'s layout; `pairs`: A over B
+checks the setting (it scores on the CPU, as the comparisons here were). Writes OUT/eval.json
+and OUT/eval.md (`eval all`'s layout; `pairs`: A over B
 with 95% paired bootstrap intervals over the val videos).
 
 `--cached NAME=FILE`: NAME's result is read from FILE when it is there (a comparison's own
@@ -21,6 +22,7 @@ scores only what is new.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from vidrop.demo import demo_data
@@ -51,13 +53,25 @@ def main() -> None:
     p.add_argument("--out", required=True)
     a = p.parse_args()
     folder = "synth-data" if (a.family, a.size) == ("shapes", 64) else f"synth-{a.family}-{a.size}"
+    report = Path(a.compare) / "compare.json"
+    given = json.loads(report.read_text())["data"] if report.exists() else {}
+    if not (Path(a.compare) / folder / "synth.json").exists():
+        raise SystemExit(f"{Path(a.compare) / folder}: no rendered data (check --family, --size)")
     data = demo_data(Path(a.compare) / folder, family=a.family, size=a.size)
+    same = [
+        Path(given.get(k, "")).resolve() == Path(v).resolve()
+        for k, v in (("train", data.train), ("val", data.val))
+    ]
+    if given and not all(same):
+        raise SystemExit(f"{report} was scored on other videos: {given}")
     backbones = dict(backbone(s, data.clips) for s in a.backbone)
     pairs = tuple(tuple(x.split(",")) for x in a.pair)
     for pair in pairs:
         if len(pair) != 2 or not set(pair) <= set(backbones):
             raise SystemExit(f"--pair {','.join(pair)}: two names among {sorted(backbones)}")
-    cache = {n: Path(f) for n, _, f in (c.partition("=") for c in a.cached)}
+    cache = {n: Path(f) for n, _, f in (c.partition("=") for c in a.cached) if f}
+    if len(cache) != len(a.cached):
+        raise SystemExit("--cached takes NAME=FILE")
     if not set(cache) <= set(backbones):
         raise SystemExit(f"--cached {sorted(set(cache) - set(backbones))}: not a --backbone")
     run_suite(
@@ -69,6 +83,7 @@ def main() -> None:
         command_line(),
         pairs=pairs,  # type: ignore[arg-type]
         cache=cache,
+        device="cpu",  # as the comparisons here were scored; a cached cell must match its setting
     )
 
 

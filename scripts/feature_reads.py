@@ -72,10 +72,14 @@ def main() -> None:
     a = p.parse_args()
     report = json.loads((Path(a.compare) / "compare.json").read_text())
     data = {"train": report["data"]["train"], "val": report["data"]["val"], "copies": a.copies}
+    seeds = [x.strip() for x in a.seeds.split(",")] if a.seeds else list(report["seeds"])
+    unknown = sorted(set(seeds) - {str(x) for x in report["seeds"]})
+    if unknown:
+        raise SystemExit(f"--seeds {unknown}: the comparison has seeds {report['seeds']}")
     rows: dict[str, list[dict[str, float]]] = {}
     for name, entry in report["methods"].items():
         for seed, e in entry["seeds"].items():
-            if a.seeds and seed not in a.seeds.split(","):
+            if seed not in seeds:
                 continue
             export = e.get("backbone") or _floor_export(a.compare, name, seed)
             if export:

@@ -45,5 +45,6 @@ def test_a_claim_needs_one_sign_in_every_seed_and_an_interval_clear_of_zero():
     assert claim_holds(_gain([-4.8, -11.6, -10.1], -12.9, -4.8))
     assert not claim_holds(_gain([15.4, 16.0, -2.9], 6.8, 12.4))  # a seed disagrees
     assert not claim_holds(_gain([2.5, 0.8, 3.9], -0.0012, 5.0))  # the interval reaches zero
+    assert not claim_holds(_gain([4.0], 1.0, 7.0))  # one seed: no spread between runs seen
     assert "**" in _gain_cell(_gain([0.4, 1.1, 1.7], 0.1, 2.0))
     assert _gain_cell(_gain([2.5, 0.8, 3.9], -0.0012, 5.0)) == "+2.4 ± 1.0 [-0.0, +5.0]"

@@ -88,9 +88,11 @@ def test_copies_made_whole_from_the_same_inputs_are_kept_not_encoded_again(
     monkeypatch.undo()
     assert make_copies(originals, tmp_path / "cd", seed=0) == first
     monkeypatch.setattr(copies, "write_video", refuse)
+    st = os.stat(originals.paths[0])
     os.utime(originals.paths[0], ns=(0, 0))  # an original rewritten in place
     with pytest.raises(Encoded):
         make_copies(originals, tmp_path / "cd", seed=0)
+    os.utime(originals.paths[0], ns=(st.st_atime_ns, st.st_mtime_ns))  # the fixture is shared
     monkeypatch.undo()
     assert make_copies(originals, tmp_path / "cd", seed=0) == first
     (tmp_path / "cd" / "videos" / "q00001.mp4").unlink()

@@ -159,5 +159,6 @@ def test_patch_tokens_beyond_the_memory_budget_stream_from_disk(eval_data, tmp_p
 def test_gains_print_with_their_interval_whose_bounds_keep_their_sign_at_zero():
     assert format_gain({"gain": 15.04, "low": 9.36, "high": 20.61}) == "+15.0 [+9.4, +20.6]"
     assert format_gain({"gain": -1e-9, "low": -0.04, "high": 3.0}) == "+0.0 [-0.0, +3.0]"
-    assert format_gain({"gain": 2.0, "low": 0.0, "high": 3.0}) == "+2.0 [+0.0, +3.0]"
+    assert format_gain({"gain": 2.0, "low": 0.01, "high": 3.0}) == "+2.0 [+0.0, +3.0]"
+    assert format_gain({"gain": 2.0, "low": 0.0, "high": 3.0}) == "+2.0 [0.0, +3.0]"
     assert format_gain({"gain": -2.0, "low": -3.0, "high": -0.04}) == "-2.0 [-3.0, -0.0]"

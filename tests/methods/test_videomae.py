@@ -17,6 +17,7 @@ def test_without_transformers_the_videomae_method_says_which_extra(monkeypatch):
 
 
 def test_the_raw_pixel_target_is_a_videomae_override_that_reaches_transformers():
+    pytest.importorskip("transformers")
     raw = resolve_config("tiny", ["videomae:decoder.norm_pix_loss=false"], method="videomae")
     assert hf_config(raw).norm_pix_loss is False
     assert hf_config(resolve_config("tiny", [], method="videomae")).norm_pix_loss is True

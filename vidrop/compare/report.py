@@ -139,12 +139,13 @@ def gain_entry(cmp: Comparison, a: str, b: str) -> dict[str, Any]:
 
 def claim_holds(gain: dict[str, Any]) -> bool:
     """The rule a claim from a comparison needs (docs/comparing.md): the gain has one sign in
-    every seed and its seed-averaged interval excludes zero on that side."""
+    every seed, of two or more (one seed says nothing of the spread between runs), and its
+    seed-averaged interval excludes zero on that side."""
     values = [p["gain"] for p in gain["per_seed"].values()]
     pooled = gain["pooled"]
     above = pooled["low"] > 0 and all(v > 0 for v in values)
     below = pooled["high"] < 0 and all(v < 0 for v in values)
-    return bool(values) and (above or below)
+    return len(values) >= 2 and (above or below)
 
 
 def comparisons(cmp: Comparison, names: list[str]) -> list[tuple[str, str]]:

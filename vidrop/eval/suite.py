@@ -398,14 +398,16 @@ def gains_table(report: dict) -> list[str]:
 
 def format_gain(g: dict) -> str:
     """'+15.0 [+9.4, +20.6]'. A bound keeps its sign when it rounds to zero: '[-0.0, +3.0]'
-    reaches zero, '[+0.0, +3.0]' does not (whether an interval excludes zero is what a claim
-    rests on); the gain itself shows as +0.0 then."""
+    and '[0.0, +3.0]' reach zero, '[+0.0, +3.0]' does not (whether an interval excludes zero is
+    what a claim rests on); the gain itself shows as +0.0 then."""
     return f"{round(g['gain'], 1) + 0.0:+.1f} {format_bounds(g)}"
 
 
 def format_bounds(g: dict) -> str:
-    """'[-0.0, +3.0]': a gain's interval, each bound signed as it is (see format_gain)."""
-    lo, hi = (f"{'-' if g[k] < 0 else '+'}{abs(g[k]):.1f}" for k in ("low", "high"))
+    """'[-0.0, +3.0]': a gain's interval, each bound signed as it is, exactly 0 unsigned."""
+    lo, hi = (
+        f"{'-' if g[k] < 0 else '+' if g[k] > 0 else ''}{abs(g[k]):.1f}" for k in ("low", "high")
+    )
     return f"[{lo}, {hi}]"
 
 
