@@ -25,7 +25,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vidrop.demo import demo_data
+from vidrop.demo import demo_data, synth_folder
 from vidrop.eval.features import views_of_backbone
 from vidrop.eval.suite import SuiteBackbone, run_suite
 from vidrop.machine import command_line
@@ -52,12 +52,12 @@ def main() -> None:
     p.add_argument("--cached", nargs="*", default=[], help="NAME=FILE: result kept in FILE")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    folder = "synth-data" if (a.family, a.size) == ("shapes", 64) else f"synth-{a.family}-{a.size}"
+    folder = Path(a.compare) / synth_folder(a.family, a.size)
     report = Path(a.compare) / "compare.json"
     given = json.loads(report.read_text())["data"] if report.exists() else {}
-    if not (Path(a.compare) / folder / "synth.json").exists():
-        raise SystemExit(f"{Path(a.compare) / folder}: no rendered data (check --family, --size)")
-    data = demo_data(Path(a.compare) / folder, family=a.family, size=a.size)
+    if not (folder / "synth.json").exists():
+        raise SystemExit(f"{folder}: no rendered data (check --family, --size)")
+    data = demo_data(folder, family=a.family, size=a.size)
     same = [
         Path(given.get(k, "")).resolve() == Path(v).resolve()
         for k, v in (("train", data.train), ("val", data.val))

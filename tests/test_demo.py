@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from vidrop.demo import print_next_step, run_demo
+from vidrop.demo import print_next_step, run_demo, synth_folder
 
 
 @pytest.mark.slow
@@ -45,3 +45,10 @@ def test_demo_wiring_on_a_very_short_run(tmp_path, monkeypatch):
 def test_the_next_step_names_the_compare_extra(capsys):
     print_next_step()  # rich markup would swallow "[compare]"
     assert "pip install 'vidrop[compare]' first" in capsys.readouterr().err
+
+
+def test_synthetic_comparisons_keep_their_data_folders_names():
+    # runs resume by finding their videos here: a renamed folder would render them again
+    assert synth_folder("shapes", 64) == "synth-data"
+    assert synth_folder("glyphs", 64) == "synth-glyphs-64"
+    assert synth_folder("shapes", 128) == "synth-shapes-128"

@@ -84,6 +84,12 @@ def demo_data(
     return DemoData(data["train"], data["val"], suite)
 
 
+def synth_folder(family: str, size: int) -> str:
+    """Where `vidrop compare --synth FAMILY` renders its videos under its runs folder (the demo's
+    family at the demo's size keeps the name it always had)."""
+    return "synth-data" if (family, size) == ("shapes", 64) else f"synth-{family}-{size}"
+
+
 def run_demo(
     out: str | Path,
     videos: int = DEMO_VIDEOS,

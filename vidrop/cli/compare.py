@@ -72,16 +72,14 @@ def _data(args: argparse.Namespace, out: Path) -> tuple[str, str, int, Any]:
     family with the demo's protocol, rendered beside the runs (shared when the runs are) at a
     size that holds the recipe's large clip."""
     from vidrop.config import load_config, split_overrides
-    from vidrop.demo import demo_data
+    from vidrop.demo import demo_data, synth_folder
     from vidrop.eval.settings import SuiteConfig
 
     if args.synth:
         large = load_config(args.config, split_overrides(args.overrides)[0]).views.large_size
         size = 64 * 2 ** max(0, math.ceil(math.log2(large / 64)))
-        name = (
-            "synth-data" if (args.synth, size) == ("shapes", 64) else f"synth-{args.synth}-{size}"
-        )
-        demo = demo_data(Path(args.runs or out) / name, family=args.synth, size=size)
+        folder = Path(args.runs or out) / synth_folder(args.synth, size)
+        demo = demo_data(folder, family=args.synth, size=size)
         return demo.train, demo.val, demo.clips, demo.suite
     if args.data and args.val:
         return args.data, args.val, args.clips, SuiteConfig(copies=args.copies or "")
