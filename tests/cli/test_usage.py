@@ -91,6 +91,29 @@ def test_print_config_needs_no_out_and_says_what_each_key_means(capsys):
     assert "total batch 512 = 1 process(es) x 8 accumulation x 64 videos" in out
 
 
+def test_overrides_stand_anywhere_among_the_options(capsys, monkeypatch):
+    """The issue's own line, and an override right after an option whose value may be left out
+    (`--synth`): each is an override, in the order typed."""
+    argv = ["pretrain", "optim.batch_size=4", "--config", "tiny", "model.depth=3"]
+    assert main([*argv, "--print-config", "optim.epochs=7"]) == 0
+    out = capsys.readouterr().out
+    assert all(s in out for s in ("batch_size: 4", "depth: 3", "epochs: 7"))
+
+    import vidrop.cli.compare as compare_cli
+
+    seen = []
+    monkeypatch.setattr(compare_cli, "cmd_compare", seen.append)
+    main(["compare", "--synth", "data.num_workers=0", "--out", "x", "optim.batch_size=4"])
+    assert (seen[0].synth, seen[0].overrides) == (
+        "shapes",
+        ["data.num_workers=0", "optim.batch_size=4"],
+    )
+    main(["compare", "--synth", "glyphs", "--out", "x"])
+    assert (seen[1].synth, seen[1].overrides) == ("glyphs", [])
+    with pytest.raises(SystemExit):
+        main(["compare", "--synth", "stripes", "--out", "x"])
+
+
 def test_exports_are_readable_by_others(tmp_path):
     import torch
 

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from vidrop import __version__
 from vidrop.cli import bench, compare, compress, data, demo, eval, extract, plot, train, viz
-from vidrop.cli.common import Formatter, is_override, use_plugins
+from vidrop.cli.common import LATE_OVERRIDES, Formatter, is_override, use_plugins
 from vidrop.progress import console
 from vidrop.stops import Stopped
 
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     Parser.argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(Parser.argv)
+    extra = [*vars(args).pop(LATE_OVERRIDES, []), *extra]  # an optional value's: not its value
     if extra:  # overrides after an option: argparse takes only one run of positionals
         if getattr(args, "overrides", None) is None or not all(map(is_override, extra)):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

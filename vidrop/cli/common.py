@@ -133,6 +133,35 @@ def overrides_argument(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+LATE_OVERRIDES = "late_overrides"  # where OptionalChoice leaves an override it was handed
+
+
+class OptionalChoice(argparse.Action):
+    """An option whose value may be left out (`--synth` alone means its const). argparse hands
+    it the next token whatever it is, so an override typed right after it (`--synth
+    data.num_workers=0`) is passed on as an override, not refused as a bad choice: overrides
+    stand anywhere among the options."""
+
+    def __init__(self, *args: Any, options: tuple[str, ...], **kwargs: Any) -> None:
+        self.options = options
+        kwargs.update(nargs="?", metavar="{" + ",".join(options) + "}")
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if isinstance(values, str) and is_override(values):
+            setattr(namespace, LATE_OVERRIDES, [*getattr(namespace, LATE_OVERRIDES, []), values])
+            values = self.const
+        if values not in self.options:
+            parser.error(f"argument {option_string}: choose from {', '.join(self.options)}")
+        setattr(namespace, self.dest, values)
+
+
 def use_plugins(modules: list[str]) -> None:
     """--plugin MODULE: name the modules where methods of one's own register, for this process
     and the child runs it starts (VIDROP_PLUGINS), and import them now."""

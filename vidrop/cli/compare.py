@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vidrop.cli.common import (
+    OptionalChoice,
     UserError,
     command,
     float_list,
@@ -98,9 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--val", help="labelled manifest of the val videos")
     c.add_argument(
         "--synth",
-        nargs="?",
+        action=OptionalChoice,
+        options=("shapes", "glyphs"),
         const="shapes",
-        choices=["shapes", "glyphs"],
         help="synthetic videos instead: the demo's family (shapes), or glyphs",
     )
     c.add_argument("--out", required=True, help="output folder (a comparison there resumes)")
