@@ -72,6 +72,8 @@ def test_every_method_is_tuned_alike_trains_the_same_encoder_and_is_scored(compa
         assert [t["settings"] for t in e["tuning"]] == knobs[name]
         assert [(t["lr"], t["steps"]) for t in e["tuning"]] == [(1e-3, 2), (1e-3, 2)]
         assert all(set(t["heldout"]) == {"knn", "linear"} for t in e["tuning"])
+        assert all(t["tflop"] == pytest.approx(2 * e["tflop_per_step"]) for t in e["tuning"])
+        assert all(t["seconds"] > 0 for t in e["tuning"])
         best = max(e["tuning"], key=lambda t: sum(t["heldout"].values()))
         assert e["settings"] == best["settings"] and e["peak_lr"] == 1e-3
         assert e["steps"] == 8 and [p["step"] for p in e["curve"]] == [4, 8]
@@ -220,6 +222,20 @@ def test_a_per_method_override_reaches_only_its_method(eval_data, tmp_path):
     cmp = Comparison(s)
     assert [cmp.cfgs[m].mask.drop_ratio for m in s.methods] == [0.5, 0.0, 0.75]
     assert [cmp.cfgs[m].optim.min_lr for m in s.methods] == [1e-6, 2e-6, 1e-5]
+
+
+@pytest.mark.parametrize("override", ["dense:optim.base_lr=3e-4", "optim.min_lr=1e-6"])
+def test_tuning_refuses_an_override_it_would_replace(eval_data, tmp_path, override):
+    """Every trial sets the peak and final lr itself: an override of either would be lost without
+    a word, so it is refused while tuning runs, and kept with --no-tuning (lrs=())."""
+    from vidrop.compare.core import Comparison
+
+    s = spec(eval_data, tmp_path, budget=Budget("steps", 4), lrs=(1e-3,))
+    s.overrides = [*TINY, override]
+    with pytest.raises(ConfigError, match="--no-tuning"):
+        Comparison(s)
+    s.lrs = ()
+    Comparison(s)  # untuned: the override stands
 
 
 def test_every_method_plans_by_the_seconds_budget_the_reference_included(

@@ -1,7 +1,7 @@
 from vidrop.compare.report import _gain_cell, _tuning, claim_holds
 
 
-def test_the_finalists_are_listed_under_the_trials_with_the_choice_marked():
+def test_the_finalists_are_listed_under_the_trials_with_the_choice_and_the_cost():
     knob = {"mask.drop_ratio": 0.75}
 
     def run(lr: float, score: float, steps: int) -> dict:
@@ -10,6 +10,8 @@ def test_the_finalists_are_listed_under_the_trials_with_the_choice_marked():
             "settings": knob,
             "heldout": {"knn": score, "linear": score},
             "steps": steps,
+            "seconds": steps / 2,
+            "tflop": steps * 0.05,
         }
 
     report = {
@@ -27,10 +29,17 @@ def test_the_finalists_are_listed_under_the_trials_with_the_choice_marked():
     lines = _tuning(report)
     head = lines.index("## Finalists at the full budget (first seed, held-out training videos)")
     trials, finals = lines[:head], lines[head:]
-    assert sum("| vidrop |" in line for line in trials) == 3
+    assert [line for line in trials if "| vidrop |" in line] == [
+        "| vidrop | 3 | 31.7 | 316 | 84.5 | 845 |",  # the tuning's bill: trials, finalists
+        "| vidrop | 0.001 | mask.drop_ratio=0.75 | 211 | 106 | 10.6 | 26.0 | 26.0 | 26.0 "
+        "**chosen** (by the finalists) |",
+        "| vidrop | 0.003 | mask.drop_ratio=0.75 | 211 | 106 | 10.6 | 34.0 | 34.0 | 34.0 |",
+        "| vidrop | 0.01 | mask.drop_ratio=0.75 | 211 | 106 | 10.6 | 15.0 | 15.0 | 15.0 |",
+    ]
     assert [line for line in finals if "| vidrop |" in line] == [
-        "| vidrop | 0.003 | mask.drop_ratio=0.75 | 845 | 25.0 | 25.0 | 25.0 |",
-        "| vidrop | 0.001 | mask.drop_ratio=0.75 | 845 | 30.0 | 30.0 | 30.0 **chosen** |",
+        "| vidrop | 0.003 | mask.drop_ratio=0.75 | 845 | 422 | 42.2 | 25.0 | 25.0 | 25.0 |",
+        "| vidrop | 0.001 | mask.drop_ratio=0.75 | 845 | 422 | 42.2 | 30.0 | 30.0 | 30.0 "
+        "**chosen** |",
     ]
 
 

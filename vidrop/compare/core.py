@@ -50,6 +50,7 @@ from vidrop.compare.tuning import (
     choose,
     finalists,
     heldout_scores,
+    refuse_tuned,
     trials,
     widened,
 )
@@ -78,6 +79,8 @@ class Comparison:
             raise ConfigError(f"--methods must include {spec.reference}: every gain is its own")
         if not 0 < spec.trial_share <= 1:
             raise ConfigError("a tuning trial's share of the budget must be in (0, 1]")
+        if spec.lrs:
+            refuse_tuned(spec.overrides)
         self.spec = spec
         self.device = resolve_device("auto")
         overrides = [f"data.train={spec.train}", *spec.overrides]
@@ -247,13 +250,19 @@ class Comparison:
         """`trial` of `method` trained (or found) and scored on held-out training videos: its
         scores (None where it failed: recorded in OUT/METHOD-NAME.error.txt, never chosen) and
         its entry in compare.json."""
+        cfg = trial.apply(self.cfgs[method])
         try:
-            run = self.train(method, trial.apply(self.cfgs[method]), seed, budget, label, curve)
+            run = self.train(method, cfg, seed, budget, label, curve)
             scores: dict[str, float] | None = self.heldout(run, label)
         except Exception as exc:  # noqa: BLE001 - a failed trial is recorded, never chosen
             error = _failure(f"{method}-{name}", exc, self.spec.out)
             run, scores = MethodRun("", 0, error=error), None
-        return scores, {**trial.to_dict(), "heldout": scores, "steps": run.steps, "run": run.folder}
+        cost = {  # what the tuning cost, in the budget's two measures
+            "seconds": round(run.seconds, 1),
+            "tflop": run.steps * self.flops_of(cfg) / 1e12 if run.steps else 0.0,
+        }
+        entry = {**trial.to_dict(), "heldout": scores, "steps": run.steps, **cost}
+        return scores, {**entry, "run": run.folder}
 
     def heldout(self, run: MethodRun, label: str) -> dict[str, float]:
         """A run's held-out scores (cached beside it)."""

@@ -278,18 +278,40 @@ def _recipes(report: dict[str, Any]) -> list[str]:
 
 
 TRIALS_HEAD = [
-    "| method | peak lr | knob setting | steps | kNN | linear | score |",
-    "|---|---:|---|---:|---:|---:|---:|",
+    "| method | peak lr | knob setting | steps | train s | TFLOP | kNN | linear | score |",
+    "|---|---:|---|---:|---:|---:|---:|---:|---:|",
 ]
 
 
+def _tuning_cost(report: dict[str, Any]) -> list[str]:
+    """Each method's tuning bill: its trials, and its finalists (one of which is its first
+    seed's final run, so the finalists cost one budget more than the final runs alone)."""
+    methods = {n: e for n, e in report["methods"].items() if ":" not in n and e.get("tuning")}
+    if not any("tflop" in t for e in methods.values() for t in e["tuning"]):
+        return []  # a report written before trials kept their cost
+    lines = ["", "| method | trials | trial TFLOP | trial s | finalist TFLOP | finalist s |"]
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for name, e in methods.items():
+        t, f = e["tuning"], e.get("finalists", [])
+        total = [
+            sum(x.get(k, 0.0) for x in group) for group in (t, f) for k in ("tflop", "seconds")
+        ]
+        lines.append(
+            f"| {name} | {len(t)} | {total[0]:.3g} | {total[1]:.0f} | {total[2]:.3g} | "
+            f"{total[3]:.0f} |"
+        )
+    return lines
+
+
 def _tuning(report: dict[str, Any]) -> list[str]:
-    lines = ["", "## Tuning trials (held-out training videos)", "", *TRIALS_HEAD]
+    lines = ["", "## Tuning trials (held-out training videos)", *_tuning_cost(report)]
+    lines += ["", *TRIALS_HEAD]
     lrs = tuple(report["tuning"]["lrs"])
+    settled = bool(report["tuning"].get("finalists"))
     for name, e in report["methods"].items():
         for t in e.get("tuning", []) if ":" not in name else []:
-            lines.append(_trial_row(name, e, t, lrs))
-    if report["tuning"].get("finalists"):
+            lines.append(_trial_row(name, e, t, lrs, " (by the finalists)" if settled else ""))
+    if settled:
         lines += ["", "## Finalists at the full budget (first seed, held-out training videos)", ""]
         lines += TRIALS_HEAD
         for name, e in report["methods"].items():
@@ -298,14 +320,18 @@ def _tuning(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _trial_row(name: str, e: dict[str, Any], t: dict[str, Any], lrs: tuple[float, ...]) -> str:
+def _trial_row(
+    name: str, e: dict[str, Any], t: dict[str, Any], lrs: tuple[float, ...], why: str = ""
+) -> str:
+    """A trial's row; the method's choice marked (`why`: what chose it, where not this table)."""
     h = t["heldout"]
     knob = ", ".join(f"{k}={v}" for k, v in t["settings"].items())
     cells = f"{h['knn']:.1f} | {h['linear']:.1f} | {selection_score(h):.1f}" if h else "failed | |"
     mark = ""
     if t["settings"] == e["settings"] and t["lr"] == e["peak_lr"]:
-        mark = " **chosen**" + (" (at the grid's edge)" if at_edge(t["lr"], lrs) else "")
-    return f"| {name} | {t['lr']:g} | {knob} | {t['steps']} | {cells}{mark} |"
+        mark = " **chosen**" + why + (" (at the grid's edge)" if at_edge(t["lr"], lrs) else "")
+    cost = f"{t['seconds']:.0f} | {t['tflop']:.3g}" if "tflop" in t else " | "
+    return f"| {name} | {t['lr']:g} | {knob} | {t['steps']} | {cost} | {cells}{mark} |"
 
 
 def _costs(report: dict[str, Any]) -> list[str]:

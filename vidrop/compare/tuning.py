@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from vidrop.compare.runs import export_features
-from vidrop.config import Config, with_overrides
+from vidrop.config import Config, ConfigError, with_overrides
 from vidrop.data.manifest import Manifest
 from vidrop.eval.knn import knn_accuracy
 from vidrop.eval.labels import probe_sets
@@ -35,6 +35,8 @@ HELDOUT_FOLDS = 5  # each training video held out once, the other four fifths it
 HELDOUT_K = 20
 MAX_WIDENINGS = 2  # grid steps the tuning may add past each edge of the asked grid
 FINALISTS = 2  # learning rates whose best trial is continued to the full budget
+# the settings every trial writes (Trial.overrides): an override of one would silently lose
+TUNED_KEYS = ("optim.base_lr", "optim.lr_scaling", "optim.min_lr")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,20 @@ class Trial:
 
     def to_dict(self) -> dict[str, Any]:
         return {"lr": self.lr, "settings": self.settings}
+
+
+def refuse_tuned(overrides: list[str]) -> None:
+    """Stop on an override (for every method or `METHOD:` one) of a setting the tuning sets
+    itself: it would be replaced without a word. The knob is not refused: an override of it sets
+    the method's own setting, the one its trials try first."""
+    for item in overrides:
+        key = item.split("=", 1)[0].split(":")[-1].strip()
+        if key in TUNED_KEYS:
+            raise ConfigError(
+                f"{item!r}: tuning sets {key} for every trial (peak lr from --lrs, a cosine to "
+                f"{MIN_LR_SHARE:g} of it); give --lrs to change the grid, or --no-tuning to "
+                "train every method at its recipe's lr and your overrides"
+            )
 
 
 def _yaml_value(value: Any) -> str:
