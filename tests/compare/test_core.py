@@ -17,6 +17,7 @@ from vidrop.tokens import num_kept
 
 transformers = pytest.importorskip("transformers")  # VideoMAE is transformers' own
 
+FLOORS = {"random_init", "random_init_mean"}
 TINY = [
     "data.num_workers=0",
     "optim.batch_size=4",
@@ -44,21 +45,39 @@ def spec(data: dict, out: Path, **kw) -> CompareSpec:
 
 
 # a real tuning of every method, its smallest: one peak lr times the knob's two settings, each
-# trial a quarter of the 8-step budget
-TUNED = {"budget": Budget("steps", 8), "curve": 2, "lrs": (1e-3,), "trial_share": 0.25}
+# trial a quarter of the 8-step budget; every part each method exports evaluated
+TUNED = {
+    "budget": Budget("steps", 8),
+    "curve": 2,
+    "lrs": (1e-3,),
+    "trial_share": 0.25,
+    "all_parts": True,  # ViDROP's student too, as its own row
+}
 
 
 @pytest.fixture(scope="module")
 def compared(eval_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("compare")
-    return out, run_compare(spec(eval_data, out, **TUNED))
+    """The comparison's folder, its report, and every manifest the selection scores read."""
+    from vidrop.compare import tuning
+
+    out, read, real = tmp_path_factory.mktemp("compare"), [], tuning.export_features
+
+    def spy(export, sets, device, what):
+        read.extend(sets.values())
+        return real(export, sets, device, what)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tuning, "export_features", spy)
+        return out, run_compare(spec(eval_data, out, **TUNED)), read
 
 
 @pytest.mark.slow
 def test_every_method_is_tuned_alike_trains_the_same_encoder_and_is_scored(compared):
-    out, report = compared
+    out, report, _ = compared
     m = report["methods"]
-    assert list(m) == ["vidrop", "dense", "videomae", "random_init", "random_init_mean"]
+    students = {"vidrop:student", "dense:student"}  # dense trains a teacher and a student too
+    assert set(m) == {"vidrop", "dense", "videomae"} | students | FLOORS
+    assert (m["vidrop"]["part"], m["vidrop:student"]["part"]) == ("teacher", "student")
     knobs = {
         "vidrop": [{"mask.drop_ratio": 0.5}, {"mask.drop_ratio": 0.75}],
         "dense": [
@@ -72,8 +91,9 @@ def test_every_method_is_tuned_alike_trains_the_same_encoder_and_is_scored(compa
         assert [t["settings"] for t in e["tuning"]] == knobs[name]
         assert [(t["lr"], t["steps"]) for t in e["tuning"]] == [(1e-3, 2), (1e-3, 2)]
         assert all(set(t["heldout"]) == {"knn", "linear"} for t in e["tuning"])
-        assert all(t["tflop"] == pytest.approx(2 * e["tflop_per_step"]) for t in e["tuning"])
-        assert all(t["seconds"] > 0 for t in e["tuning"])
+        assert all(t["seconds"] > 0 and t["tflop"] > 0 for t in e["tuning"])
+        (own,) = [t for t in e["tuning"] if t["settings"] == e["settings"]]
+        assert own["tflop"] == pytest.approx(2 * e["tflop_per_step"])  # 2 steps of the final's
         best = max(e["tuning"], key=lambda t: sum(t["heldout"].values()))
         assert e["settings"] == best["settings"] and e["peak_lr"] == 1e-3
         assert e["steps"] == 8 and [p["step"] for p in e["curve"]] == [4, 8]
@@ -94,28 +114,50 @@ def test_every_method_is_tuned_alike_trains_the_same_encoder_and_is_scored(compa
             (c.embed_dim, c.depth, c.num_heads, c.patch_size, c.tubelet, c.num_frames, c.img_size)
         )
     assert shapes == {(192, 2, 3, 16, 2, 8, 64)}
-    assert [m[n]["feature"] for n in m] == ["cls", "cls", "mean", "cls", "mean"]
+    features = {n: m[n]["feature"] for n in m}
+    assert features == dict.fromkeys(m, "cls") | {"videomae": "mean", "random_init_mean": "mean"}
     assert set(report["gains"]) == {
         "vidrop vs dense",
         "vidrop vs videomae",
         "vidrop vs random_init",
         "dense vs random_init",
         "videomae vs random_init_mean",
+        # the students: the reference over each, each over its random start
+        "vidrop vs vidrop:student",
+        "vidrop vs dense:student",
+        "vidrop:student vs random_init",
+        "dense:student vs random_init",
     }
     g = report["gains"]["vidrop vs videomae"]["kNN k=20"]
     v, mae = m["vidrop"]["eval"]["knn"]["20"], m["videomae"]["eval"]["knn"]["20"]
     assert g["per_seed"]["0"]["gain"] == pytest.approx(v - mae)
     md = (out / "compare.md").read_text()
-    assert md.count("| vidrop |") == 5  # recipe, two trials, cost, accuracy
+    assert md.count("| vidrop |") == 6  # recipe, tuning bill, two trials, cost, accuracy
+    assert md.count("| vidrop:student |") == 2  # recipe (part: student), accuracy
     assert "## Tuning trials" in md and "**chosen**" in md
     assert (out / "compare.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_the_choices_read_training_videos_only(compared, eval_data):
+    """Every trial and finalist is scored once, on the training videos, none of them a val one
+    (the val videos are only the final table's and the curves')."""
+    from vidrop.data.manifest import read_manifest
+
+    _, report, read = compared
+    val = set(read_manifest(eval_data["val"]).paths)
+    train = read_manifest(eval_data["train"]).paths
+    methods = [e for name, e in report["methods"].items() if ":" not in name]
+    runs = sum(len(e.get("tuning", [])) + len(e.get("finalists", [])) for e in methods)
+    assert len(read) == runs == 3 * 2  # 3 methods, 2 trials each (1 lr: no finalists)
+    assert all(m.paths == train and not set(m.paths) & val for m in read)
 
 
 @pytest.mark.slow
 def test_videomae_backbone_reloaded_gives_transformers_outputs(compared):
     from vidrop.models.load import load_backbone
 
-    _, report = compared
+    _, report, _ = compared
     export = report["methods"]["videomae"]["backbone"]
     ours, meta = load_backbone(export, with_meta=True)
     assert meta["format"] == "hf-videomae" and meta["eval"]["stride"] == 2
@@ -128,7 +170,7 @@ def test_videomae_backbone_reloaded_gives_transformers_outputs(compared):
 
 @pytest.mark.slow
 def test_a_rerun_resumes_without_training_or_evaluating_again(compared, eval_data, monkeypatch):
-    out, report = compared
+    out, report, _ = compared
 
     def never(*args, **kwargs):
         raise AssertionError("a finished run was trained or scored again")

@@ -114,3 +114,48 @@ def test_no_per_video_colour_or_place():
         background = [frames[t][~masks[t]].astype(float).mean(0) for t in range(24)]
         cut = np.array([np.abs(background[t + 1] - background[t]).max() > 8 for t in range(23)])
         assert moved.sum() >= 2 and (moved == cut).all()  # it moves at the cuts and only there
+
+
+def test_the_glyphs_family_is_another_look_and_other_motions(tmp_path):
+    """`data synth --family glyphs`: 12 classes of its own shapes, hues and motions (none the
+    demo's), each object drawn in its shape's hue."""
+    from vidrop.cli import main
+    from vidrop.data import synth_glyphs
+    from vidrop.data.synth import MOTIONS, SHAPES
+
+    assert not set(synth_glyphs.SHAPES) & set(SHAPES) and not set(synth_glyphs.MOTIONS) & set(
+        MOTIONS
+    )
+    assert not set(synth_glyphs.HUES.values()) & set(HUES.values())
+    argv = ["data", "synth", "--family", "glyphs", "--out", str(tmp_path), "--videos", "24"]
+    assert main([*argv, "--size", "32", "--frames", "4"]) == 0
+    rows = manifest_rows(tmp_path / "train.csv") + manifest_rows(tmp_path / "val.csv")
+    shapes, motions = zip(*(r["label"].split("_") for r in rows), strict=True)
+    assert set(shapes) == set(synth_glyphs.SHAPES) and set(motions) == set(synth_glyphs.MOTIONS)
+    spec = SynthSpec.of_family("glyphs", videos=12, size=64, frames=4)
+    frames, masks = render_video(spec, "bar_shake", np.random.default_rng(0), [])
+    inside = np.concatenate([frames[t][_interior(masks[t])] for t in range(4)]).astype(float)
+    assert np.abs(inside.mean(0) - synth_glyphs.HUES["bar"]).max() < 2  # sensor noise only
+
+
+def _track(label: str, frames: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (y, x) and area of the object in each frame of one glyphs video, one shot."""
+    spec = SynthSpec.of_family("glyphs", videos=12, size=64, frames=frames, shot_frames=0)
+    _, masks = render_video(spec, label, np.random.default_rng(2), [])
+    return np.stack([np.argwhere(m).mean(0) for m in masks]), masks.sum((1, 2))
+
+
+def test_each_glyphs_motion_moves_as_named():
+    orbit, _ = _track("ring_orbit")
+    radius = np.linalg.norm(orbit - orbit.mean(0), axis=1)
+    assert 0.15 * 64 < radius.mean() < 0.25 * 64 and radius.std() < 2.5  # a circle, 1/5 frame
+    zigzag, _ = _track("ring_zigzag")
+    steps = np.diff(zigzag[:, 1])
+    steps = steps[np.abs(steps) < 10]  # not the wrap from one side to the other
+    assert len(set(np.sign(steps))) == 1 and np.abs(steps).mean() > 2  # one way sideways
+    assert np.ptp(zigzag[:, 0]) > 8  # and up and down
+    _, area = _track("star_grow")
+    assert area.max() > 3 * area.min()  # half to one and a half of its size: 9x the area
+    shake, _ = _track("bar_shake")
+    x = shake[:, 1] - shake[:, 1].mean()
+    assert np.abs(x[3:] - x[:-3]).max() < 0.5 and np.ptp(x) > 4  # a 3-frame period, no travel
