@@ -502,6 +502,11 @@ def test_export_from_a_training_checkpoint(synth_data, tmp_path, capsys):
     teacher, _ = load_backbone(ckpt, with_meta=True)
     x = torch.randn(1, 3, 8, 64, 64)
     torch.testing.assert_close(exported(x), teacher(x))
+    part = ["export", "--checkpoint", ckpt, "--out", str(tmp_path / "s"), "--part", "student"]
+    assert main(part) == 0
+    student = load_backbone(tmp_path / "s")
+    torch.testing.assert_close(student(x), load_backbone(ckpt, part="student")(x))
+    assert not torch.allclose(student(x)["patch"], teacher(x)["patch"])  # the EMA lags a step
     hf = ["export", "--checkpoint", ckpt, "--out", str(tmp_path / "h"), "--format", "hf-videomae"]
     assert main(hf) == 2
     assert "CLS token" in capsys.readouterr().err
