@@ -256,7 +256,9 @@ def _recipes(report: dict[str, Any]) -> list[str]:
         "## Recipes as trained",
         "",
         "Peak lr: of the head and top block; ViDROP's and dense's lower blocks take the layer "
-        "decay per block below the top, the patch embedding that times its own factor.",
+        "decay per block below the top, the patch embedding that times its own factor. Visible "
+        "tokens: of a large clip, what the encoder sees in training (ViDROP's student's; its "
+        "teacher, the part its row reads, sees every token).",
         "",
         "| method | part | feature | peak lr | min lr | warmup | layer decay, patch-embed x | "
         "drop | masked | visible tokens | knob setting |",
