@@ -175,7 +175,7 @@ class TrainConfig:
     max_steps: int = 0  # stop early (0 = epochs * epoch_length); the schedules keep their length
     max_seconds: float = 0  # stop once the training loop has run this long (0 = no limit)
     # lay the schedule over this many training-loop seconds: its length is re-planned from the
-    # measured pace at 10, 25, 50, 75, 90 and 95% of the run, which stops once they are spent
+    # measured pace at 10, 25, 50, 75, 90, 95 and 99% of the run, which stops once they are spent
     # (0: the schedule's own steps). optim.epochs is the first plan.
     budget_seconds: float = 0
     log_every: int = 10  # steps between metrics.jsonl lines

@@ -108,10 +108,18 @@ def test_overrides_stand_anywhere_among_the_options(capsys, monkeypatch):
         "shapes",
         ["data.num_workers=0", "optim.batch_size=4"],
     )
-    main(["compare", "--synth", "glyphs", "--out", "x"])
-    assert (seen[1].synth, seen[1].overrides) == ("glyphs", [])
-    with pytest.raises(SystemExit):
-        main(["compare", "--synth", "stripes", "--out", "x"])
+    for argv, synth in (
+        (["--synth", "glyphs", "--out", "x"], "glyphs"),
+        (["--synth=glyphs", "--out", "x"], "glyphs"),
+        (["--out", "x", "--synth"], "shapes"),  # the last token: the family left out
+        (["--out", "x"], None),
+    ):
+        main(["compare", *argv])
+        assert (seen[-1].synth, seen[-1].overrides) == (synth, []), argv
+    for wrong in ("--synth=stripes", "--synth=data.num_workers=0"):
+        with pytest.raises(SystemExit):
+            main(["compare", wrong, "--out", "x"])
+    assert "apart from the option" in capsys.readouterr().err
 
 
 def test_exports_are_readable_by_others(tmp_path):

@@ -140,8 +140,8 @@ def test_every_method_is_tuned_alike_trains_the_same_encoder_and_is_scored(compa
 
 @pytest.mark.slow
 def test_the_choices_read_training_videos_only(compared, eval_data):
-    """Every trial and finalist is scored once, on the training videos, none of them a val one
-    (the val videos are only the final table's and the curves')."""
+    """The held-out scores that choose between trials read the training videos, once a trial,
+    none of them a val one."""
     from vidrop.data.manifest import read_manifest
 
     _, report, read = compared

@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     Parser.argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(Parser.argv)
-    extra = [*vars(args).pop(LATE_OVERRIDES, []), *extra]  # an optional value's: not its value
+    late = vars(args).pop(LATE_OVERRIDES, [])  # handed to an option whose value may be left out
+    if any(t not in Parser.argv for t in late):  # `--synth=data.x=1`: glued to the option
+        parser.error(f"write {' '.join(late)} apart from the option it follows")
+    extra = [*late, *extra]
     if extra:  # overrides after an option: argparse takes only one run of positionals
         if getattr(args, "overrides", None) is None or not all(map(is_override, extra)):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

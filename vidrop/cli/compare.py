@@ -27,7 +27,10 @@ from vidrop.progress import console
 
 def cmd_compare(args: argparse.Namespace) -> None:
     from vidrop.compare import CompareSpec, run_compare
+    from vidrop.compare.tuning import refuse_tuned
 
+    if not args.no_tuning:
+        refuse_tuned(args.overrides)  # before any videos are rendered
     budget, out = _budget(args), out_folder(args.out)
     train, val, clips, suite = _data(args, out)
     suite = replace(suite, attentive=None) if args.no_attentive else suite

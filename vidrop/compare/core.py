@@ -250,13 +250,13 @@ class Comparison:
         """`trial` of `method` trained (or found) and scored on held-out training videos: its
         scores (None where it failed: recorded in OUT/METHOD-NAME.error.txt, never chosen) and
         its entry in compare.json."""
-        cfg = trial.apply(self.cfgs[method])
+        cfg, run = trial.apply(self.cfgs[method]), None
         try:
             run = self.train(method, cfg, seed, budget, label, curve)
             scores: dict[str, float] | None = self.heldout(run, label)
         except Exception as exc:  # noqa: BLE001 - a failed trial is recorded, never chosen
             error = _failure(f"{method}-{name}", exc, self.spec.out)
-            run, scores = MethodRun("", 0, error=error), None
+            run, scores = run or MethodRun("", 0, error=error), None  # a trained run still cost
         cost = {  # what the tuning cost, in the budget's two measures
             "seconds": round(run.seconds, 1),
             "tflop": run.steps * self.flops_of(cfg) / 1e12 if run.steps else 0.0,

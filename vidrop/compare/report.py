@@ -257,8 +257,8 @@ def _recipes(report: dict[str, Any]) -> list[str]:
         "",
         "Peak lr: of the head and top block; ViDROP's and dense's lower blocks take the layer "
         "decay per block below the top, the patch embedding that times its own factor. Visible "
-        "tokens: of a large clip, what the encoder sees in training (ViDROP's student's; its "
-        "teacher, the part its row reads, sees every token).",
+        "tokens: of a large clip, what the encoder sees in training (ViDROP's: its student's; "
+        "the teacher, which the `vidrop` row reads, sees every token).",
         "",
         "| method | part | feature | peak lr | min lr | warmup | layer decay, patch-embed x | "
         "drop | masked | visible tokens | knob setting |",
@@ -291,7 +291,13 @@ def _tuning_cost(report: dict[str, Any]) -> list[str]:
     methods = {n: e for n, e in report["methods"].items() if ":" not in n and e.get("tuning")}
     if not any("tflop" in t for e in methods.values() for t in e["tuning"]):
         return []  # a report written before trials kept their cost
-    lines = ["", "| method | trials | trial TFLOP | trial s | finalist TFLOP | finalist s |"]
+    lines = [
+        "",
+        "What tuning cost each method (training only; the held-out scoring is extra). One "
+        "finalist is also the first seed's final run, counted again under Cost.",
+        "",
+        "| method | trials | trial TFLOP | trial s | finalist TFLOP | finalist s |",
+    ]
     lines.append("|---|---:|---:|---:|---:|---:|")
     for name, e in methods.items():
         t, f = e["tuning"], e.get("finalists", [])
@@ -309,11 +315,11 @@ def _tuning(report: dict[str, Any]) -> list[str]:
     lines = ["", "## Tuning trials (held-out training videos)", *_tuning_cost(report)]
     lines += ["", *TRIALS_HEAD]
     lrs = tuple(report["tuning"]["lrs"])
-    settled = bool(report["tuning"].get("finalists"))
     for name, e in report["methods"].items():
+        why = " (by the finalists)" if e.get("finalists") else ""
         for t in e.get("tuning", []) if ":" not in name else []:
-            lines.append(_trial_row(name, e, t, lrs, " (by the finalists)" if settled else ""))
-    if settled:
+            lines.append(_trial_row(name, e, t, lrs, why))
+    if report["tuning"].get("finalists"):
         lines += ["", "## Finalists at the full budget (first seed, held-out training videos)", ""]
         lines += TRIALS_HEAD
         for name, e in report["methods"].items():

@@ -392,7 +392,10 @@ class Trainer:
         pace = (self.train_seconds - seconds) / (self.step - done)
         self._pace_mark = (self.step, self.train_seconds)
         left = max(0.0, budget - self.train_seconds)
-        planned = float(self.step + max(1, round(left / pace))) if dist.is_main() else 0.0
+        # spent: the plan stays (the run stops here); decided on rank 0, as every rank must call
+        # the all-reduce below
+        steps = self.step + max(1, round(left / pace)) if left > 0 else self.total_steps
+        planned = float(steps) if dist.is_main() else 0.0
         total = int(dist.all_reduce_max(torch.tensor(planned, device=self.device)).item())
         if total == self.total_steps:
             return False
