@@ -88,3 +88,32 @@ def test_copy_uap_gain_is_the_difference_of_pooled_uaps_with_a_query_bootstrap()
     assert same.value == same.low == same.high == 0.0
     # a result without the pairs (written before µAP existed) has no µAP gain
     assert "copy µAP" not in paired_gains(copies(ours), {"copy_detection": {}}, samples=10)
+
+
+def test_all_resamples_score_as_micro_average_precision_scores_each():
+    """The bootstrap scores every resample at once by weighting each pair by its query's count;
+    each equals `micro_average_precision` of that resample's pooled pairs: ties (a drawn query's
+    copies, and equal scores across queries), unequal candidate counts, distractors, and a
+    resample that drew no true pair."""
+    from vidrop.eval.copydetect import micro_average_precision
+    from vidrop.eval.gains import _counts, _pairs_tensors, resampled_uaps
+
+    g = torch.Generator().manual_seed(0)
+    pairs = {}
+    for i in range(30):
+        n = 1 + i % 4  # 1 to 4 candidates: -inf padded in the tensors
+        scores = (torch.randint(0, 6, (n,), generator=g) / 5).tolist()  # many equal scores
+        hits = [j == 0 and i % 3 > 0 for j in range(n)]  # every third query a distractor
+        pairs[f"q{i}"] = (scores, hits, int(i % 3 > 0) + int(i % 5 == 0))  # a true pair missed
+    queries = sorted(pairs)
+    scores, hits, true = _pairs_tensors(pairs, queries)
+    idx = torch.randint(0, 30, (40, 30), generator=g)
+    idx[0] = queries.index("q3")  # a distractor thirty times: no true pair
+    got = resampled_uaps(scores, hits, true, _counts(idx, 30))
+    for row, uap in zip(idx, got.tolist(), strict=True):
+        rows = [pairs[queries[i]] for i in row]
+        n_true = sum(r[2] for r in rows)
+        s = torch.tensor([x for r in rows for x in r[0]])
+        h = torch.tensor([x for r in rows for x in r[1]])
+        assert uap == pytest.approx(micro_average_precision(s, h, n_true) if n_true else 0.0)
+    assert got[0] == 0.0
