@@ -137,9 +137,9 @@ def uap_gain(
     n = len(queries)
 
     def gains(counts: torch.Tensor) -> torch.Tensor:
-        uaps = [resampled_uaps(*run, counts) for run in data]
+        uaps = torch.stack([resampled_uaps(s, h, t, counts) for s, h, t in data])
         ours, theirs = uaps[: len(results)], uaps[len(results) :]
-        return 100.0 * (sum(ours) / len(ours) - sum(theirs) / len(theirs))
+        return 100.0 * (ours.mean(0) - theirs.mean(0))
 
     g = torch.Generator().manual_seed(seed)
     idx = torch.randint(0, n, (samples, n), generator=g)  # the same draws as one at a time
