@@ -96,6 +96,14 @@ def _pairs_tensors(pairs: dict, queries: list[str]) -> tuple[torch.Tensor, ...]:
     return scores, hits, torch.tensor([pairs[q][2] for q in queries])
 
 
+CHUNK = 250  # resamples scored at once: (CHUNK, pairs) float64 tensors, ~15 MB at 7,200 pairs
+
+
+def _counts(idx: torch.Tensor, n: int) -> torch.Tensor:
+    """(S, n) how often each of n items is drawn in each row of `idx` (S, n)."""
+    return torch.zeros(len(idx), n).scatter_add_(1, idx, torch.ones(idx.shape))
+
+
 def resampled_uaps(
     scores: torch.Tensor, hits: torch.Tensor, true: torch.Tensor, counts: torch.Tensor
 ) -> torch.Tensor:
@@ -145,11 +153,3 @@ def uap_gain(
     idx = torch.randint(0, n, (samples, n), generator=g)  # the same draws as one at a time
     diffs = torch.cat([gains(_counts(chunk, n)) for chunk in idx.split(CHUNK)])
     return percentile_interval(float(gains(torch.ones(1, n))[0]), diffs, n, level)
-
-
-CHUNK = 250  # resamples scored at once: (CHUNK, pairs) float64 tensors, ~15 MB at 7,200 pairs
-
-
-def _counts(idx: torch.Tensor, n: int) -> torch.Tensor:
-    """(S, n) how often each of n items is drawn in each row of `idx` (S, n)."""
-    return torch.zeros(len(idx), n).scatter_add_(1, idx, torch.ones(idx.shape))
