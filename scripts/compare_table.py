@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vidrop.compare.report import claim_holds
+from vidrop.compare.report import claim_holds, drop_and_mask
 from vidrop.eval.suite import format_bounds
 
 METRICS = ("kNN k=20", "linear", "J&F", "copy mAP", "copy µAP")
@@ -44,7 +44,11 @@ def rows(name: str, report: dict, metrics: tuple[str, ...]) -> list[str]:
         cells = [cell(e.get("summary", {}).get(m)) for m in metrics]
         recipe = ""
         if method not in FLOORS:
-            recipe = f"{e['peak_lr']:.0e}, {e['visible_tokens']}/{e['clip_tokens']}"
+            drop, masked = drop_and_mask(e)
+            recipe = (
+                f"{e['peak_lr']:.0e}; drop {drop}; masked {masked}; "
+                f"{e['visible_tokens']}/{e['clip_tokens']}"
+            )
         out.append(f"| {name} | {label} | {recipe} | {steps} | " + " | ".join(cells) + " |")
     ref = report["reference"]
     for pair, g in report["gains"].items():
@@ -66,7 +70,11 @@ def main() -> None:
     p.add_argument("--metrics", default=",".join(METRICS))
     a = p.parse_args()
     metrics = tuple(a.metrics.split(","))
-    print("| data | method | peak lr, visible tokens | steps | " + " | ".join(metrics) + " |")
+    print(
+        "| data | method | peak lr; drop; masked; visible tokens | steps | "
+        + " | ".join(metrics)
+        + " |"
+    )
     print("|---|---|---|---:|" + "---:|" * len(metrics))
     for item in a.comparisons:
         name, folder = item.split("=", 1)

@@ -250,6 +250,14 @@ def _header(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def drop_and_mask(entry: dict[str, Any]) -> tuple[str, str]:
+    """A method entry's token dropping and masking as trained, in words (e.g. "0.75 random",
+    "1 of clips x 0.5-0.7"): the part of a recipe a reader compares between methods."""
+    lo, hi = entry["mask_ratio"]
+    masked = f"{entry['mask_prob']:g} of clips x {lo:g}-{hi:g}" if entry["mask_prob"] else "none"
+    return f"{entry['drop_ratio']:g} {entry['drop_pattern']}", masked
+
+
 def _recipes(report: dict[str, Any]) -> list[str]:
     lines = [
         "",
@@ -267,13 +275,12 @@ def _recipes(report: dict[str, Any]) -> list[str]:
     for name, e in report["methods"].items():
         if name in FLOORS or "error" in e:
             continue
-        lo, hi = e["mask_ratio"]
-        masked = f"{e['mask_prob']:g} of clips x {lo:g}-{hi:g}" if e["mask_prob"] else "none"
+        drop, masked = drop_and_mask(e)
         knob = ", ".join(f"{k}={v}" for k, v in e["settings"].items()) or "(untuned)"
         lines.append(
             f"| {name} | {e['part']} | {e['feature']} | {e['peak_lr']:.3g} | {e['min_lr']:.3g} | "
             f"{e['warmup_share']:.0%} | {e['layerwise_decay']:g}, {e['patch_embed_lr_mult']:g} | "
-            f"{e['drop_ratio']:g} {e['drop_pattern']} | {masked} | "
+            f"{drop} | {masked} | "
             f"{e['visible_tokens']} of {e['clip_tokens']} | {knob} |"
         )
     return lines
