@@ -2,6 +2,7 @@
 page: results are restated across pages, and a moved record must not leave a reader at a 404."""
 
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -16,14 +17,18 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
+@cache
+def prose(page: Path) -> str:
+    """A page without its code blocks (a `# comment` in bash is no heading), read once."""
+    return re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+
+
 def anchors(page: Path) -> set[str]:
-    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
-    return {slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    return {slug(h) for h in re.findall(r"^#+ (.+)$", prose(page), flags=re.M)}
 
 
 def links(page: Path) -> list[str]:
-    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
-    return [t for t in LINK.findall(text) if not re.match(r"[a-z]+:", t)]
+    return [t for t in LINK.findall(prose(page)) if not re.match(r"[a-z]+:", t)]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -39,14 +39,13 @@ def test_rows_state_each_recipe_as_trained_and_bold_only_what_passes_the_rule():
             "a vs random_init": {"linear": gain([9.0, 8.0], 5.0, 12.0)},  # floors: not a row
         },
     }
-    lines = load_script("compare_table").rows("demo", report, ("linear",))
+    rows = load_script("compare_table").rows
+    lines = rows("demo", report, ("linear",))
     recipe = "1e-03; drop 0.75 random; masked 1 of clips x 0.5-0.7; 16/64"
     assert lines[0] == f"| demo | a | {recipe} | 100 | 51.0 ± 1.4 |"
     assert "drop 0.9 tube; masked none; 8/64" in lines[1]
     assert lines[2].startswith("| demo | random_init (cls) |  | 0 |")
     assert lines[3] == "| demo | a's gain over b | | | +0.5 [+0.1, +3.0] |"
     report["gains"]["a vs b"]["linear"] = gain([2.0, 1.0], 0.1, 3.0)
-    assert (
-        "**+1.5 [+0.1, +3.0]**" in load_script("compare_table").rows("demo", report, ("linear",))[3]
-    )
+    assert "**+1.5 [+0.1, +3.0]**" in rows("demo", report, ("linear",))[3]
     assert len(lines) == 5 and "(tflop 40.42, 2 seeds)" in lines[4]
